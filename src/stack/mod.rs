@@ -1,0 +1,534 @@
+//! What a host's TCP stack knows when it picks a local port: the range, the reserved ports, the
+//! 4-tuples that are live or in TIME_WAIT, which ports an explicit `bind()` holds, the uniqueness
+//! scope and the TIME_WAIT reuse rule. [`Stack::is_suitable`] is RFC 6056's
+//! `check_suitable_port()`, answered in O(1): a bitmap test, an array load and one hash lookup.
+//!
+//! Memory grows with the 4-tuples the host has used (one table entry each, about 40 bytes) and
+//! with the local addresses (two 65,536-entry counters each), never with destinations x range.
+
+mod flow;
+mod ports;
+mod table;
+
+pub use flow::{Flow, TupleKey};
+pub use ports::{PortRange, ReservedPorts};
+pub use table::{Entry, TupleState};
+
+use crate::time::Nanos;
+use table::TupleMap;
+
+/// What must be unique for a connection to be allowed a port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// The whole 4-tuple (Linux and FreeBSD `connect()`): one local port serves many destinations.
+    FourTuple,
+    /// The local (address, port) pair (OpenBSD, NetBSD, macOS, Windows, bind-before-connect): a
+    /// port is unusable while anything holds it.
+    LocalPort,
+}
+
+impl Scope {
+    pub fn parse(text: &str) -> Result<Scope, String> {
+        match text {
+            "four-tuple" => Ok(Scope::FourTuple),
+            "local-port" => Ok(Scope::LocalPort),
+            _ => Err(format!(
+                "`{text}` is not a scope: use \"four-tuple\" or \"local-port\""
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::FourTuple => "four-tuple",
+            Scope::LocalPort => "local-port",
+        }
+    }
+}
+
+/// Linux's `net.ipv4.tcp_tw_reuse`: may a new `connect()` take over a 4-tuple still in TIME_WAIT?
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TwReuse {
+    /// 0: never.
+    Off,
+    /// 1: always, once `tw_reuse_delay` has passed since the 4-tuple entered TIME_WAIT.
+    On,
+    /// 2 (Linux's default): only when either end is a loopback address.
+    Loopback,
+}
+
+impl TwReuse {
+    pub fn parse(text: &str) -> Result<TwReuse, String> {
+        match text {
+            "off" | "0" => Ok(TwReuse::Off),
+            "on" | "1" => Ok(TwReuse::On),
+            "loopback" | "2" => Ok(TwReuse::Loopback),
+            _ => Err(format!(
+                "`{text}` is not a tw_reuse setting: use \"off\", \"on\" or \"loopback\""
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TwReuse::Off => "off",
+            TwReuse::On => "on",
+            TwReuse::Loopback => "loopback",
+        }
+    }
+}
+
+/// The settings a stack is built from.
+#[derive(Clone, Debug)]
+pub struct StackConfig {
+    pub range: PortRange,
+    pub reserved: ReservedPorts,
+    pub scope: Scope,
+    pub tw_reuse: TwReuse,
+    pub tw_reuse_delay: Nanos,
+    /// How many local addresses the host has (indices `0..local_addrs`).
+    pub local_addrs: usize,
+    /// How many destinations connections go to (indices `0..destinations`).
+    pub destinations: usize,
+}
+
+impl StackConfig {
+    /// One local address, one destination, four-tuple scope, no reserved ports, no tw_reuse.
+    pub fn simple(range: PortRange) -> StackConfig {
+        StackConfig {
+            range,
+            reserved: ReservedPorts::new(),
+            scope: Scope::FourTuple,
+            tw_reuse: TwReuse::Off,
+            tw_reuse_delay: 0,
+            local_addrs: 1,
+            destinations: 1,
+        }
+    }
+}
+
+/// Per local (address, port): how many 4-tuples hold it (live or TIME_WAIT), and how many of
+/// those took it by an explicit `bind()`.
+#[derive(Clone, Copy, Default)]
+struct PortUse {
+    holders: u32,
+    exclusive: u32,
+}
+
+/// What opening a connection found on its 4-tuple.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Opened {
+    /// When the previous connection on this 4-tuple closed, if there was one.
+    pub previous_close: Option<Nanos>,
+    /// The server still held the 4-tuple in TIME_WAIT: RFC 6056 §2.3's collision.
+    pub remote_collision: bool,
+    /// A local TIME_WAIT was taken over under tw_reuse.
+    pub recycled_time_wait: bool,
+}
+
+/// Which side closes a connection first, and so holds TIME_WAIT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Closer {
+    Client,
+    Server,
+}
+
+/// A TIME_WAIT that will end at a known time, unless tw_reuse recycles it first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeWaitTicket {
+    pub key: TupleKey,
+    pub generation: u32,
+}
+
+/// The host's TCP stack. The simulator mutates it (open, close, expire); strategies only read it.
+#[derive(Clone)]
+pub struct Stack {
+    cfg: StackConfig,
+    table: TupleMap,
+    ports: Vec<PortUse>,
+    held_per_dest: Vec<u32>,
+    live: u64,
+    time_wait: u64,
+}
+
+impl Stack {
+    pub fn new(cfg: StackConfig) -> Stack {
+        let local_addrs = cfg.local_addrs.max(1);
+        Stack {
+            table: TupleMap::default(),
+            ports: vec![PortUse::default(); local_addrs << 16],
+            held_per_dest: vec![0; cfg.destinations.max(1)],
+            live: 0,
+            time_wait: 0,
+            cfg,
+        }
+    }
+
+    pub fn config(&self) -> &StackConfig {
+        &self.cfg
+    }
+
+    pub fn range(&self) -> PortRange {
+        self.cfg.range
+    }
+
+    /// RFC 6056's `check_suitable_port()` for a `connect()`: may `flow` use `port` at `now`?
+    #[inline]
+    pub fn is_suitable(&self, flow: &Flow, port: u16, now: Nanos) -> bool {
+        if self.cfg.reserved.contains(port) {
+            return false;
+        }
+        let use_ = self.port_use(flow.local_index, port);
+        if use_.exclusive > 0 {
+            // Linux: a port owned by bind() is never shared with connect().
+            return false;
+        }
+        match self.cfg.scope {
+            Scope::LocalPort => use_.holders == 0,
+            Scope::FourTuple => {
+                if use_.holders == 0 {
+                    return true;
+                }
+                match self.table.get(&flow.key(port)) {
+                    None => true,
+                    Some(e) => match e.state {
+                        TupleState::Closed => true,
+                        TupleState::Live => false,
+                        TupleState::TimeWait => self.may_recycle(flow, e, now),
+                    },
+                }
+            }
+        }
+    }
+
+    /// May `bind(port)` take `port` on this local address? Nothing may hold it at all (no
+    /// `SO_REUSEADDR`), and it must not be reserved.
+    #[inline]
+    pub fn is_free_for_bind(&self, local_index: u16, port: u16) -> bool {
+        !self.cfg.reserved.contains(port) && self.port_use(local_index, port).holders == 0
+    }
+
+    /// Linux `tcp_twsk_unique()`: a TIME_WAIT may be taken over under tw_reuse once more than
+    /// `tw_reuse_delay` has passed since it was entered.
+    fn may_recycle(&self, flow: &Flow, e: &Entry, now: Nanos) -> bool {
+        let allowed = match self.cfg.tw_reuse {
+            TwReuse::Off => false,
+            TwReuse::On => true,
+            TwReuse::Loopback => flow.is_loopback(),
+        };
+        allowed && now > e.closed_at.saturating_add(self.cfg.tw_reuse_delay)
+    }
+
+    #[inline]
+    fn port_use(&self, local_index: u16, port: u16) -> PortUse {
+        self.ports[(usize::from(local_index) << 16) | usize::from(port)]
+    }
+
+    #[inline]
+    fn port_use_mut(&mut self, local_index: u16, port: u16) -> &mut PortUse {
+        &mut self.ports[(usize::from(local_index) << 16) | usize::from(port)]
+    }
+
+    /// Records a new connection of `flow` on `port` (which the caller found suitable).
+    /// `exclusive` marks a port taken by an explicit `bind()`.
+    pub fn open(&mut self, flow: &Flow, port: u16, now: Nanos, exclusive: bool) -> Opened {
+        let key = flow.key(port);
+        let mut opened = Opened::default();
+        let mut newly_held = true;
+        let port_index = (usize::from(flow.local_index) << 16) | usize::from(port);
+        match self.table.get_mut(&key) {
+            Some(e) => {
+                opened.previous_close = Some(e.closed_at);
+                // Only a recycled TIME_WAIT can still be exclusive: `release` clears the flag.
+                let was_exclusive = e.exclusive;
+                match e.state {
+                    TupleState::Live => {
+                        debug_assert!(false, "opened a live 4-tuple {key:?}");
+                        return opened;
+                    }
+                    TupleState::TimeWait => {
+                        opened.recycled_time_wait = true;
+                        newly_held = false;
+                        e.generation = e.generation.wrapping_add(1);
+                        self.time_wait -= 1;
+                    }
+                    TupleState::Closed => {}
+                }
+                opened.remote_collision = now < e.remote_tw_until;
+                e.state = TupleState::Live;
+                e.remote_tw_until = 0;
+                e.exclusive = exclusive;
+                let u = &mut self.ports[port_index];
+                match (was_exclusive, exclusive) {
+                    (true, false) => u.exclusive -= 1,
+                    (false, true) => u.exclusive += 1,
+                    _ => {}
+                }
+            }
+            None => {
+                self.table.insert(
+                    key,
+                    Entry {
+                        state: TupleState::Live,
+                        generation: 0,
+                        exclusive,
+                        closed_at: 0,
+                        remote_tw_until: 0,
+                    },
+                );
+                if exclusive {
+                    self.ports[port_index].exclusive += 1;
+                }
+            }
+        }
+        self.live += 1;
+        if newly_held {
+            self.ports[port_index].holders += 1;
+            self.held_per_dest[flow.dest_index as usize] += 1;
+        }
+        opened
+    }
+
+    /// Closes the live connection on `key`. When the client closes first it holds TIME_WAIT and
+    /// the caller gets a ticket to expire it with; when the server closes first the port is free
+    /// at once and the server's TIME_WAIT is remembered until `now + time_wait`.
+    pub fn close(
+        &mut self,
+        key: TupleKey,
+        now: Nanos,
+        closer: Closer,
+        time_wait: Nanos,
+    ) -> Option<TimeWaitTicket> {
+        let e = self.table.get_mut(&key)?;
+        if e.state != TupleState::Live {
+            debug_assert!(false, "closed a 4-tuple that is not live: {key:?}");
+            return None;
+        }
+        e.closed_at = now;
+        self.live -= 1;
+        if closer == Closer::Client && time_wait > 0 {
+            e.state = TupleState::TimeWait;
+            let ticket = TimeWaitTicket {
+                key,
+                generation: e.generation,
+            };
+            self.time_wait += 1;
+            Some(ticket)
+        } else {
+            if closer == Closer::Server {
+                e.remote_tw_until = now.saturating_add(time_wait);
+            }
+            e.state = TupleState::Closed;
+            self.release(key);
+            None
+        }
+    }
+
+    /// Ends a TIME_WAIT. A ticket whose TIME_WAIT was already recycled is ignored; returns
+    /// whether this one ended.
+    pub fn expire_time_wait(&mut self, ticket: TimeWaitTicket) -> bool {
+        match self.table.get_mut(&ticket.key) {
+            Some(e) if e.state == TupleState::TimeWait && e.generation == ticket.generation => {
+                e.state = TupleState::Closed;
+                self.time_wait -= 1;
+                self.release(ticket.key);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn release(&mut self, key: TupleKey) {
+        let exclusive = match self.table.get_mut(&key) {
+            Some(e) => std::mem::take(&mut e.exclusive),
+            None => false,
+        };
+        let u = self.port_use_mut(key.local_index(), key.port());
+        u.holders -= 1;
+        if exclusive {
+            u.exclusive -= 1;
+        }
+        self.held_per_dest[key.dest_index() as usize] -= 1;
+    }
+
+    /// The state of a 4-tuple, if the stack has ever seen it.
+    pub fn entry(&self, key: TupleKey) -> Option<&Entry> {
+        self.table.get(&key)
+    }
+
+    /// Live connections.
+    pub fn live(&self) -> u64 {
+        self.live
+    }
+
+    /// 4-tuples in TIME_WAIT at this host.
+    pub fn time_wait(&self) -> u64 {
+        self.time_wait
+    }
+
+    /// 4-tuples live or in TIME_WAIT toward destination `dest_index`.
+    pub fn held_toward(&self, dest_index: u32) -> u32 {
+        self.held_per_dest[dest_index as usize]
+    }
+
+    /// How many 4-tuples (live or TIME_WAIT) hold local `port` on local address `local_index`.
+    pub fn holders(&self, local_index: u16, port: u16) -> u32 {
+        self.port_use(local_index, port).holders
+    }
+
+    /// 4-tuples the stack remembers (live, TIME_WAIT and closed): its memory footprint.
+    pub fn remembered(&self) -> usize {
+        self.table.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    const S: Nanos = crate::time::NANOS_PER_SEC;
+
+    fn flow(dest: u32) -> Flow {
+        Flow {
+            local_index: 0,
+            local_addr: u32::from(Ipv4Addr::new(10, 0, 0, 1)),
+            dest_index: dest,
+            remote_addr: u32::from(Ipv4Addr::new(192, 0, 2, dest as u8)),
+            remote_port: 443,
+        }
+    }
+
+    fn stack(scope: Scope, tw_reuse: TwReuse) -> Stack {
+        let mut cfg = StackConfig::simple(PortRange::new(1000, 1009).unwrap());
+        cfg.scope = scope;
+        cfg.tw_reuse = tw_reuse;
+        cfg.tw_reuse_delay = S;
+        cfg.destinations = 3;
+        cfg.reserved.insert(1005);
+        Stack::new(cfg)
+    }
+
+    #[test]
+    fn four_tuple_scope_shares_a_port_across_destinations() {
+        let mut s = stack(Scope::FourTuple, TwReuse::Off);
+        let (a, b) = (flow(0), flow(1));
+        assert!(s.is_suitable(&a, 1000, 0));
+        s.open(&a, 1000, 0, false);
+        assert!(!s.is_suitable(&a, 1000, 0), "the 4-tuple is live");
+        assert!(
+            s.is_suitable(&b, 1000, 0),
+            "another destination may share the port"
+        );
+        assert!(!s.is_suitable(&a, 1005, 0), "reserved");
+        assert_eq!((s.live(), s.held_toward(0), s.held_toward(1)), (1, 1, 0));
+    }
+
+    #[test]
+    fn local_port_scope_blocks_the_port_for_everyone() {
+        let mut s = stack(Scope::LocalPort, TwReuse::On);
+        let (a, b) = (flow(0), flow(1));
+        s.open(&a, 1000, 0, false);
+        assert!(!s.is_suitable(&b, 1000, 0));
+        let t = s.close(a.key(1000), S, Closer::Client, 60 * S).unwrap();
+        assert!(
+            !s.is_suitable(&b, 1000, 100 * S),
+            "TIME_WAIT blocks it until it expires"
+        );
+        assert!(s.expire_time_wait(t));
+        assert!(s.is_suitable(&b, 1000, 100 * S));
+    }
+
+    #[test]
+    fn time_wait_blocks_then_expires_and_reuse_is_recorded() {
+        let mut s = stack(Scope::FourTuple, TwReuse::Off);
+        let a = flow(0);
+        s.open(&a, 1001, 0, false);
+        let t = s.close(a.key(1001), 2 * S, Closer::Client, 60 * S).unwrap();
+        assert_eq!((s.live(), s.time_wait()), (0, 1));
+        assert!(!s.is_suitable(&a, 1001, 30 * S));
+        assert!(s.expire_time_wait(t));
+        assert!(!s.expire_time_wait(t), "a ticket ends its TIME_WAIT once");
+        assert!(s.is_suitable(&a, 1001, 62 * S));
+        let o = s.open(&a, 1001, 62 * S, false);
+        assert_eq!(o.previous_close, Some(2 * S));
+        assert!(!o.remote_collision && !o.recycled_time_wait);
+    }
+
+    #[test]
+    fn tw_reuse_recycles_after_the_delay_and_stale_tickets_are_ignored() {
+        let mut s = stack(Scope::FourTuple, TwReuse::On);
+        let a = flow(0);
+        s.open(&a, 1002, 0, false);
+        let t = s
+            .close(a.key(1002), 10 * S, Closer::Client, 60 * S)
+            .unwrap();
+        assert!(
+            !s.is_suitable(&a, 1002, 11 * S),
+            "exactly the delay is not enough (Linux: >)"
+        );
+        assert!(s.is_suitable(&a, 1002, 11 * S + 1));
+        let o = s.open(&a, 1002, 11 * S + 1, false);
+        assert!(o.recycled_time_wait);
+        assert_eq!((s.live(), s.time_wait(), s.holders(0, 1002)), (1, 0, 1));
+        assert!(
+            !s.expire_time_wait(t),
+            "the recycled TIME_WAIT's expiry must not free the live one"
+        );
+        assert!(!s.is_suitable(&a, 1002, 100 * S));
+    }
+
+    #[test]
+    fn tw_reuse_loopback_only_recycles_loopback_flows() {
+        let mut s = stack(Scope::FourTuple, TwReuse::Loopback);
+        let a = flow(0);
+        let mut lo = flow(1);
+        lo.remote_addr = u32::from(Ipv4Addr::LOCALHOST);
+        for f in [a, lo] {
+            s.open(&f, 1003, 0, false);
+            s.close(f.key(1003), 0, Closer::Client, 60 * S);
+        }
+        assert!(!s.is_suitable(&a, 1003, 5 * S));
+        assert!(s.is_suitable(&lo, 1003, 5 * S));
+    }
+
+    #[test]
+    fn server_close_frees_the_port_but_the_next_incarnation_collides_remotely() {
+        let mut s = stack(Scope::FourTuple, TwReuse::Off);
+        let a = flow(0);
+        s.open(&a, 1004, 0, false);
+        assert!(s.close(a.key(1004), S, Closer::Server, 60 * S).is_none());
+        assert!(s.is_suitable(&a, 1004, S));
+        assert!(s.open(&a, 1004, 30 * S, false).remote_collision);
+        s.close(a.key(1004), 31 * S, Closer::Server, 60 * S);
+        assert!(
+            !s.open(&a, 1004, 91 * S, false).remote_collision,
+            "the server's TIME_WAIT ended"
+        );
+    }
+
+    #[test]
+    fn bound_ports_are_exclusive_until_their_time_wait_ends() {
+        let mut s = stack(Scope::FourTuple, TwReuse::Off);
+        let (a, b) = (flow(0), flow(1));
+        assert!(s.is_free_for_bind(0, 1006));
+        s.open(&a, 1006, 0, true);
+        assert!(
+            !s.is_suitable(&b, 1006, 0),
+            "connect() never shares a bind()-owned port"
+        );
+        assert!(!s.is_free_for_bind(0, 1006));
+        let t = s.close(a.key(1006), S, Closer::Client, 60 * S).unwrap();
+        assert!(!s.is_suitable(&b, 1006, 2 * S));
+        s.expire_time_wait(t);
+        assert!(s.is_suitable(&b, 1006, 61 * S));
+        s.open(&b, 1006, 61 * S, false);
+        assert!(
+            s.is_suitable(&a, 1006, 61 * S),
+            "now shared, connect()-owned"
+        );
+        assert!(!s.is_free_for_bind(0, 1006));
+    }
+}

@@ -1,0 +1,215 @@
+//! The ephemeral port range and the reserved-port list (`ip_local_reserved_ports`, NetBSD's
+//! `anonportalgo.reserve`, RFC 6056 §3.2's "local list of port numbers that should not be
+//! allocated").
+
+use std::fmt;
+
+/// An inclusive range `[lo, hi]` of port numbers, `1 <= lo <= hi <= 65535`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PortRange {
+    lo: u16,
+    hi: u16,
+}
+
+impl PortRange {
+    /// Linux's default `ip_local_port_range`.
+    pub const LINUX: PortRange = PortRange {
+        lo: 32768,
+        hi: 60999,
+    };
+    /// The IANA dynamic range, used by macOS, Windows and NetBSD.
+    pub const IANA: PortRange = PortRange {
+        lo: 49152,
+        hi: 65535,
+    };
+
+    pub fn new(lo: u16, hi: u16) -> Result<PortRange, String> {
+        if lo == 0 {
+            return Err("port 0 is not a port: ranges start at 1".into());
+        }
+        if lo > hi {
+            return Err(format!("the range is empty: min {lo} > max {hi}"));
+        }
+        Ok(PortRange { lo, hi })
+    }
+
+    /// Parses `"32768-60999"` or a single port `"40000"`.
+    pub fn parse(text: &str) -> Result<PortRange, String> {
+        let text = text.trim();
+        let (a, b) = match text.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (text, text),
+        };
+        let lo = parse_port(a)?;
+        let hi = parse_port(b)?;
+        PortRange::new(lo, hi)
+    }
+
+    pub fn lo(self) -> u16 {
+        self.lo
+    }
+
+    pub fn hi(self) -> u16 {
+        self.hi
+    }
+
+    /// The number of ports in the range: RFC 6056's `num_ephemeral`.
+    pub fn len(self) -> u32 {
+        u32::from(self.hi) - u32::from(self.lo) + 1
+    }
+
+    /// Never true: a range holds at least one port. Present for API symmetry with `len`.
+    pub fn is_empty(self) -> bool {
+        false
+    }
+
+    pub fn contains(self, port: u16) -> bool {
+        (self.lo..=self.hi).contains(&port)
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = u16> {
+        self.lo..=self.hi
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.lo, self.hi)
+    }
+}
+
+fn parse_port(text: &str) -> Result<u16, String> {
+    let v: u64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a port number (1-65535)"))?;
+    match v {
+        0 => Err("port 0 is not a port (ports are 1-65535)".into()),
+        1..=65535 => Ok(v as u16),
+        _ => Err(format!("port {v} is out of range (ports are 1-65535)")),
+    }
+}
+
+/// A set of ports no strategy may hand out. A 65,536-bit bitmap: membership is one load and
+/// one mask, which is what keeps `check_suitable_port` O(1).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReservedPorts {
+    bits: Box<[u64; 1024]>,
+    count: u32,
+}
+
+impl Default for ReservedPorts {
+    fn default() -> Self {
+        ReservedPorts {
+            bits: Box::new([0; 1024]),
+            count: 0,
+        }
+    }
+}
+
+impl fmt::Debug for ReservedPorts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ReservedPorts({:?})", self.ranges())
+    }
+}
+
+impl ReservedPorts {
+    pub fn new() -> ReservedPorts {
+        ReservedPorts::default()
+    }
+
+    pub fn insert_range(&mut self, range: PortRange) {
+        for p in range.iter() {
+            self.insert(p);
+        }
+    }
+
+    pub fn insert(&mut self, port: u16) {
+        let (w, b) = (usize::from(port >> 6), port & 63);
+        if self.bits[w] & (1 << b) == 0 {
+            self.bits[w] |= 1 << b;
+            self.count += 1;
+        }
+    }
+
+    #[inline]
+    pub fn contains(&self, port: u16) -> bool {
+        self.bits[usize::from(port >> 6)] & (1 << (port & 63)) != 0
+    }
+
+    /// How many ports are reserved in all.
+    pub fn len(&self) -> u32 {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// How many reserved ports fall inside `range`.
+    pub fn count_in(&self, range: PortRange) -> u32 {
+        range.iter().filter(|&p| self.contains(p)).count() as u32
+    }
+
+    /// The reserved ports as maximal runs, for reports (`["40000-40049"]`).
+    pub fn ranges(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut p: u32 = 0;
+        while p <= 65535 {
+            if self.contains(p as u16) {
+                let start = p;
+                while p < 65535 && self.contains(p as u16 + 1) {
+                    p += 1;
+                }
+                out.push(if start == p {
+                    start.to_string()
+                } else {
+                    format!("{start}-{p}")
+                });
+            }
+            p += 1;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ranges_and_rejects_bad_ones() {
+        let r = PortRange::parse("32768-60999").unwrap();
+        assert_eq!((r.lo(), r.hi(), r.len()), (32768, 60999, 28232));
+        assert_eq!(PortRange::parse("40000").unwrap().len(), 1);
+        assert_eq!(
+            PortRange::parse("61000-32768").unwrap_err(),
+            "the range is empty: min 61000 > max 32768"
+        );
+        assert!(PortRange::parse("0-10").unwrap_err().contains("port 0"));
+        assert!(
+            PortRange::parse("1-70000")
+                .unwrap_err()
+                .contains("70000 is out of range")
+        );
+        assert!(
+            PortRange::parse("a-b")
+                .unwrap_err()
+                .contains("not a port number")
+        );
+    }
+
+    #[test]
+    fn reserved_set_counts_and_lists_runs() {
+        let mut r = ReservedPorts::new();
+        r.insert_range(PortRange::parse("40000-40049").unwrap());
+        r.insert(40010);
+        r.insert(65535);
+        assert_eq!(r.len(), 51);
+        assert!(r.contains(40000) && r.contains(40049) && !r.contains(40050));
+        assert_eq!(
+            r.ranges(),
+            vec!["40000-40049".to_string(), "65535".to_string()]
+        );
+        assert_eq!(r.count_in(PortRange::parse("40040-40100").unwrap()), 10);
+    }
+}

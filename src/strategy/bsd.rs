@@ -1,0 +1,93 @@
+//! The traditional BSD allocator (RFC 6056 §2.2): one global `next_ephemeral`, moved one port
+//! per candidate, wrapping at the ends of the range. NetBSD's default `bsd` algorithm counts down
+//! from the top of the range; macOS and FreeBSD with `randomized = 0` count up.
+
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use rand::Rng;
+use serde::Serialize;
+
+/// Where `next_ephemeral` starts ("Initialization at system boot time. Could be random").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Start {
+    /// The first port in the counting direction: `min_ephemeral` up, `max_ephemeral` down.
+    First,
+    /// `min_ephemeral + random() % num_ephemeral`.
+    Random,
+}
+
+/// Which way the counter moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct BsdConfig {
+    pub start: Start,
+    pub direction: Direction,
+}
+
+impl Default for BsdConfig {
+    fn default() -> Self {
+        BsdConfig {
+            start: Start::First,
+            direction: Direction::Up,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Bsd<R = StrategyRng> {
+    cfg: BsdConfig,
+    next: Option<u16>,
+    rng: R,
+}
+
+impl<R: Rng + Send> Bsd<R> {
+    pub fn new(cfg: BsdConfig, rng: R) -> Self {
+        Bsd {
+            cfg,
+            next: None,
+            rng,
+        }
+    }
+}
+
+impl<R: Rng + Send> PortSelector for Bsd<R> {
+    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+        let (min, max) = (req.range.lo(), req.range.hi());
+        let n = req.range.len();
+        let mut next = match self.next {
+            Some(p) if req.range.contains(p) => p,
+            _ => match (self.cfg.start, self.cfg.direction) {
+                (Start::First, Direction::Up) => min,
+                (Start::First, Direction::Down) => max,
+                (Start::Random, _) => min + (random32(&mut self.rng) % n) as u16,
+            },
+        };
+        let mut examined = 0;
+        let mut found = None;
+        while examined < n {
+            let port = next;
+            next = match self.cfg.direction {
+                Direction::Up if next == max => min,
+                Direction::Up => next + 1,
+                Direction::Down if next == min => max,
+                Direction::Down => next - 1,
+            };
+            examined += 1;
+            if check.is_suitable(port) {
+                found = Some(port);
+                break;
+            }
+        }
+        self.next = Some(next);
+        Selection {
+            port: found,
+            candidates: examined,
+        }
+    }
+}

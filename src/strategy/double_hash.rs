@@ -1,0 +1,176 @@
+//! RFC 6056 §3.3.4, Algorithm 4 ("Double-Hash"): F() gives each destination an offset, G()
+//! picks one of TABLE_LENGTH counters, and the port is `min + (offset + table[index]) % n`.
+//! Destinations that hash to different counters advance independently, so one destination's
+//! traffic says nothing about another's.
+//!
+//! The knobs are the ones Linux turned between 2021 and 2022 (commits 190cc82489f4,
+//! 9e9b70ae923b, ca7af0402550, 4c2c8f03a5ab, 4dfa9b438ee3): the table's length and entry width,
+//! how the counter advances, where the index comes from, and periodic re-keying.
+
+use super::keyed_hash::{HashFn, KeyedHash, Rekey};
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use crate::time::Nanos;
+use rand::Rng;
+use serde::Serialize;
+
+/// The width of a table entry. The RFC's "short integers" wrap at 65,536, which is not a
+/// multiple of n in general, so each wrap shifts the bucket's sequence by 65536 mod n; Linux
+/// uses 32 bits to avoid that.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum EntryWidth {
+    #[serde(rename = "16")]
+    Bits16,
+    #[serde(rename = "32")]
+    Bits32,
+}
+
+/// How `table[index]` advances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Increment {
+    /// RFC 6056: `table[index]++` after every candidate, rejected ones too.
+    Rfc,
+    /// Linux 5.12: scan from the offset; after a success at position i, `table[index] += i + 2`.
+    #[serde(rename = "linux-5.12")]
+    Linux512,
+    /// Linux 5.18 (ca7af0402550): after a success at position i,
+    /// `table[index] += max(i, 2·rand(0..7)) + 2`.
+    Linux,
+}
+
+/// Where the table index comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IndexSource {
+    /// G() is a second keyed hash with its own key (the RFC's main text).
+    Independent,
+    /// The low 32 bits of F()'s 64-bit output give the index, the high 32 bits the offset
+    /// (Linux since 9e9b70ae923b).
+    SameHash,
+    /// G() is the XOR of the bytes of the offset (the RFC's alternative).
+    XorOffset,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct DoubleHashConfig {
+    pub table_length: u32,
+    pub entry_width: EntryWidth,
+    pub increment: Increment,
+    pub index: IndexSource,
+    pub hash: HashFn,
+    pub rekey_period: Option<Nanos>,
+}
+
+impl Default for DoubleHashConfig {
+    fn default() -> Self {
+        DoubleHashConfig {
+            table_length: 10,
+            entry_width: EntryWidth::Bits16,
+            increment: Increment::Rfc,
+            index: IndexSource::Independent,
+            hash: HashFn::Siphash24,
+            rekey_period: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct DoubleHash<R = StrategyRng> {
+    cfg: DoubleHashConfig,
+    f: KeyedHash,
+    g: KeyedHash,
+    rekey: Rekey,
+    table: Vec<u32>,
+    rng: R,
+}
+
+impl<R: Rng + Send> DoubleHash<R> {
+    /// Draws, in order: F()'s key, G()'s key, the re-key phase (if re-keying), then the table,
+    /// entry by entry (`random() % 65536` for 16-bit entries, `random()` for 32-bit ones).
+    pub fn new(cfg: DoubleHashConfig, mut rng: R) -> Self {
+        let f = KeyedHash::from_rng(&mut rng, cfg.hash);
+        let g = KeyedHash::from_rng(&mut rng, cfg.hash);
+        let rekey = Rekey::new(cfg.rekey_period, &mut rng);
+        let table = (0..cfg.table_length)
+            .map(|_| match cfg.entry_width {
+                EntryWidth::Bits16 => random32(&mut rng) % 65536,
+                EntryWidth::Bits32 => random32(&mut rng),
+            })
+            .collect();
+        DoubleHash {
+            cfg,
+            f,
+            g,
+            rekey,
+            table,
+            rng,
+        }
+    }
+
+    /// The current value of every counter; for tests and reports.
+    pub fn table(&self) -> &[u32] {
+        &self.table
+    }
+
+    #[inline]
+    fn wrap(&self, v: u32) -> u32 {
+        match self.cfg.entry_width {
+            EntryWidth::Bits16 => v & 0xffff,
+            EntryWidth::Bits32 => v,
+        }
+    }
+}
+
+impl<R: Rng + Send> PortSelector for DoubleHash<R> {
+    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+        let min = req.range.lo();
+        let n = req.range.len();
+        let window = self.rekey.window(req.now);
+        let h = self.f.hash(req.flow, window);
+        let tl = self.cfg.table_length;
+        let (offset, index) = match self.cfg.index {
+            IndexSource::Independent => (
+                h as u32,
+                (self.g.hash(req.flow, window) % u64::from(tl)) as usize,
+            ),
+            IndexSource::SameHash => ((h >> 32) as u32, ((h as u32) % tl) as usize),
+            IndexSource::XorOffset => {
+                let o = h as u32;
+                let x = o.to_le_bytes().iter().fold(0u8, |a, b| a ^ b);
+                (o, (u32::from(x) % tl) as usize)
+            }
+        };
+        match self.cfg.increment {
+            Increment::Rfc => {
+                let mut examined = 0;
+                while examined < n {
+                    let port = min + (offset.wrapping_add(self.table[index]) % n) as u16;
+                    self.table[index] = self.wrap(self.table[index].wrapping_add(1));
+                    examined += 1;
+                    if check.is_suitable(port) {
+                        return Selection::found(port, examined);
+                    }
+                }
+                Selection::exhausted(examined)
+            }
+            Increment::Linux512 | Increment::Linux => {
+                let start = offset.wrapping_add(self.table[index]) % n;
+                for i in 0..n {
+                    let port = min + ((start + i) % n) as u16;
+                    if check.is_suitable(port) {
+                        let step = if self.cfg.increment == Increment::Linux {
+                            // get_random_u32_below(8): Lemire's multiply-shift of one u32.
+                            let r = ((u64::from(random32(&mut self.rng)) * 8) >> 32) as u32;
+                            i.max(2 * r)
+                        } else {
+                            i
+                        };
+                        self.table[index] = self.wrap(self.table[index].wrapping_add(step + 2));
+                        return Selection::found(port, i + 1);
+                    }
+                }
+                Selection::exhausted(n)
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! RFC 6056 §3.3.3, Algorithm 3 ("Simple Hash-Based"): a keyed-hash offset per destination plus
+//! one global counter. The counter advances on every candidate, rejected ones too, and wraps as
+//! the unsigned 32-bit integer it is. Linux before 5.12 ran this algorithm (with a shared `hint`).
+
+use super::keyed_hash::{HashFn, KeyedHash, Rekey};
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use crate::time::Nanos;
+use rand::Rng;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct HashConfig {
+    /// Start `next_ephemeral` at a random value instead of 0 ("Could be random").
+    pub random_init: bool,
+    pub hash: HashFn,
+    /// Re-key F() every period (RFC 6056 §3.4 leaves when to the implementation).
+    pub rekey_period: Option<Nanos>,
+}
+
+impl Default for HashConfig {
+    fn default() -> Self {
+        HashConfig {
+            random_init: false,
+            hash: HashFn::Siphash24,
+            rekey_period: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct HashBased {
+    f: KeyedHash,
+    rekey: Rekey,
+    next_ephemeral: u32,
+}
+
+impl HashBased {
+    /// Draws, in order: the key of F(), the re-key phase (if re-keying), the initial counter (if
+    /// random).
+    pub fn new<R: Rng>(cfg: HashConfig, rng: &mut R) -> Self {
+        let f = KeyedHash::from_rng(rng, cfg.hash);
+        let rekey = Rekey::new(cfg.rekey_period, rng);
+        let next_ephemeral = if cfg.random_init { random32(rng) } else { 0 };
+        HashBased {
+            f,
+            rekey,
+            next_ephemeral,
+        }
+    }
+
+    pub fn from_rng(cfg: HashConfig, mut rng: StrategyRng) -> Self {
+        Self::new(cfg, &mut rng)
+    }
+}
+
+impl PortSelector for HashBased {
+    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+        let min = req.range.lo();
+        let num_ephemeral = req.range.len();
+        let offset = self.f.hash(req.flow, self.rekey.window(req.now)) as u32;
+        let mut examined = 0;
+        while examined < num_ephemeral {
+            let port = min + (self.next_ephemeral.wrapping_add(offset) % num_ephemeral) as u16;
+            self.next_ephemeral = self.next_ephemeral.wrapping_add(1);
+            examined += 1;
+            if check.is_suitable(port) {
+                return Selection::found(port, examined);
+            }
+        }
+        Selection::exhausted(examined)
+    }
+}

@@ -1,0 +1,77 @@
+//! RFC 6056 §3.3.5, Algorithm 5 ("Random-Increments"): one global counter advanced by a random
+//! 1..N before every candidate. N trades unpredictability (about 1/N per guess) against the
+//! reuse interval (at least ceil(n/N) allocations between two uses of a port).
+//!
+//! The RFC stops after `num_ephemeral` candidates, which need not visit every port; RFC 9415's
+//! variant subtracts each increment from the budget and so stops after about one pass.
+
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use rand::Rng;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Termination {
+    /// RFC 6056: give up after `num_ephemeral` candidates.
+    Rfc6056,
+    /// RFC 9415: `retry -= increment` after each candidate; give up when it reaches 0.
+    OnePass,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RandomIncrementsConfig {
+    /// The RFC's N: increments are uniform in 1..=N.
+    pub n: u32,
+    pub termination: Termination,
+}
+
+impl Default for RandomIncrementsConfig {
+    fn default() -> Self {
+        RandomIncrementsConfig {
+            n: 500,
+            termination: Termination::Rfc6056,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct RandomIncrements<R = StrategyRng> {
+    cfg: RandomIncrementsConfig,
+    next_ephemeral: u32,
+    rng: R,
+}
+
+impl<R: Rng + Send> RandomIncrements<R> {
+    /// Draws `next_ephemeral = random() % 65536` first.
+    pub fn new(cfg: RandomIncrementsConfig, mut rng: R) -> Self {
+        let next_ephemeral = random32(&mut rng) % 65536;
+        RandomIncrements {
+            cfg,
+            next_ephemeral,
+            rng,
+        }
+    }
+}
+
+impl<R: Rng + Send> PortSelector for RandomIncrements<R> {
+    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+        let min = req.range.lo();
+        let num_ephemeral = req.range.len();
+        let mut budget = i64::from(num_ephemeral);
+        let mut examined = 0;
+        while budget > 0 {
+            let inc = random32(&mut self.rng) % self.cfg.n + 1;
+            self.next_ephemeral = self.next_ephemeral.wrapping_add(inc);
+            let port = min + (self.next_ephemeral % num_ephemeral) as u16;
+            examined += 1;
+            if check.is_suitable(port) {
+                return Selection::found(port, examined);
+            }
+            budget -= match self.cfg.termination {
+                Termination::Rfc6056 => 1,
+                Termination::OnePass => i64::from(inc),
+            };
+        }
+        Selection::exhausted(examined)
+    }
+}

@@ -1,0 +1,33 @@
+//! RFC 6056 §3.3.2, Algorithm 2 ("Another Simple Port Randomization"): a fresh random draw for
+//! every candidate, with replacement, at most `num_ephemeral` times. The number of candidates is
+//! geometric with mean 1/(1-rho); it may give up (probability rho^n) while a port is free.
+
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use rand::Rng;
+
+#[derive(Debug)]
+pub struct RandomPick<R = StrategyRng> {
+    rng: R,
+}
+
+impl<R: Rng + Send> RandomPick<R> {
+    pub fn new(rng: R) -> Self {
+        RandomPick { rng }
+    }
+}
+
+impl<R: Rng + Send> PortSelector for RandomPick<R> {
+    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+        let min = req.range.lo();
+        let num_ephemeral = req.range.len();
+        let mut examined = 0;
+        while examined < num_ephemeral {
+            let next = min + (random32(&mut self.rng) % num_ephemeral) as u16;
+            examined += 1;
+            if check.is_suitable(next) {
+                return Selection::found(next, examined);
+            }
+        }
+        Selection::exhausted(examined)
+    }
+}

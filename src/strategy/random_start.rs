@@ -1,0 +1,37 @@
+//! RFC 6056 §3.3.1, Algorithm 1 ("Simple Port Randomization"): a random starting point, then a
+//! linear scan. Biased toward the first free port after a run of unusable ones: with L unusable
+//! ports before it, a port is picked with probability (1 + L)/n.
+//!
+//! The RFC's pseudo-code tests `check_suitable_port(port)` with `port` never assigned; the
+//! candidate it returns is `next_ephemeral`, so that is what is tested here.
+
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use rand::Rng;
+
+#[derive(Debug)]
+pub struct RandomStart<R = StrategyRng> {
+    rng: R,
+}
+
+impl<R: Rng + Send> RandomStart<R> {
+    pub fn new(rng: R) -> Self {
+        RandomStart { rng }
+    }
+}
+
+impl<R: Rng + Send> PortSelector for RandomStart<R> {
+    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+        let (min, max) = (req.range.lo(), req.range.hi());
+        let num_ephemeral = req.range.len();
+        let mut next = min + (random32(&mut self.rng) % num_ephemeral) as u16;
+        let mut examined = 0;
+        while examined < num_ephemeral {
+            examined += 1;
+            if check.is_suitable(next) {
+                return Selection::found(next, examined);
+            }
+            next = if next == max { min } else { next + 1 };
+        }
+        Selection::exhausted(examined)
+    }
+}

@@ -1,0 +1,5 @@
+//! portsim's one integration-test binary: each module tests one capability.
+
+mod closed_forms;
+mod exact_sequences;
+mod properties;
