@@ -1,7 +1,13 @@
 #![forbid(unsafe_code)]
 //! portsim: an ephemeral port allocation simulator.
 
+pub mod cli;
+pub mod commands;
+pub mod metrics;
 pub mod params;
+pub mod report;
+pub mod scenario;
+pub mod sim;
 pub mod stack;
 pub mod strategy;
 pub mod time;

@@ -1,1 +1,25 @@
-fn main() {}
+//! The `portsim` binary: parse the command line, run it, map the result to an exit code
+//! (0 success, 1 an `[expect]` assertion failed, 2 bad input).
+
+use clap::Parser;
+use portsim::cli::Cli;
+use portsim::commands::{Status, execute};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match execute(cli) {
+        Ok(Status::Ok) => ExitCode::SUCCESS,
+        Ok(Status::ExpectationFailed) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

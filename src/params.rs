@@ -1,15 +1,105 @@
-//! Typed, span-aware reading of a TOML table whose keys are not known to serde up front: a
-//! strategy's parameters, an arrival process, a lifetime distribution. Every value keeps its
-//! byte span, so an error can name the key, the line and the column; every key must be read,
-//! so a typo is an error rather than a silently ignored setting.
+//! Typed, span-aware reading of TOML. The whole document is parsed into a tree in which every
+//! value keeps its byte span, and each table is read through [`Params`], which remembers which
+//! keys were read: an error can always name the key, the line and the column, and a key nobody
+//! read (a typo) is an error rather than a silently ignored setting.
 
 use crate::time::{Nanos, parse_duration};
-use std::collections::BTreeMap;
 use std::ops::Range;
-use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
-/// A TOML table as read with spans.
-pub type RawTable = BTreeMap<String, Spanned<toml::Value>>;
+/// A TOML value with the spans of everything inside it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    String(String),
+    Integer(i64),
+    Float(f64),
+    Boolean(bool),
+    Datetime(String),
+    Array(Vec<Node>),
+    Table(Table),
+}
+
+/// A value and where it is in the file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub span: Range<usize>,
+}
+
+/// Strings with where each is in the file.
+pub type SpannedStrings = Vec<(String, Range<usize>)>;
+
+/// A table's entries in file order.
+pub type Table = Vec<(String, Node)>;
+
+impl Value {
+    pub fn type_str(&self) -> &'static str {
+        match self {
+            Value::String(_) => "string",
+            Value::Integer(_) => "integer",
+            Value::Float(_) => "float",
+            Value::Boolean(_) => "boolean",
+            Value::Datetime(_) => "datetime",
+            Value::Array(_) => "array",
+            Value::Table(_) => "table",
+        }
+    }
+
+    /// A short rendering for error messages.
+    fn show(&self) -> String {
+        match self {
+            Value::String(s) => format!("\"{s}\""),
+            Value::Integer(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Boolean(b) => b.to_string(),
+            Value::Datetime(d) => d.clone(),
+            Value::Array(_) => "[...]".into(),
+            Value::Table(_) => "{...}".into(),
+        }
+    }
+}
+
+fn convert(v: &DeValue<'_>, span: Range<usize>) -> Result<Node, ParamError> {
+    let bad_number = |text: &str| ParamError {
+        key: String::new(),
+        span: Some(span.clone()),
+        message: format!("`{text}` is not a number portsim can read"),
+    };
+    let value = match v {
+        DeValue::String(s) => Value::String(s.to_string()),
+        DeValue::Integer(i) => {
+            let digits = i.as_str().replace('_', "");
+            let digits = digits.trim_start_matches(['0', 'x', 'o', 'b']).to_string();
+            let parsed = if digits.is_empty() {
+                Ok(0)
+            } else if i.radix() == 10 {
+                i.as_str().replace('_', "").parse::<i64>()
+            } else {
+                i64::from_str_radix(&digits, i.radix())
+            };
+            Value::Integer(parsed.map_err(|_| bad_number(i.as_str()))?)
+        }
+        DeValue::Float(f) => {
+            let text = f.as_str().replace('_', "");
+            Value::Float(text.parse::<f64>().map_err(|_| bad_number(f.as_str()))?)
+        }
+        DeValue::Boolean(b) => Value::Boolean(*b),
+        DeValue::Datetime(d) => Value::Datetime(d.to_string()),
+        DeValue::Array(a) => Value::Array(
+            a.iter()
+                .map(|item| convert(item.get_ref(), item.span()))
+                .collect::<Result<_, _>>()?,
+        ),
+        DeValue::Table(t) => Value::Table(convert_table(t)?),
+    };
+    Ok(Node { value, span })
+}
+
+fn convert_table(t: &DeTable<'_>) -> Result<Table, ParamError> {
+    t.iter()
+        .map(|(k, v)| Ok((k.get_ref().to_string(), convert(v.get_ref(), v.span())?)))
+        .collect()
+}
 
 /// A bad value, with the dotted key it belongs to and where it is in the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,7 +111,11 @@ pub struct ParamError {
 
 impl std::fmt::Display for ParamError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
+        if self.key.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.key, self.message)
+        }
     }
 }
 
@@ -32,13 +126,13 @@ impl std::error::Error for ParamError {}
 pub struct Params {
     prefix: String,
     span: Option<Range<usize>>,
-    entries: Vec<(String, Spanned<toml::Value>, bool)>,
+    entries: Vec<(String, Node, bool)>,
 }
 
 impl Params {
     /// `prefix` names the table in errors (`strategies[2]`, `workload.arrivals`); `span` is
     /// where the table is, for errors about a key that is missing.
-    pub fn new(prefix: impl Into<String>, table: RawTable, span: Option<Range<usize>>) -> Params {
+    pub fn new(prefix: impl Into<String>, table: Table, span: Option<Range<usize>>) -> Params {
         Params {
             prefix: prefix.into(),
             span,
@@ -46,19 +140,37 @@ impl Params {
         }
     }
 
-    /// Parses a TOML snippet (`"table_length = 10"`) into params; for tests and examples.
-    pub fn from_toml(prefix: &str, text: &str) -> Result<Params, toml::de::Error> {
-        let table: RawTable = toml::from_str(text)?;
-        Ok(Params::new(prefix, table, None))
+    /// Parses a whole TOML document. A syntax error comes back with its span and the parser's
+    /// own message (its first line).
+    pub fn parse_document(text: &str) -> Result<Params, ParamError> {
+        let doc = DeTable::parse(text).map_err(|e| ParamError {
+            key: String::new(),
+            span: e.span(),
+            message: format!("invalid TOML: {}", e.message().trim().replace('\n', "; ")),
+        })?;
+        let span = doc.span();
+        Ok(Params::new("", convert_table(doc.get_ref())?, Some(span)))
+    }
+
+    /// Parses a TOML snippet (`"table_length = 10"`) into params named `prefix`; for tests and
+    /// examples.
+    pub fn from_toml(prefix: &str, text: &str) -> Result<Params, ParamError> {
+        let mut p = Params::parse_document(text)?;
+        p.prefix = prefix.to_string();
+        Ok(p)
     }
 
     /// Params with no keys: every parameter takes its default.
     pub fn empty(prefix: &str) -> Params {
-        Params::new(prefix, RawTable::new(), None)
+        Params::new(prefix, Table::new(), None)
     }
 
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    pub fn span(&self) -> Option<Range<usize>> {
+        self.span.clone()
     }
 
     /// The dotted name of `key` in this table.
@@ -70,13 +182,13 @@ impl Params {
         }
     }
 
-    /// An error about `key`, pointing at its value when the table has it.
+    /// An error about `key`, pointing at its value when the table has it, else at the table.
     pub fn error(&self, key: &str, message: impl Into<String>) -> ParamError {
         let span = self
             .entries
             .iter()
             .find(|(k, _, _)| k == key)
-            .map(|(_, v, _)| v.span())
+            .map(|(_, v, _)| v.span.clone())
             .or_else(|| self.span.clone());
         ParamError {
             key: self.path(key),
@@ -85,30 +197,103 @@ impl Params {
         }
     }
 
+    /// An error about this table as a whole.
+    pub fn table_error(&self, message: impl Into<String>) -> ParamError {
+        ParamError {
+            key: self.prefix.clone(),
+            span: self.span.clone(),
+            message: message.into(),
+        }
+    }
+
     /// Takes the value of `key`, if present, and marks it read.
-    pub fn take(&mut self, key: &str) -> Option<(toml::Value, Range<usize>)> {
+    pub fn take(&mut self, key: &str) -> Option<Node> {
         let (_, v, used) = self.entries.iter_mut().find(|(k, _, _)| k == key)?;
         *used = true;
-        Some((v.get_ref().clone(), v.span()))
+        Some(v.clone())
     }
 
     pub fn has(&self, key: &str) -> bool {
         self.entries.iter().any(|(k, _, _)| k == key)
     }
 
-    fn type_error(&self, key: &str, want: &str, got: &toml::Value) -> ParamError {
+    /// The keys of this table, in file order.
+    pub fn keys(&self) -> Vec<String> {
+        self.entries.iter().map(|(k, _, _)| k.clone()).collect()
+    }
+
+    fn type_error(&self, key: &str, want: &str, got: &Value) -> ParamError {
         self.error(
             key,
-            format!("expected {want}, found {} `{got}`", got.type_str()),
+            format!("expected {want}, found {} `{}`", got.type_str(), got.show()),
         )
+    }
+
+    /// A sub-table, read with its own `Params`; `None` when absent.
+    pub fn table(&mut self, key: &str) -> Result<Option<Params>, ParamError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Node {
+                value: Value::Table(t),
+                span,
+            }) => Ok(Some(Params::new(self.path(key), t, Some(span)))),
+            Some(n) => Err(self.type_error(key, "a table", &n.value)),
+        }
+    }
+
+    /// An array of tables (`[[destinations]]`), each read with its own `Params` named
+    /// `key[i]`; `None` when absent.
+    pub fn tables(&mut self, key: &str) -> Result<Option<Vec<Params>>, ParamError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Node {
+                value: Value::Array(items),
+                ..
+            }) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, n)| match n.value {
+                    Value::Table(t) => Ok(Params::new(
+                        format!("{}[{i}]", self.path(key)),
+                        t,
+                        Some(n.span),
+                    )),
+                    other => Err(self.type_error(key, "an array of tables", &other)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(n) => Err(self.type_error(key, "an array of tables", &n.value)),
+        }
+    }
+
+    /// An array of strings, each with its span; `None` when absent.
+    pub fn strings(&mut self, key: &str) -> Result<Option<SpannedStrings>, ParamError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Node {
+                value: Value::Array(items),
+                ..
+            }) => items
+                .into_iter()
+                .map(|n| match n.value {
+                    Value::String(s) => Ok((s, n.span)),
+                    other => Err(self.type_error(key, "an array of strings", &other)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(n) => Err(self.type_error(key, "an array of strings", &n.value)),
+        }
     }
 
     /// A string value, or `None` when absent.
     pub fn string(&mut self, key: &str) -> Result<Option<String>, ParamError> {
         match self.take(key) {
             None => Ok(None),
-            Some((toml::Value::String(s), _)) => Ok(Some(s)),
-            Some((v, _)) => Err(self.type_error(key, "a string", &v)),
+            Some(Node {
+                value: Value::String(s),
+                ..
+            }) => Ok(Some(s)),
+            Some(n) => Err(self.type_error(key, "a string", &n.value)),
         }
     }
 
@@ -126,16 +311,24 @@ impl Params {
         min: u64,
         max: u64,
     ) -> Result<u64, ParamError> {
+        Ok(self.opt_u64_in(key, min, max)?.unwrap_or(default))
+    }
+
+    /// An integer in `[min, max]`, or `None` when absent.
+    pub fn opt_u64_in(&mut self, key: &str, min: u64, max: u64) -> Result<Option<u64>, ParamError> {
         match self.take(key) {
-            None => Ok(default),
-            Some((toml::Value::Integer(i), _)) => {
+            None => Ok(None),
+            Some(Node {
+                value: Value::Integer(i),
+                ..
+            }) => {
                 if i < 0 || (i as u64) < min || (i as u64) > max {
                     Err(self.error(key, format!("{i} is out of range: use {min} to {max}")))
                 } else {
-                    Ok(i as u64)
+                    Ok(Some(i as u64))
                 }
             }
-            Some((v, _)) => Err(self.type_error(key, "an integer", &v)),
+            Some(n) => Err(self.type_error(key, "an integer", &n.value)),
         }
     }
 
@@ -143,9 +336,15 @@ impl Params {
     pub fn f64_in(&mut self, key: &str, min: f64, max: f64) -> Result<Option<f64>, ParamError> {
         let x = match self.take(key) {
             None => return Ok(None),
-            Some((toml::Value::Integer(i), _)) => i as f64,
-            Some((toml::Value::Float(f), _)) => f,
-            Some((v, _)) => return Err(self.type_error(key, "a number", &v)),
+            Some(Node {
+                value: Value::Integer(i),
+                ..
+            }) => i as f64,
+            Some(Node {
+                value: Value::Float(f),
+                ..
+            }) => f,
+            Some(n) => return Err(self.type_error(key, "a number", &n.value)),
         };
         if !x.is_finite() || x < min || x > max {
             return Err(self.error(key, format!("{x} is out of range: use {min} to {max}")));
@@ -153,18 +352,30 @@ impl Params {
         Ok(Some(x))
     }
 
-    /// A number that must be greater than zero (a rate, a mean): zero and negatives are errors.
+    /// A number that must be greater than zero (a rate, a weight): zero and negatives are errors.
     pub fn positive_f64(&mut self, key: &str) -> Result<Option<f64>, ParamError> {
         let x = match self.take(key) {
             None => return Ok(None),
-            Some((toml::Value::Integer(i), _)) => i as f64,
-            Some((toml::Value::Float(f), _)) => f,
-            Some((v, _)) => return Err(self.type_error(key, "a number", &v)),
+            Some(Node {
+                value: Value::Integer(i),
+                ..
+            }) => i as f64,
+            Some(Node {
+                value: Value::Float(f),
+                ..
+            }) => f,
+            Some(n) => return Err(self.type_error(key, "a number", &n.value)),
         };
         if !x.is_finite() || x <= 0.0 {
             return Err(self.error(key, format!("must be greater than 0, got {x}")));
         }
         Ok(Some(x))
+    }
+
+    /// A required positive number.
+    pub fn required_positive_f64(&mut self, key: &str) -> Result<f64, ParamError> {
+        self.positive_f64(key)?
+            .ok_or_else(|| self.error(key, "is required but missing"))
     }
 
     /// One of `options` (the first is the default).
@@ -175,11 +386,11 @@ impl Params {
     ) -> Result<&'static str, ParamError> {
         match self.take(key) {
             None => Ok(options[0]),
-            Some((v, _)) => {
-                let text = match &v {
-                    toml::Value::String(s) => s.clone(),
-                    toml::Value::Integer(i) => i.to_string(),
-                    _ => return Err(self.type_error(key, "a string", &v)),
+            Some(n) => {
+                let text = match &n.value {
+                    Value::String(s) => s.clone(),
+                    Value::Integer(i) => i.to_string(),
+                    other => return Err(self.type_error(key, "a string", other)),
                 };
                 options
                     .iter()
@@ -199,24 +410,42 @@ impl Params {
     pub fn duration(&mut self, key: &str) -> Result<Option<Nanos>, ParamError> {
         match self.take(key) {
             None => Ok(None),
-            Some((toml::Value::String(s), _)) => {
-                parse_duration(&s).map(Some).map_err(|e| self.error(key, e))
-            }
-            Some((v, _)) => Err(self.type_error(key, "a duration string such as \"60s\"", &v)),
+            Some(Node {
+                value: Value::String(s),
+                ..
+            }) => parse_duration(&s).map(Some).map_err(|e| self.error(key, e)),
+            Some(n) => Err(self.type_error(key, "a duration string such as \"60s\"", &n.value)),
+        }
+    }
+
+    /// A required duration longer than zero.
+    pub fn required_positive_duration(&mut self, key: &str) -> Result<Nanos, ParamError> {
+        match self.duration(key)? {
+            None => Err(self.error(key, "is required but missing")),
+            Some(0) => Err(self.error(key, "must be longer than 0")),
+            Some(d) => Ok(d),
         }
     }
 
     /// A duration, or `"none"` (also the default): for periods that may be switched off.
     pub fn optional_period(&mut self, key: &str) -> Result<Option<Nanos>, ParamError> {
         match self.take(key) {
-            Some((toml::Value::String(s), _)) if s == "none" => Ok(None),
-            Some((toml::Value::String(s), _)) => match parse_duration(&s) {
+            None => Ok(None),
+            Some(Node {
+                value: Value::String(s),
+                ..
+            }) if s == "none" => Ok(None),
+            Some(Node {
+                value: Value::String(s),
+                ..
+            }) => match parse_duration(&s) {
                 Ok(0) => Err(self.error(key, "must be longer than 0 (or \"none\")")),
                 Ok(d) => Ok(Some(d)),
                 Err(e) => Err(self.error(key, e)),
             },
-            Some((v, _)) => Err(self.type_error(key, "\"none\" or a duration such as \"10s\"", &v)),
-            None => Ok(None),
+            Some(n) => {
+                Err(self.type_error(key, "\"none\" or a duration such as \"10s\"", &n.value))
+            }
         }
     }
 
@@ -230,7 +459,7 @@ impl Params {
             };
             return Err(ParamError {
                 key: self.path(k),
-                span: Some(v.span()),
+                span: Some(v.span.clone()),
                 message: format!("unknown key `{k}` ({hint})"),
             });
         }
@@ -251,12 +480,13 @@ mod tests {
         let e = p.finish(&["n", "mode"]).unwrap_err();
         assert_eq!(e.key, "strategies[0].bogus");
         assert_eq!(e.message, "unknown key `bogus` (valid keys: n, mode)");
-        assert!(e.span.is_some());
+        assert_eq!(e.span, Some(26..27));
     }
 
     #[test]
     fn errors_name_the_key_and_the_problem() {
-        let mut p = Params::from_toml("w", "rate = -1\nn = \"x\"\nk = 0\nd = \"soon\"").unwrap();
+        let mut p =
+            Params::from_toml("w", "rate = -1\nn = \"x\"\nk = 0\nd = \"soon\"\nh = 0x1f").unwrap();
         assert_eq!(
             p.positive_f64("rate").unwrap_err().message,
             "must be greater than 0, got -1"
@@ -275,5 +505,28 @@ mod tests {
                 .message
                 .contains("not a duration")
         );
+        assert_eq!(p.u64_in("h", 0, 0, 100).unwrap(), 31);
+    }
+
+    #[test]
+    fn nested_tables_and_arrays_keep_their_names_and_spans() {
+        let text = "[w]\narrivals = { process = \"poisson\", rate = 1 }\n[[s]]\nname = \"a\"\n[[s]]\nname = 3\n";
+        let mut doc = Params::parse_document(text).unwrap();
+        let mut w = doc.table("w").unwrap().unwrap();
+        let mut a = w.table("arrivals").unwrap().unwrap();
+        assert_eq!(a.prefix(), "w.arrivals");
+        assert_eq!(a.required_string("process").unwrap(), "poisson");
+        let mut s = doc.tables("s").unwrap().unwrap();
+        assert_eq!(s[0].required_string("name").unwrap(), "a");
+        let e = s[1].required_string("name").unwrap_err();
+        assert_eq!(e.key, "s[1].name");
+        assert_eq!(&text[e.span.unwrap()], "3");
+    }
+
+    #[test]
+    fn syntax_errors_keep_their_position() {
+        let e = Params::parse_document("a = 1\nb = = 2\n").unwrap_err();
+        assert!(e.message.starts_with("invalid TOML"), "{}", e.message);
+        assert_eq!(e.span.map(|s| s.start), Some(10));
     }
 }

@@ -35,6 +35,16 @@ pub enum StrategyConfig {
     RandomIncrements(RandomIncrementsConfig),
 }
 
+/// What an OS profile brings: the system's defaults for the settings a scenario may also set.
+/// `None` leaves the scenario's value, or portsim's default, in force.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OsDefaults {
+    pub range: Option<crate::stack::PortRange>,
+    pub scope: Option<crate::stack::Scope>,
+    pub time_wait: Option<Nanos>,
+    pub tw_reuse: Option<crate::stack::TwReuse>,
+}
+
 /// A strategy as a scenario lists it: the label it is reported under and its configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StrategySpec {
@@ -53,6 +63,11 @@ impl StrategyConfig {
             StrategyConfig::DoubleHash(_) => "double-hash",
             StrategyConfig::RandomIncrements(_) => "random-increments",
         }
+    }
+
+    /// The OS profile's defaults; the RFC algorithms bring none.
+    pub fn os_defaults(&self) -> OsDefaults {
+        OsDefaults::default()
     }
 
     /// Builds the strategy with its own RNG.
@@ -306,6 +321,11 @@ pub fn valid_names() -> String {
 }
 
 impl StrategyInfo {
+    /// Reads this strategy's parameters from `params`, leaving other keys for the caller.
+    pub fn configure_partial(&self, params: &mut Params) -> Result<StrategyConfig, ParamError> {
+        (self.parse)(params)
+    }
+
     /// Reads this strategy's parameters from `params`; any key left over is an error.
     pub fn configure(&self, mut params: Params) -> Result<StrategyConfig, ParamError> {
         let cfg = (self.parse)(&mut params)?;

@@ -1,0 +1,91 @@
+//! Everything a run writes: the terminal table, `summary.json`, the CSVs.
+
+mod files;
+mod table;
+mod tables;
+
+pub use files::Staged;
+pub use table::render_table;
+pub use tables::{connections_csv, port_usage_csv, summary_csv, timeseries_csv};
+
+use crate::metrics::StrategySummary;
+use crate::scenario::{Arrivals, Scenario};
+use crate::sim::RunOutput;
+use crate::time::secs;
+use anyhow::Result;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// `summary.json`: the version, the scenario and its effective settings, and every strategy.
+pub fn summary_json(scenario: &Scenario, seed: u64, outputs: &[RunOutput]) -> serde_json::Value {
+    let strategies: Vec<&StrategySummary> = outputs.iter().map(|o| &o.summary).collect();
+    json!({
+        "portsim_version": env!("CARGO_PKG_VERSION"),
+        "scenario": scenario_json(scenario, seed),
+        "strategies": strategies,
+    })
+}
+
+fn scenario_json(s: &Scenario, seed: u64) -> serde_json::Value {
+    let arrivals = match &s.arrivals {
+        Arrivals::Poisson { rate } | Arrivals::Constant { rate } => {
+            json!({"process": s.arrivals.name(), "rate": rate})
+        }
+        Arrivals::OnOff {
+            rate,
+            on,
+            off,
+            off_rate,
+        } => {
+            json!({"process": "on-off", "rate": rate, "on_s": secs(*on), "off_s": secs(*off), "off_rate": off_rate})
+        }
+        Arrivals::Ramp { from, to } => json!({"process": "ramp", "from": from, "to": to}),
+        Arrivals::Trace { path, trace } => {
+            json!({"process": "trace", "file": path.file_name().map(|f| f.to_string_lossy().into_owned()), "connections": trace.rows.len()})
+        }
+    };
+    json!({
+        "name": s.name,
+        "description": s.description,
+        "seed": seed,
+        "duration_s": secs(s.duration),
+        "warmup_s": secs(s.warmup),
+        "local_addrs": s.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        "destinations": s.destination_count(),
+        "arrivals": arrivals,
+        "lifetime_mean_s": s.lifetime.map(|l| l.mean_s()),
+        "active_close": format!("{:?}", s.tcp.active_close).to_lowercase(),
+        "reserved": s.ports.reserved.ranges(),
+        "reuse_threshold_s": secs(s.metrics.reuse_threshold),
+    })
+}
+
+/// Writes every output file of a run into `dir`, all or nothing.
+pub fn write_outputs(
+    dir: &Path,
+    scenario: &Scenario,
+    seed: u64,
+    outputs: &[RunOutput],
+    dests: &crate::sim::DestinationTable,
+    log: bool,
+) -> Result<Vec<PathBuf>> {
+    let mut staged = Staged::default();
+    let json = serde_json::to_string_pretty(&summary_json(scenario, seed, outputs))?;
+    staged.write(dir.join("summary.json"), json.as_bytes())?;
+    staged.write(dir.join("summary.csv"), summary_csv(outputs)?.as_bytes())?;
+    staged.write(
+        dir.join("timeseries.csv"),
+        timeseries_csv(outputs)?.as_bytes(),
+    )?;
+    staged.write(
+        dir.join("port_usage.csv"),
+        port_usage_csv(outputs)?.as_bytes(),
+    )?;
+    if log {
+        staged.write(
+            dir.join("connections.csv"),
+            &connections_csv(scenario, outputs, dests)?,
+        )?;
+    }
+    staged.publish()
+}

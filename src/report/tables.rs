@@ -1,0 +1,165 @@
+//! The CSV files: one row per strategy, per sample, per port, per attempt.
+
+use crate::scenario::Scenario;
+use crate::sim::{DestinationTable, RunOutput};
+use anyhow::Result;
+use std::net::Ipv4Addr;
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// `summary.csv`: the summary's scalar figures, one row per strategy.
+pub fn summary_csv(outputs: &[RunOutput]) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "name",
+        "strategy",
+        "range",
+        "scope",
+        "time_wait_s",
+        "tw_reuse",
+        "attempted",
+        "established",
+        "failed",
+        "failed_fraction",
+        "probes_mean",
+        "probes_p50",
+        "probes_p99",
+        "probes_max",
+        "collisions_local",
+        "collisions_remote",
+        "reuse_count",
+        "reuse_within_threshold",
+        "reuse_interval_min_s",
+        "reuse_interval_p1_s",
+        "reuse_interval_p50_s",
+        "first_failure_s",
+        "occupancy_peak",
+        "port_usage_distinct",
+        "port_usage_max_over_mean",
+    ])?;
+    for o in outputs {
+        let s = &o.summary;
+        let setting = |k: &str| {
+            s.settings
+                .get(k)
+                .map(|v| v.to_string().trim_matches('"').to_string())
+                .unwrap_or_default()
+        };
+        w.write_record([
+            s.name.clone(),
+            s.strategy.clone(),
+            setting("range"),
+            setting("scope"),
+            setting("time_wait_s"),
+            setting("tw_reuse"),
+            s.connections.attempted.to_string(),
+            s.connections.established.to_string(),
+            s.connections.failed.to_string(),
+            s.connections.failed_fraction.to_string(),
+            s.probes.mean.to_string(),
+            s.probes.p50.to_string(),
+            s.probes.p99.to_string(),
+            s.probes.max.to_string(),
+            s.collisions.local.to_string(),
+            s.collisions.remote.to_string(),
+            s.reuse.count.to_string(),
+            s.reuse.within_threshold.to_string(),
+            opt(s.reuse.interval_s.min),
+            opt(s.reuse.interval_s.p1),
+            opt(s.reuse.interval_s.p50),
+            opt(s.exhaustion.first_failure_s),
+            s.occupancy.peak.to_string(),
+            s.port_usage.distinct.to_string(),
+            s.port_usage.max_over_mean.to_string(),
+        ])?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// `timeseries.csv`: per sample interval and strategy.
+pub fn timeseries_csv(outputs: &[RunOutput]) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "t_s",
+        "strategy",
+        "attempts",
+        "established",
+        "failed",
+        "mean_candidates",
+        "collisions_local",
+        "collisions_remote",
+        "live",
+        "time_wait",
+        "peak_held_toward_one_destination",
+    ])?;
+    for o in outputs {
+        for s in &o.samples {
+            w.write_record([
+                s.t_s.to_string(),
+                o.summary.name.clone(),
+                s.attempts.to_string(),
+                s.established.to_string(),
+                s.failed.to_string(),
+                s.mean_candidates.to_string(),
+                s.collisions_local.to_string(),
+                s.collisions_remote.to_string(),
+                s.live.to_string(),
+                s.time_wait.to_string(),
+                s.peak_held_toward_one_destination.to_string(),
+            ])?;
+        }
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// `port_usage.csv`: connections established on each port, per strategy (ports never used are
+/// left out).
+pub fn port_usage_csv(outputs: &[RunOutput]) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["strategy", "port", "connections"])?;
+    for o in outputs {
+        for (port, count) in &o.summary.port_usage.per_port {
+            w.write_record([o.summary.name.clone(), port.to_string(), count.to_string()])?;
+        }
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// `connections.csv`: one row per attempt (with `--log-connections`).
+pub fn connections_csv(
+    scenario: &Scenario,
+    outputs: &[RunOutput],
+    dests: &DestinationTable,
+) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "time_s",
+        "strategy",
+        "local_addr",
+        "destination",
+        "port",
+        "candidates",
+        "result",
+    ])?;
+    for o in outputs {
+        for r in &o.log {
+            let d = r.dest as usize;
+            w.write_record([
+                format!("{:.9}", crate::time::secs(r.time)),
+                o.summary.name.clone(),
+                scenario.addrs[usize::from(r.local)].to_string(),
+                format!("{}:{}", Ipv4Addr::from(dests.addrs[d]), dests.ports[d]),
+                r.port.map(|p| p.to_string()).unwrap_or_default(),
+                r.candidates.to_string(),
+                if r.port.is_some() {
+                    "established".into()
+                } else {
+                    "failed".into()
+                },
+            ])?;
+        }
+    }
+    Ok(w.into_inner()?)
+}

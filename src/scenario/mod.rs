@@ -1,0 +1,477 @@
+//! Scenario files: TOML in, a validated [`Scenario`] out. Nothing unvalidated reaches the
+//! simulator: every key is read through [`Params`], so a typo, a wrong type or an impossible
+//! value is an error naming the file, the line, the column and the key.
+
+mod error;
+pub mod expect;
+mod trace;
+pub mod workload;
+
+pub use error::{ScenarioError, line_col};
+pub use expect::{Bound, Expectation};
+pub use workload::{Arrivals, DestGroup, Lifetime, Popularity, Trace, TraceRow};
+
+use crate::params::{ParamError, Params};
+use crate::stack::{PortRange, ReservedPorts, Scope, TwReuse};
+use crate::strategy::registry;
+use crate::strategy::{StrategyConfig, StrategySpec};
+use crate::time::{NANOS_PER_SEC, Nanos, parse_duration};
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+/// Defaults where neither the scenario nor an OS profile says otherwise: Linux's.
+pub const DEFAULT_RANGE: PortRange = PortRange::LINUX;
+pub const DEFAULT_TIME_WAIT: Nanos = 60 * NANOS_PER_SEC;
+pub const DEFAULT_TW_REUSE_DELAY: Nanos = NANOS_PER_SEC;
+pub const DEFAULT_REUSE_THRESHOLD: Nanos = 240 * NANOS_PER_SEC;
+
+/// Which side closes first.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ActiveClose {
+    Client,
+    Server,
+    /// The client closes first with this probability, the server otherwise.
+    ClientProbability(f64),
+}
+
+/// How a connection's local address is chosen when the host has several.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddrChoice {
+    /// In turn, one connection each.
+    RoundRobin,
+    /// Uniformly at random (from the workload's stream).
+    Random,
+    /// The first address; the next only when every port of the previous one is exhausted
+    /// (how Azure's SNAT uses a second frontend IP).
+    Fallback,
+}
+
+/// `[ports]`: unset values come from the strategy's OS profile, then from [`DEFAULT_RANGE`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct PortSettings {
+    pub range: Option<PortRange>,
+    pub reserved: ReservedPorts,
+    pub scope: Option<Scope>,
+}
+
+/// `[tcp]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TcpSettings {
+    pub time_wait: Option<Nanos>,
+    pub active_close: ActiveClose,
+    pub tw_reuse: Option<TwReuse>,
+    pub tw_reuse_delay: Option<Nanos>,
+}
+
+/// `[metrics]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricSettings {
+    pub reuse_threshold: Nanos,
+    /// The time-series bucket; by default the run is cut into about 200 samples.
+    pub sample_interval: Option<Nanos>,
+}
+
+/// A validated scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    /// Where it came from, for messages.
+    pub origin: String,
+    pub seed: u64,
+    pub duration: Nanos,
+    pub warmup: Nanos,
+    pub ports: PortSettings,
+    pub tcp: TcpSettings,
+    pub addrs: Vec<Ipv4Addr>,
+    pub addr_choice: AddrChoice,
+    pub destinations: Vec<DestGroup>,
+    pub arrivals: Arrivals,
+    pub lifetime: Option<Lifetime>,
+    pub strategies: Vec<StrategySpec>,
+    pub metrics: MetricSettings,
+    pub expect: Vec<Expectation>,
+}
+
+/// The settings one strategy runs with, after profile defaults and scenario overrides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Effective {
+    pub range: PortRange,
+    pub scope: Scope,
+    pub time_wait: Nanos,
+    pub tw_reuse: TwReuse,
+    pub tw_reuse_delay: Nanos,
+}
+
+impl Scenario {
+    /// The settings `spec` runs with: what the scenario sets explicitly, else the strategy's OS
+    /// profile, else Linux's defaults.
+    pub fn effective(&self, spec: &StrategySpec) -> Effective {
+        let os = spec.config.os_defaults();
+        Effective {
+            range: self.ports.range.or(os.range).unwrap_or(DEFAULT_RANGE),
+            scope: self.ports.scope.or(os.scope).unwrap_or(Scope::FourTuple),
+            time_wait: self
+                .tcp
+                .time_wait
+                .or(os.time_wait)
+                .unwrap_or(DEFAULT_TIME_WAIT),
+            tw_reuse: self.tcp.tw_reuse.or(os.tw_reuse).unwrap_or(TwReuse::Off),
+            tw_reuse_delay: self.tcp.tw_reuse_delay.unwrap_or(DEFAULT_TW_REUSE_DELAY),
+        }
+    }
+
+    /// Every destination, in index order.
+    pub fn destination_count(&self) -> u64 {
+        match &self.arrivals {
+            Arrivals::Trace { trace, .. } => trace.destinations.len() as u64,
+            _ => self.destinations.iter().map(|d| u64::from(d.len())).sum(),
+        }
+    }
+
+    /// Keeps only the strategies whose label or name is in `names`.
+    pub fn retain_strategies(&mut self, names: &[String]) -> Result<(), String> {
+        for n in names {
+            if !self
+                .strategies
+                .iter()
+                .any(|s| &s.label == n || s.config.name() == n)
+            {
+                let have: Vec<&str> = self.strategies.iter().map(|s| s.label.as_str()).collect();
+                return Err(format!(
+                    "--only {n}: the scenario has no strategy `{n}` (it has {})",
+                    have.join(", ")
+                ));
+            }
+        }
+        self.strategies
+            .retain(|s| names.iter().any(|n| n == &s.label || n == s.config.name()));
+        Ok(())
+    }
+}
+
+/// Reads and validates a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError::whole(&origin, format!("cannot read the scenario: {e}")))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    parse(&text, &origin, base)
+}
+
+/// Validates scenario text. `origin` names it in errors; relative paths in it (a trace file)
+/// are taken from `base_dir`.
+pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
+    let doc =
+        Params::parse_document(text).map_err(|e| ScenarioError::from_param(origin, text, e))?;
+    parse_params(doc, origin, base_dir).map_err(|e| ScenarioError::from_param(origin, text, e))
+}
+
+/// The top-level keys, in the order DESIGN.md lists them.
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "seed",
+    "duration",
+    "warmup",
+    "ports",
+    "tcp",
+    "host",
+    "destinations",
+    "workload",
+    "strategies",
+    "metrics",
+    "expect",
+];
+
+fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenario, ParamError> {
+    let name = doc.required_string("name")?;
+    if name.trim().is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
+        return Err(doc.error(
+            "name",
+            "must be a non-empty name without slashes (it names the output folder)",
+        ));
+    }
+    let description = doc.string("description")?.unwrap_or_default();
+    let seed = doc.u64_in("seed", 1, 0, u64::MAX >> 1)?;
+    let duration = doc.required_positive_duration("duration")?;
+    let warmup = doc.duration("warmup")?.unwrap_or(0);
+    if warmup >= duration {
+        return Err(doc.error("warmup", "must be shorter than `duration`"));
+    }
+
+    let ports = match doc.table("ports")? {
+        Some(p) => parse_ports(p)?,
+        None => PortSettings {
+            range: None,
+            reserved: ReservedPorts::new(),
+            scope: None,
+        },
+    };
+    let tcp = match doc.table("tcp")? {
+        Some(p) => parse_tcp(p)?,
+        None => TcpSettings {
+            time_wait: None,
+            active_close: ActiveClose::Client,
+            tw_reuse: None,
+            tw_reuse_delay: None,
+        },
+    };
+    let (addrs, addr_choice) = match doc.table("host")? {
+        Some(p) => parse_host(p)?,
+        None => (vec![Ipv4Addr::new(10, 0, 0, 1)], AddrChoice::RoundRobin),
+    };
+
+    let mut workload = doc.table("workload")?.ok_or_else(|| {
+        doc.error(
+            "workload",
+            "is required: `[workload]` with `arrivals` and `lifetime`",
+        )
+    })?;
+    let arrivals = match workload.table("arrivals")? {
+        Some(a) => workload::parse_arrivals(a, base_dir)?,
+        None => {
+            return Err(workload.error(
+                "arrivals",
+                "is required, e.g. { process = \"poisson\", rate = 300.0 }",
+            ));
+        }
+    };
+    let lifetime = workload
+        .table("lifetime")?
+        .map(workload::parse_lifetime)
+        .transpose()?;
+    let trace_has_all_lifetimes = match &arrivals {
+        Arrivals::Trace { trace, .. } => trace.rows.iter().all(|r| r.lifetime.is_some()),
+        _ => false,
+    };
+    if lifetime.is_none() && !trace_has_all_lifetimes {
+        return Err(workload.error(
+            "lifetime",
+            "is required, e.g. { dist = \"exponential\", mean = \"2s\" }",
+        ));
+    }
+    workload.finish(&["arrivals", "lifetime"])?;
+
+    let destinations = match doc.tables("destinations")? {
+        Some(list) => list
+            .into_iter()
+            .map(workload::parse_destination)
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    match &arrivals {
+        Arrivals::Trace { .. } if !destinations.is_empty() => {
+            return Err(doc.error(
+                "destinations",
+                "a trace brings its own destinations: remove [[destinations]]",
+            ));
+        }
+        Arrivals::Trace { .. } => {}
+        _ if destinations.is_empty() => {
+            return Err(doc.error(
+                "destinations",
+                "at least one [[destinations]] entry is required, e.g. addr = \"192.0.2.10:443\"",
+            ));
+        }
+        _ => {}
+    }
+    let total: u64 = destinations.iter().map(|d| u64::from(d.len())).sum();
+    if total > u64::from(u32::MAX) {
+        return Err(doc.error(
+            "destinations",
+            format!("{total} destinations are more than portsim handles (2^32 - 1)"),
+        ));
+    }
+    if addrs.len() > usize::from(u16::MAX) {
+        return Err(doc.error("host", "at most 65535 local addresses"));
+    }
+
+    let strategies = match doc.tables("strategies")? {
+        Some(list) if !list.is_empty() => parse_strategies(list)?,
+        _ => {
+            return Err(doc.error(
+                "strategies",
+                "at least one [[strategies]] entry is required, e.g. name = \"random-start\" (see `portsim strategies`)",
+            ));
+        }
+    };
+
+    let metrics = match doc.table("metrics")? {
+        Some(mut m) => {
+            let reuse_threshold = m
+                .duration("reuse_threshold")?
+                .unwrap_or(DEFAULT_REUSE_THRESHOLD);
+            let sample_interval = match m.duration("sample_interval")? {
+                Some(0) => return Err(m.error("sample_interval", "must be longer than 0")),
+                other => other,
+            };
+            m.finish(&["reuse_threshold", "sample_interval"])?;
+            MetricSettings {
+                reuse_threshold,
+                sample_interval,
+            }
+        }
+        None => MetricSettings {
+            reuse_threshold: DEFAULT_REUSE_THRESHOLD,
+            sample_interval: None,
+        },
+    };
+    let labels: Vec<String> = strategies.iter().map(|s| s.label.clone()).collect();
+    let expect = match doc.table("expect")? {
+        Some(e) => expect::parse(e, &labels)?,
+        None => Vec::new(),
+    };
+    doc.finish(TOP_KEYS)?;
+
+    Ok(Scenario {
+        name,
+        description,
+        origin: origin.to_string(),
+        seed,
+        duration,
+        warmup,
+        ports,
+        tcp,
+        addrs,
+        addr_choice,
+        destinations,
+        arrivals,
+        lifetime,
+        strategies,
+        metrics,
+        expect,
+    })
+}
+
+fn parse_ports(mut p: Params) -> Result<PortSettings, ParamError> {
+    let range = match p.string("range")? {
+        Some(text) => Some(PortRange::parse(&text).map_err(|e| p.error("range", e))?),
+        None => None,
+    };
+    let mut reserved = ReservedPorts::new();
+    if let Some(list) = p.strings("reserved")? {
+        for (text, span) in list {
+            let r = PortRange::parse(&text).map_err(|e| ParamError {
+                key: p.path("reserved"),
+                span: Some(span),
+                message: e,
+            })?;
+            reserved.insert_range(r);
+        }
+    }
+    let scope = match p.string("scope")? {
+        Some(text) => Some(Scope::parse(&text).map_err(|e| p.error("scope", e))?),
+        None => None,
+    };
+    if let Some(r) = range
+        && reserved.count_in(r) == r.len()
+    {
+        return Err(p.error(
+            "reserved",
+            format!("reserves every port of the range {r}: nothing is left to allocate"),
+        ));
+    }
+    p.finish(&["range", "reserved", "scope"])?;
+    Ok(PortSettings {
+        range,
+        reserved,
+        scope,
+    })
+}
+
+fn parse_tcp(mut p: Params) -> Result<TcpSettings, ParamError> {
+    let time_wait = p.duration("time_wait")?;
+    let active_close = match p.take("active_close") {
+        None => ActiveClose::Client,
+        Some(node) => match node.value {
+            crate::params::Value::String(s) if s == "client" => ActiveClose::Client,
+            crate::params::Value::String(s) if s == "server" => ActiveClose::Server,
+            crate::params::Value::Float(x) if (0.0..=1.0).contains(&x) => {
+                ActiveClose::ClientProbability(x)
+            }
+            crate::params::Value::Integer(x) if x == 0 || x == 1 => {
+                ActiveClose::ClientProbability(x as f64)
+            }
+            _ => {
+                return Err(p.error(
+                    "active_close",
+                    "use \"client\", \"server\", or the probability (0 to 1) that the client closes first",
+                ));
+            }
+        },
+    };
+    let tw_reuse = match p.string("tw_reuse")? {
+        Some(text) => Some(TwReuse::parse(&text).map_err(|e| p.error("tw_reuse", e))?),
+        None => None,
+    };
+    let tw_reuse_delay = p.duration("tw_reuse_delay")?;
+    p.finish(&["time_wait", "active_close", "tw_reuse", "tw_reuse_delay"])?;
+    Ok(TcpSettings {
+        time_wait,
+        active_close,
+        tw_reuse,
+        tw_reuse_delay,
+    })
+}
+
+fn parse_host(mut p: Params) -> Result<(Vec<Ipv4Addr>, AddrChoice), ParamError> {
+    let addrs = match p.strings("addrs")? {
+        Some(list) if list.is_empty() => {
+            return Err(p.error("addrs", "must list at least one address"));
+        }
+        Some(list) => list
+            .into_iter()
+            .map(|(text, span)| {
+                text.parse::<Ipv4Addr>().map_err(|_| ParamError {
+                    key: p.path("addrs"),
+                    span: Some(span),
+                    message: format!("`{text}` is not an IPv4 address"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => vec![Ipv4Addr::new(10, 0, 0, 1)],
+    };
+    let choice = match p.choice("addr_choice", &["round-robin", "random", "fallback"])? {
+        "random" => AddrChoice::Random,
+        "fallback" => AddrChoice::Fallback,
+        _ => AddrChoice::RoundRobin,
+    };
+    p.finish(&["addrs", "addr_choice"])?;
+    Ok((addrs, choice))
+}
+
+fn parse_strategies(list: Vec<Params>) -> Result<Vec<StrategySpec>, ParamError> {
+    let mut out: Vec<StrategySpec> = Vec::new();
+    for mut p in list {
+        let name = p.required_string("name")?;
+        let label = p.string("label")?.unwrap_or_else(|| name.clone());
+        if out.iter().any(|s| s.label == label) {
+            return Err(p.error(
+                if p.has("label") { "label" } else { "name" },
+                format!("two strategies are labelled `{label}`: give one a different `label`"),
+            ));
+        }
+        let info = registry::lookup(&name).ok_or_else(|| {
+            p.error(
+                "name",
+                format!(
+                    "unknown strategy `{name}`; valid strategies: {}",
+                    registry::valid_names()
+                ),
+            )
+        })?;
+        // `name` and `label` are read; what is left are the strategy's own parameters.
+        let config: StrategyConfig = info.configure_partial(&mut p)?;
+        let mut valid: Vec<&str> = vec!["name", "label"];
+        valid.extend(info.params.iter().map(|q| q.name));
+        p.finish(&valid)?;
+        out.push(StrategySpec { label, config });
+    }
+    Ok(out)
+}
+
+/// Parses `text` as a duration, for callers outside scenario files (the CLI).
+pub fn duration_arg(text: &str) -> Result<Nanos, String> {
+    parse_duration(text)
+}

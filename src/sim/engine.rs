@@ -1,0 +1,245 @@
+//! The discrete-event loop of one run: one scenario, one strategy, one seed.
+//!
+//! Three event sources, merged by (time, sequence number) so equal times are handled in the
+//! order the events were scheduled: the next arrival (drawn lazily, one at a time), connection
+//! closes (a binary heap: lifetimes vary) and TIME_WAIT expiries (a FIFO: every TIME_WAIT lasts
+//! the same, so they come out in the order they went in). Time-series rows close before any
+//! event at their boundary.
+
+use super::workload::{Arrival, DestinationTable, Workload};
+use crate::metrics::{Collector, Outcome, Sample, StrategySummary};
+use crate::scenario::{Effective, Scenario};
+use crate::stack::{Closer, Flow, Stack, StackConfig, TimeWaitTicket, TupleKey};
+use crate::strategy::registry::strategy_rng;
+use crate::strategy::{PortSelector, Request, StackCheck, StrategySpec};
+use crate::time::Nanos;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::time::Instant;
+
+/// One connection attempt, for `connections.csv`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnRecord {
+    pub time: Nanos,
+    pub local: u16,
+    pub dest: u32,
+    pub port: Option<u16>,
+    pub candidates: u32,
+}
+
+/// What a run produces.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    pub summary: StrategySummary,
+    pub samples: Vec<Sample>,
+    pub log: Vec<ConnRecord>,
+}
+
+/// Options that do not change what is simulated.
+#[derive(Clone, Copy, Default)]
+pub struct RunOptions<'a> {
+    pub log_connections: bool,
+    /// Called now and then with how much simulated time has passed since the last call.
+    pub progress: Option<&'a (dyn Fn(Nanos) + Sync)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct CloseEvent {
+    time: Nanos,
+    seq: u64,
+    key: TupleKey,
+    client_closes: bool,
+}
+
+/// The default time-series interval: about 200 rows, rounded to 1, 2 or 5 times a power of ten.
+pub fn default_interval(duration: Nanos) -> Nanos {
+    let raw = (duration / 200).max(1_000_000);
+    let mut unit = 1u64;
+    while unit * 10 <= raw {
+        unit *= 10;
+    }
+    [1, 2, 5, 10]
+        .iter()
+        .map(|m| m * unit)
+        .find(|v| *v >= raw)
+        .unwrap_or(10 * unit)
+}
+
+/// Runs `spec` through `scenario` with `seed`.
+pub fn run(
+    scenario: &Scenario,
+    dests: &DestinationTable,
+    spec: &StrategySpec,
+    seed: u64,
+    opts: RunOptions<'_>,
+) -> RunOutput {
+    let started = Instant::now();
+    let eff = scenario.effective(spec);
+    let mut stack = Stack::new(StackConfig {
+        range: eff.range,
+        reserved: scenario.ports.reserved.clone(),
+        scope: eff.scope,
+        tw_reuse: eff.tw_reuse,
+        tw_reuse_delay: eff.tw_reuse_delay,
+        local_addrs: scenario.addrs.len(),
+        destinations: dests.len(),
+    });
+    let mut strategy: Box<dyn PortSelector> = spec.config.build(strategy_rng(seed, &spec.label));
+    let mut workload = Workload::new(scenario, seed);
+    let interval = scenario
+        .metrics
+        .sample_interval
+        .unwrap_or_else(|| default_interval(scenario.duration));
+    let mut metrics = Collector::new(scenario.warmup, scenario.metrics.reuse_threshold, interval);
+    let addrs: Vec<u32> = scenario.addrs.iter().map(|a| u32::from(*a)).collect();
+    let fallback = scenario.addr_choice == crate::scenario::AddrChoice::Fallback;
+    let time_wait = eff.time_wait;
+
+    let mut seq: u64 = 0;
+    let mut closes: BinaryHeap<Reverse<CloseEvent>> = BinaryHeap::new();
+    let mut expiries: VecDeque<(Nanos, u64, TimeWaitTicket)> = VecDeque::new();
+    let mut pending: Option<(Arrival, u64)> = workload.next_arrival().map(|a| (a, 0));
+    let mut log = Vec::new();
+    let mut events: u64 = 0;
+    let mut reported: Nanos = 0;
+
+    loop {
+        let next_arrival = pending.as_ref().map(|(a, s)| (a.time, *s));
+        let next_close = closes.peek().map(|Reverse(c)| (c.time, c.seq));
+        let next_expiry = expiries.front().map(|&(t, s, _)| (t, s));
+        let Some(next) = [next_arrival, next_close, next_expiry]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
+            break;
+        };
+        let now = next.0;
+        if now >= scenario.duration {
+            break;
+        }
+        while metrics.next_sample() <= now {
+            metrics.sample(&stack);
+        }
+        events += 1;
+        if events & 0xffff == 0
+            && let Some(p) = opts.progress
+        {
+            p(now - reported);
+            reported = now;
+        }
+        if Some(next) == next_expiry {
+            let (_, _, ticket) = expiries.pop_front().expect("peeked");
+            stack.expire_time_wait(ticket);
+        } else if Some(next) == next_close {
+            let Reverse(c) = closes.pop().expect("peeked");
+            let closer = if c.client_closes {
+                Closer::Client
+            } else {
+                Closer::Server
+            };
+            if let Some(ticket) = stack.close(c.key, now, closer, time_wait) {
+                seq += 1;
+                expiries.push_back((now + time_wait, seq, ticket));
+            }
+        } else {
+            let (a, _) = pending.take().expect("peeked");
+            let mut local = a.local;
+            let mut candidates = 0u32;
+            let outcome = loop {
+                let flow = Flow {
+                    local_index: local,
+                    local_addr: addrs[usize::from(local)],
+                    dest_index: a.dest,
+                    remote_addr: dests.addrs[a.dest as usize],
+                    remote_port: dests.ports[a.dest as usize],
+                };
+                let sel = strategy.select(
+                    &Request {
+                        flow: &flow,
+                        now,
+                        range: eff.range,
+                    },
+                    &StackCheck {
+                        stack: &stack,
+                        flow: &flow,
+                        now,
+                    },
+                );
+                candidates = candidates.saturating_add(sel.candidates);
+                if let Some(port) = sel.port {
+                    let opened = stack.open(&flow, port, now, false);
+                    seq += 1;
+                    closes.push(Reverse(CloseEvent {
+                        time: now.saturating_add(a.lifetime),
+                        seq,
+                        key: flow.key(port),
+                        client_closes: a.closer == Closer::Client,
+                    }));
+                    break Outcome::Established {
+                        port,
+                        opened,
+                        held_toward_dest: stack.held_toward(a.dest),
+                    };
+                }
+                if fallback && usize::from(local) + 1 < addrs.len() {
+                    local += 1;
+                    continue;
+                }
+                break Outcome::Failed;
+            };
+            metrics.attempt(now, candidates, outcome);
+            if opts.log_connections {
+                let port = match outcome {
+                    Outcome::Established { port, .. } => Some(port),
+                    Outcome::Failed => None,
+                };
+                log.push(ConnRecord {
+                    time: now,
+                    local,
+                    dest: a.dest,
+                    port,
+                    candidates,
+                });
+            }
+            seq += 1;
+            pending = workload.next_arrival().map(|a| (a, seq));
+        }
+    }
+    while metrics.next_sample() <= scenario.duration {
+        metrics.sample(&stack);
+    }
+    if let Some(p) = opts.progress {
+        p(scenario.duration - reported.min(scenario.duration));
+    }
+    let usable = eff.range.len() - scenario.ports.reserved.count_in(eff.range);
+    let wall = started.elapsed().as_secs_f64();
+    let (mut summary, samples) = metrics.finish(usable, wall, events);
+    summary.name = spec.label.clone();
+    summary.strategy = spec.config.name().to_string();
+    summary.settings = settings_json(spec, &eff, scenario);
+    RunOutput {
+        summary,
+        samples,
+        log,
+    }
+}
+
+/// The strategy's parameters and the stack it ran on, for `summary.json`.
+fn settings_json(spec: &StrategySpec, eff: &Effective, scenario: &Scenario) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "range": eff.range.to_string(),
+        "ports": eff.range.len(),
+        "reserved": scenario.ports.reserved.count_in(eff.range),
+        "scope": eff.scope.name(),
+        "time_wait_s": crate::time::secs(eff.time_wait),
+        "tw_reuse": eff.tw_reuse.name(),
+        "tw_reuse_delay_s": crate::time::secs(eff.tw_reuse_delay),
+    });
+    if let (Some(obj), serde_json::Value::Object(params)) =
+        (v.as_object_mut(), spec.config.settings())
+    {
+        obj.insert("parameters".into(), serde_json::Value::Object(params));
+    }
+    v
+}
