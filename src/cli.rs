@@ -9,6 +9,8 @@ Examples:
   portsim run scenarios/busy-backend.toml       run a scenario, write output/busy-backend/
   portsim run scenarios/rfc-compare.toml --only bsd,random-pick --seed 3
   portsim run scenarios/*.toml --out /tmp/portsim
+  portsim sweep scenarios/sweep-rate.toml --vary workload.arrivals.rate=300..700:9 --seeds 3
+  portsim capacity --range 32768-60999 --time-wait 60s --rate 470
   portsim check scenarios/*.toml                validate scenario files
   portsim strategies                            list strategies and their parameters";
 
@@ -29,6 +31,14 @@ pub enum Command {
     /// timeseries.csv and port_usage.csv (exit 1 if an [expect] assertion fails).
     #[command(after_help = EXAMPLES)]
     Run(RunArgs),
+    /// Run a scenario over a grid of values of one or more keys: sweep.csv, sweep.json and
+    /// charts of failure fraction and mean candidates against the swept value.
+    #[command(after_help = EXAMPLES)]
+    Sweep(SweepArgs),
+    /// Closed-form capacity: the sustainable connection rate per destination and per host,
+    /// and Erlang-B blocking at a given rate.
+    #[command(after_help = EXAMPLES)]
+    Capacity(CapacityArgs),
     /// Validate scenario files without running them (exit 2 on the first bad file).
     Check {
         /// Scenario files (TOML).
@@ -62,4 +72,70 @@ pub struct RunArgs {
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Skip the charts (charts/*.svg, charts/*.png) and report.html.
+    #[arg(long)]
+    pub no_charts: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The scenario to sweep (TOML).
+    pub scenario: PathBuf,
+    /// KEY=FROM..TO:STEPS (evenly spaced, STEPS points) or KEY=a,b,c; KEY is a dotted scenario
+    /// key such as workload.arrivals.rate or tcp.time_wait. Several --vary sweep their
+    /// Cartesian product.
+    #[arg(long, value_name = "KEY=FROM..TO:STEPS", required = true)]
+    pub vary: Vec<String>,
+    /// Seeds per point (the scenario's seed, then the next ones): mean and a 95 % confidence
+    /// interval per point.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub seeds: u32,
+    /// Output folder (default: output/<scenario name>-sweep/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Sweep only these strategies (labels or names, comma-separated).
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Worker threads (default: one per core). Results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Skip the charts.
+    #[arg(long)]
+    pub no_charts: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// The ephemeral port range.
+    #[arg(long, default_value = "32768-60999", value_name = "LO-HI")]
+    pub range: String,
+    /// Reserved ports or ranges inside it (repeatable, or comma-separated).
+    #[arg(long, value_name = "PORTS", value_delimiter = ',')]
+    pub reserved: Vec<String>,
+    /// How long the closing side holds TIME_WAIT.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub time_wait: String,
+    /// With tcp_tw_reuse on: how soon a TIME_WAIT may be reused (replaces --time-wait in the
+    /// hold time).
+    #[arg(long, value_name = "DURATION")]
+    pub tw_reuse_delay: Option<String>,
+    /// Mean connection lifetime.
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub lifetime: String,
+    /// Distinct destinations (address, port) the load is spread over.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub destinations: u64,
+    /// Local source addresses.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub addrs: u64,
+    /// Uniqueness scope: four-tuple (Linux, FreeBSD connect) or local-port (BSDs, macOS,
+    /// Windows, bind-before-connect).
+    #[arg(long, default_value = "four-tuple", value_name = "SCOPE")]
+    pub scope: String,
+    /// A host connection rate (per second) to compute Erlang-B blocking at.
+    #[arg(long, value_name = "CONN/S")]
+    pub rate: Option<f64>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

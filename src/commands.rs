@@ -6,7 +6,7 @@ use crate::report;
 use crate::scenario::{self, Scenario};
 use crate::sim::{self, DestinationTable, RunOptions, RunOutput};
 use crate::strategy::registry::STRATEGIES;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -30,6 +30,8 @@ pub fn execute(cli: Cli) -> Result<Status> {
             Ok(Status::Ok)
         }
         Command::Check { scenarios } => check(&scenarios),
+        Command::Sweep(args) => crate::sweep::execute(args),
+        Command::Capacity(args) => crate::capacity::execute(args),
         Command::Run(args) => run(args),
     }
 }
@@ -75,19 +77,14 @@ fn check(paths: &[PathBuf]) -> Result<Status> {
 fn load_all(args: &RunArgs) -> Result<Vec<Scenario>> {
     let mut out = Vec::new();
     if args.scenarios.is_empty() {
-        out.push(scenario::parse(
-            QUICKSTART,
-            "<built-in quickstart>",
-            Path::new("scenarios"),
-        )?);
+        out.push(scenario::parse(QUICKSTART, "<built-in quickstart>", Path::new("scenarios"))?);
     }
     for path in &args.scenarios {
         out.push(scenario::load(path)?);
     }
     for s in &mut out {
         if !args.only.is_empty() {
-            s.retain_strategies(&args.only)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", s.origin))?;
+            s.retain_strategies(&args.only).map_err(|e| anyhow::anyhow!("{}: {e}", s.origin))?;
         }
     }
     Ok(out)
@@ -110,28 +107,26 @@ fn run(args: RunArgs) -> Result<Status> {
         };
         let outputs = run_with_progress(&pool, s, seed, args.log_connections);
         let dests = DestinationTable::of(s);
-        let written = report::write_outputs(&dir, s, seed, &outputs, &dests, args.log_connections)?;
+        let written = report::write_outputs(
+            &dir,
+            s,
+            seed,
+            &outputs,
+            &dests,
+            report::OutputOptions { log_connections: args.log_connections, charts: !args.no_charts },
+        )?;
         if args.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report::summary_json(s, seed, &outputs))?
-            );
+            println!("{}", serde_json::to_string_pretty(&report::summary_json(s, seed, &outputs))?);
         } else {
             println!(
                 "{} (seed {seed}){}",
                 s.name,
-                if s.description.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", s.description)
-                }
+                if s.description.is_empty() { String::new() } else { format!(": {}", s.description) }
             );
             print!("{}", report::render_table(&outputs));
         }
-        let names: Vec<String> = written
-            .iter()
-            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .collect();
+        let names: Vec<String> =
+            written.iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
         eprintln!("wrote {}/ ({})", dir.display(), names.join(", "));
         for failure in failed_expectations(s, &outputs) {
             eprintln!("expectation failed: {failure}");
@@ -145,12 +140,7 @@ fn run(args: RunArgs) -> Result<Status> {
 }
 
 /// Runs every strategy of `s` on `pool`, with a progress bar on a terminal.
-pub fn run_with_progress(
-    pool: &rayon::ThreadPool,
-    s: &Scenario,
-    seed: u64,
-    log: bool,
-) -> Vec<RunOutput> {
+pub fn run_with_progress(pool: &rayon::ThreadPool, s: &Scenario, seed: u64, log: bool) -> Vec<RunOutput> {
     let total = s.duration.saturating_mul(s.strategies.len() as u64);
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new(total);
@@ -165,16 +155,8 @@ pub fn run_with_progress(
         ProgressBar::hidden()
     };
     let tick = |ns: u64| bar.inc(ns);
-    let outputs = pool.install(|| {
-        sim::run_all(
-            s,
-            seed,
-            RunOptions {
-                log_connections: log,
-                progress: Some(&tick),
-            },
-        )
-    });
+    let outputs =
+        pool.install(|| sim::run_all(s, seed, RunOptions { log_connections: log, progress: Some(&tick) }));
     bar.finish_and_clear();
     outputs
 }
@@ -202,12 +184,4 @@ pub fn failed_expectations(s: &Scenario, outputs: &[RunOutput]) -> Vec<String> {
         }
     }
     out
-}
-
-/// Refuses an output folder that is a file.
-pub fn check_out_dir(dir: &Path) -> Result<()> {
-    if dir.is_file() {
-        bail!("--out {}: is a file, not a folder", dir.display());
-    }
-    Ok(())
 }

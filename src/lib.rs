@@ -1,6 +1,7 @@
 #![forbid(unsafe_code)]
 //! portsim: an ephemeral port allocation simulator.
 
+pub mod capacity;
 pub mod cli;
 pub mod commands;
 pub mod metrics;
@@ -10,4 +11,5 @@ pub mod scenario;
 pub mod sim;
 pub mod stack;
 pub mod strategy;
+pub mod sweep;
 pub mod time;

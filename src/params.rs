@@ -85,20 +85,72 @@ fn convert(v: &DeValue<'_>, span: Range<usize>) -> Result<Node, ParamError> {
         }
         DeValue::Boolean(b) => Value::Boolean(*b),
         DeValue::Datetime(d) => Value::Datetime(d.to_string()),
-        DeValue::Array(a) => Value::Array(
-            a.iter()
-                .map(|item| convert(item.get_ref(), item.span()))
-                .collect::<Result<_, _>>()?,
-        ),
+        DeValue::Array(a) => {
+            Value::Array(a.iter().map(|item| convert(item.get_ref(), item.span())).collect::<Result<_, _>>()?)
+        }
         DeValue::Table(t) => Value::Table(convert_table(t)?),
     };
     Ok(Node { value, span })
 }
 
 fn convert_table(t: &DeTable<'_>) -> Result<Table, ParamError> {
-    t.iter()
-        .map(|(k, v)| Ok((k.get_ref().to_string(), convert(v.get_ref(), v.span())?)))
-        .collect()
+    t.iter().map(|(k, v)| Ok((k.get_ref().to_string(), convert(v.get_ref(), v.span())?))).collect()
+}
+
+/// Sets the value at a dotted path (`workload.arrivals.rate`, `strategies[1].table_length`) in a
+/// parsed document, creating tables on the way. `portsim sweep` varies a scenario this way,
+/// before validation, so a swept value is checked exactly like one written in the file.
+pub fn set_path(table: &mut Table, path: &str, value: Value) -> Result<(), String> {
+    let (head, rest) = match path.split_once('.') {
+        Some((h, r)) => (h, Some(r)),
+        None => (path, None),
+    };
+    let (key, index) = match head.split_once('[') {
+        Some((k, i)) => {
+            let i = i
+                .strip_suffix(']')
+                .and_then(|i| i.parse::<usize>().ok())
+                .ok_or_else(|| format!("`{head}` is not a key: write key[index]"))?;
+            (k, Some(i))
+        }
+        None => (head, None),
+    };
+    if key.is_empty() {
+        return Err(format!("`{path}` is not a dotted key such as workload.arrivals.rate"));
+    }
+    let pos = match table.iter().position(|(k, _)| k == key) {
+        Some(pos) => pos,
+        None => {
+            if index.is_some() {
+                return Err(format!("`{key}` is not in the scenario, so `{head}` cannot be set"));
+            }
+            let fresh = if rest.is_some() { Value::Table(Table::new()) } else { value.clone() };
+            table.push((key.to_string(), Node { value: fresh, span: 0..0 }));
+            table.len() - 1
+        }
+    };
+    let mut node = &mut table[pos].1;
+    if let Some(i) = index {
+        node = match &mut node.value {
+            Value::Array(items) => {
+                let len = items.len();
+                items
+                    .get_mut(i)
+                    .ok_or_else(|| format!("`{key}` has {len} entries: `{head}` is past the end"))?
+            }
+            _ => return Err(format!("`{key}` is not an array")),
+        };
+    }
+    match rest {
+        None => {
+            node.value = value;
+            Ok(())
+        }
+        Some(rest) => match &mut node.value {
+            Value::Table(t) => set_path(t, rest, value),
+            _ => Err(format!("`{head}` is not a table, so `{path}` cannot be set")),
+        },
+    }
 }
 
 /// A bad value, with the dotted key it belongs to and where it is in the file.
@@ -152,6 +204,11 @@ impl Params {
         Ok(Params::new("", convert_table(doc.get_ref())?, Some(span)))
     }
 
+    /// The document's tree, to change (see [`set_path`]) before reading it.
+    pub fn into_table(self) -> Table {
+        self.entries.into_iter().map(|(k, v, _)| (k, v)).collect()
+    }
+
     /// Parses a TOML snippet (`"table_length = 10"`) into params named `prefix`; for tests and
     /// examples.
     pub fn from_toml(prefix: &str, text: &str) -> Result<Params, ParamError> {
@@ -175,11 +232,7 @@ impl Params {
 
     /// The dotted name of `key` in this table.
     pub fn path(&self, key: &str) -> String {
-        if self.prefix.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.prefix)
-        }
+        if self.prefix.is_empty() { key.to_string() } else { format!("{}.{key}", self.prefix) }
     }
 
     /// An error about `key`, pointing at its value when the table has it, else at the table.
@@ -190,20 +243,12 @@ impl Params {
             .find(|(k, _, _)| k == key)
             .map(|(_, v, _)| v.span.clone())
             .or_else(|| self.span.clone());
-        ParamError {
-            key: self.path(key),
-            span,
-            message: message.into(),
-        }
+        ParamError { key: self.path(key), span, message: message.into() }
     }
 
     /// An error about this table as a whole.
     pub fn table_error(&self, message: impl Into<String>) -> ParamError {
-        ParamError {
-            key: self.prefix.clone(),
-            span: self.span.clone(),
-            message: message.into(),
-        }
+        ParamError { key: self.prefix.clone(), span: self.span.clone(), message: message.into() }
     }
 
     /// Takes the value of `key`, if present, and marks it read.
@@ -223,20 +268,16 @@ impl Params {
     }
 
     fn type_error(&self, key: &str, want: &str, got: &Value) -> ParamError {
-        self.error(
-            key,
-            format!("expected {want}, found {} `{}`", got.type_str(), got.show()),
-        )
+        self.error(key, format!("expected {want}, found {} `{}`", got.type_str(), got.show()))
     }
 
     /// A sub-table, read with its own `Params`; `None` when absent.
     pub fn table(&mut self, key: &str) -> Result<Option<Params>, ParamError> {
         match self.take(key) {
             None => Ok(None),
-            Some(Node {
-                value: Value::Table(t),
-                span,
-            }) => Ok(Some(Params::new(self.path(key), t, Some(span)))),
+            Some(Node { value: Value::Table(t), span }) => {
+                Ok(Some(Params::new(self.path(key), t, Some(span))))
+            }
             Some(n) => Err(self.type_error(key, "a table", &n.value)),
         }
     }
@@ -246,18 +287,11 @@ impl Params {
     pub fn tables(&mut self, key: &str) -> Result<Option<Vec<Params>>, ParamError> {
         match self.take(key) {
             None => Ok(None),
-            Some(Node {
-                value: Value::Array(items),
-                ..
-            }) => items
+            Some(Node { value: Value::Array(items), .. }) => items
                 .into_iter()
                 .enumerate()
                 .map(|(i, n)| match n.value {
-                    Value::Table(t) => Ok(Params::new(
-                        format!("{}[{i}]", self.path(key)),
-                        t,
-                        Some(n.span),
-                    )),
+                    Value::Table(t) => Ok(Params::new(format!("{}[{i}]", self.path(key)), t, Some(n.span))),
                     other => Err(self.type_error(key, "an array of tables", &other)),
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -270,10 +304,7 @@ impl Params {
     pub fn strings(&mut self, key: &str) -> Result<Option<SpannedStrings>, ParamError> {
         match self.take(key) {
             None => Ok(None),
-            Some(Node {
-                value: Value::Array(items),
-                ..
-            }) => items
+            Some(Node { value: Value::Array(items), .. }) => items
                 .into_iter()
                 .map(|n| match n.value {
                     Value::String(s) => Ok((s, n.span)),
@@ -289,28 +320,18 @@ impl Params {
     pub fn string(&mut self, key: &str) -> Result<Option<String>, ParamError> {
         match self.take(key) {
             None => Ok(None),
-            Some(Node {
-                value: Value::String(s),
-                ..
-            }) => Ok(Some(s)),
+            Some(Node { value: Value::String(s), .. }) => Ok(Some(s)),
             Some(n) => Err(self.type_error(key, "a string", &n.value)),
         }
     }
 
     /// A required string value.
     pub fn required_string(&mut self, key: &str) -> Result<String, ParamError> {
-        self.string(key)?
-            .ok_or_else(|| self.error(key, "is required but missing"))
+        self.string(key)?.ok_or_else(|| self.error(key, "is required but missing"))
     }
 
     /// An integer in `[min, max]`.
-    pub fn u64_in(
-        &mut self,
-        key: &str,
-        default: u64,
-        min: u64,
-        max: u64,
-    ) -> Result<u64, ParamError> {
+    pub fn u64_in(&mut self, key: &str, default: u64, min: u64, max: u64) -> Result<u64, ParamError> {
         Ok(self.opt_u64_in(key, min, max)?.unwrap_or(default))
     }
 
@@ -318,10 +339,7 @@ impl Params {
     pub fn opt_u64_in(&mut self, key: &str, min: u64, max: u64) -> Result<Option<u64>, ParamError> {
         match self.take(key) {
             None => Ok(None),
-            Some(Node {
-                value: Value::Integer(i),
-                ..
-            }) => {
+            Some(Node { value: Value::Integer(i), .. }) => {
                 if i < 0 || (i as u64) < min || (i as u64) > max {
                     Err(self.error(key, format!("{i} is out of range: use {min} to {max}")))
                 } else {
@@ -336,14 +354,8 @@ impl Params {
     pub fn f64_in(&mut self, key: &str, min: f64, max: f64) -> Result<Option<f64>, ParamError> {
         let x = match self.take(key) {
             None => return Ok(None),
-            Some(Node {
-                value: Value::Integer(i),
-                ..
-            }) => i as f64,
-            Some(Node {
-                value: Value::Float(f),
-                ..
-            }) => f,
+            Some(Node { value: Value::Integer(i), .. }) => i as f64,
+            Some(Node { value: Value::Float(f), .. }) => f,
             Some(n) => return Err(self.type_error(key, "a number", &n.value)),
         };
         if !x.is_finite() || x < min || x > max {
@@ -356,14 +368,8 @@ impl Params {
     pub fn positive_f64(&mut self, key: &str) -> Result<Option<f64>, ParamError> {
         let x = match self.take(key) {
             None => return Ok(None),
-            Some(Node {
-                value: Value::Integer(i),
-                ..
-            }) => i as f64,
-            Some(Node {
-                value: Value::Float(f),
-                ..
-            }) => f,
+            Some(Node { value: Value::Integer(i), .. }) => i as f64,
+            Some(Node { value: Value::Float(f), .. }) => f,
             Some(n) => return Err(self.type_error(key, "a number", &n.value)),
         };
         if !x.is_finite() || x <= 0.0 {
@@ -374,16 +380,11 @@ impl Params {
 
     /// A required positive number.
     pub fn required_positive_f64(&mut self, key: &str) -> Result<f64, ParamError> {
-        self.positive_f64(key)?
-            .ok_or_else(|| self.error(key, "is required but missing"))
+        self.positive_f64(key)?.ok_or_else(|| self.error(key, "is required but missing"))
     }
 
     /// One of `options` (the first is the default).
-    pub fn choice(
-        &mut self,
-        key: &str,
-        options: &[&'static str],
-    ) -> Result<&'static str, ParamError> {
+    pub fn choice(&mut self, key: &str, options: &[&'static str]) -> Result<&'static str, ParamError> {
         match self.take(key) {
             None => Ok(options[0]),
             Some(n) => {
@@ -396,12 +397,7 @@ impl Params {
                     .iter()
                     .find(|o| **o == text)
                     .copied()
-                    .ok_or_else(|| {
-                        self.error(
-                            key,
-                            format!("`{text}` is not one of: {}", options.join(", ")),
-                        )
-                    })
+                    .ok_or_else(|| self.error(key, format!("`{text}` is not one of: {}", options.join(", "))))
             }
         }
     }
@@ -410,10 +406,9 @@ impl Params {
     pub fn duration(&mut self, key: &str) -> Result<Option<Nanos>, ParamError> {
         match self.take(key) {
             None => Ok(None),
-            Some(Node {
-                value: Value::String(s),
-                ..
-            }) => parse_duration(&s).map(Some).map_err(|e| self.error(key, e)),
+            Some(Node { value: Value::String(s), .. }) => {
+                parse_duration(&s).map(Some).map_err(|e| self.error(key, e))
+            }
             Some(n) => Err(self.type_error(key, "a duration string such as \"60s\"", &n.value)),
         }
     }
@@ -431,21 +426,13 @@ impl Params {
     pub fn optional_period(&mut self, key: &str) -> Result<Option<Nanos>, ParamError> {
         match self.take(key) {
             None => Ok(None),
-            Some(Node {
-                value: Value::String(s),
-                ..
-            }) if s == "none" => Ok(None),
-            Some(Node {
-                value: Value::String(s),
-                ..
-            }) => match parse_duration(&s) {
+            Some(Node { value: Value::String(s), .. }) if s == "none" => Ok(None),
+            Some(Node { value: Value::String(s), .. }) => match parse_duration(&s) {
                 Ok(0) => Err(self.error(key, "must be longer than 0 (or \"none\")")),
                 Ok(d) => Ok(Some(d)),
                 Err(e) => Err(self.error(key, e)),
             },
-            Some(n) => {
-                Err(self.type_error(key, "\"none\" or a duration such as \"10s\"", &n.value))
-            }
+            Some(n) => Err(self.type_error(key, "\"none\" or a duration such as \"10s\"", &n.value)),
         }
     }
 
@@ -485,32 +472,18 @@ mod tests {
 
     #[test]
     fn errors_name_the_key_and_the_problem() {
-        let mut p =
-            Params::from_toml("w", "rate = -1\nn = \"x\"\nk = 0\nd = \"soon\"\nh = 0x1f").unwrap();
-        assert_eq!(
-            p.positive_f64("rate").unwrap_err().message,
-            "must be greater than 0, got -1"
-        );
-        assert_eq!(
-            p.u64_in("n", 1, 1, 5).unwrap_err().message,
-            "expected an integer, found string `\"x\"`"
-        );
-        assert_eq!(
-            p.u64_in("k", 1, 1, 5).unwrap_err().message,
-            "0 is out of range: use 1 to 5"
-        );
-        assert!(
-            p.duration("d")
-                .unwrap_err()
-                .message
-                .contains("not a duration")
-        );
+        let mut p = Params::from_toml("w", "rate = -1\nn = \"x\"\nk = 0\nd = \"soon\"\nh = 0x1f").unwrap();
+        assert_eq!(p.positive_f64("rate").unwrap_err().message, "must be greater than 0, got -1");
+        assert_eq!(p.u64_in("n", 1, 1, 5).unwrap_err().message, "expected an integer, found string `\"x\"`");
+        assert_eq!(p.u64_in("k", 1, 1, 5).unwrap_err().message, "0 is out of range: use 1 to 5");
+        assert!(p.duration("d").unwrap_err().message.contains("not a duration"));
         assert_eq!(p.u64_in("h", 0, 0, 100).unwrap(), 31);
     }
 
     #[test]
     fn nested_tables_and_arrays_keep_their_names_and_spans() {
-        let text = "[w]\narrivals = { process = \"poisson\", rate = 1 }\n[[s]]\nname = \"a\"\n[[s]]\nname = 3\n";
+        let text =
+            "[w]\narrivals = { process = \"poisson\", rate = 1 }\n[[s]]\nname = \"a\"\n[[s]]\nname = 3\n";
         let mut doc = Params::parse_document(text).unwrap();
         let mut w = doc.table("w").unwrap().unwrap();
         let mut a = w.table("arrivals").unwrap().unwrap();
@@ -521,6 +494,22 @@ mod tests {
         let e = s[1].required_string("name").unwrap_err();
         assert_eq!(e.key, "s[1].name");
         assert_eq!(&text[e.span.unwrap()], "3");
+    }
+
+    #[test]
+    fn set_path_reaches_nested_tables_and_array_entries() {
+        let doc = Params::parse_document("[w]\na = { rate = 1 }\n[[s]]\nn = 1\n").unwrap();
+        let mut t = doc.into_table();
+        set_path(&mut t, "w.a.rate", Value::Float(2.5)).unwrap();
+        set_path(&mut t, "s[0].n", Value::Integer(7)).unwrap();
+        set_path(&mut t, "x.y", Value::String("new".into())).unwrap();
+        assert!(set_path(&mut t, "s[3].n", Value::Integer(1)).unwrap_err().contains("past the end"));
+        assert!(set_path(&mut t, "w.a.rate.z", Value::Integer(1)).unwrap_err().contains("not a table"));
+        let mut p = Params::new("", t, None);
+        let mut w = p.table("w").unwrap().unwrap();
+        assert_eq!(w.table("a").unwrap().unwrap().f64_in("rate", 0.0, 10.0).unwrap(), Some(2.5));
+        assert_eq!(p.tables("s").unwrap().unwrap()[0].u64_in("n", 0, 0, 9).unwrap(), 7);
+        assert_eq!(p.table("x").unwrap().unwrap().string("y").unwrap().as_deref(), Some("new"));
     }
 
     #[test]

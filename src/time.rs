@@ -13,8 +13,7 @@ pub fn parse_duration(text: &str) -> Result<Nanos, String> {
     let d: Duration = humantime::parse_duration(text.trim()).map_err(|e| {
         format!("`{text}` is not a duration ({e}); write it like \"250ms\", \"60s\" or \"10m\"")
     })?;
-    u64::try_from(d.as_nanos())
-        .map_err(|_| format!("`{text}` is too long (at most about 584 years)"))
+    u64::try_from(d.as_nanos()).map_err(|_| format!("`{text}` is too long (at most about 584 years)"))
 }
 
 /// Seconds as a float, for reports.
@@ -48,11 +47,7 @@ mod tests {
         assert_eq!(parse_duration("60s").unwrap(), 60 * NANOS_PER_SEC);
         assert_eq!(parse_duration("10m").unwrap(), 600 * NANOS_PER_SEC);
         assert_eq!(parse_duration("1h 30m").unwrap(), 5400 * NANOS_PER_SEC);
-        assert!(
-            parse_duration("sixty")
-                .unwrap_err()
-                .contains("not a duration")
-        );
+        assert!(parse_duration("sixty").unwrap_err().contains("not a duration"));
         assert!(parse_duration("").is_err());
     }
 

@@ -9,11 +9,7 @@ use crate::time::{Nanos, secs};
 /// How an attempt ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Established {
-        port: u16,
-        opened: Opened,
-        held_toward_dest: u32,
-    },
+    Established { port: u16, opened: Opened, held_toward_dest: u32 },
     Failed,
 }
 
@@ -93,11 +89,7 @@ impl Collector {
             attempts: b.attempts,
             established: b.established,
             failed: b.failed,
-            mean_candidates: if b.attempts == 0 {
-                0.0
-            } else {
-                b.candidates as f64 / b.attempts as f64
-            },
+            mean_candidates: if b.attempts == 0 { 0.0 } else { b.candidates as f64 / b.attempts as f64 },
             collisions_local: b.collisions_local,
             collisions_remote: b.collisions_remote,
             live: stack.live(),
@@ -120,11 +112,7 @@ impl Collector {
         };
         b.collisions_local += u64::from(rejected);
         match outcome {
-            Outcome::Established {
-                opened,
-                held_toward_dest,
-                ..
-            } => {
+            Outcome::Established { opened, held_toward_dest, .. } => {
                 b.established += 1;
                 b.peak_held = b.peak_held.max(held_toward_dest);
                 b.collisions_remote += u64::from(opened.remote_collision);
@@ -138,11 +126,7 @@ impl Collector {
         self.probes.record(candidates);
         self.collisions_local += u64::from(rejected);
         match outcome {
-            Outcome::Established {
-                port,
-                opened,
-                held_toward_dest,
-            } => {
+            Outcome::Established { port, opened, held_toward_dest } => {
                 self.established += 1;
                 self.peak = self.peak.max(held_toward_dest);
                 self.port_usage[usize::from(port)] += 1;
@@ -163,12 +147,7 @@ impl Collector {
 
     /// The summary of the run. `usable_ports` is the range less its reserved ports: what an
     /// even spread would share the connections over.
-    pub fn finish(
-        self,
-        usable_ports: u32,
-        wall_s: f64,
-        sim_events: u64,
-    ) -> (StrategySummary, Vec<Sample>) {
+    pub fn finish(self, usable_ports: u32, wall_s: f64, sim_events: u64) -> (StrategySummary, Vec<Sample>) {
         let used: Vec<u64> = self.port_usage.iter().copied().filter(|&c| c > 0).collect();
         let total: u64 = used.iter().sum();
         let mean = total as f64 / f64::from(usable_ports.max(1));
@@ -194,10 +173,7 @@ impl Collector {
                 max: self.probes.max(),
                 histogram: self.probes.nonzero(),
             },
-            collisions: Collisions {
-                local: self.collisions_local,
-                remote: self.collisions_remote,
-            },
+            collisions: Collisions { local: self.collisions_local, remote: self.collisions_remote },
             reuse: Reuse {
                 count: self.reuse_count,
                 within_threshold: self.reuse_within,
@@ -214,9 +190,7 @@ impl Collector {
                     .map(|(lo, c)| (secs(lo), c))
                     .collect(),
             },
-            exhaustion: Exhaustion {
-                first_failure_s: self.first_failure.map(secs),
-            },
+            exhaustion: Exhaustion { first_failure_s: self.first_failure.map(secs) },
             occupancy: Occupancy { peak: self.peak },
             port_usage: PortUsage {
                 distinct: used.len() as u32,
@@ -231,11 +205,7 @@ impl Collector {
             },
             run: RunInfo {
                 wall_s,
-                connections_per_s: if wall_s > 0.0 {
-                    self.total_attempts as f64 / wall_s
-                } else {
-                    0.0
-                },
+                connections_per_s: if wall_s > 0.0 { self.total_attempts as f64 / wall_s } else { 0.0 },
                 simulated_connections: self.total_attempts,
                 events: sim_events,
             },

@@ -25,11 +25,7 @@ impl CountHistogram {
     }
 
     pub fn mean(&self) -> f64 {
-        if self.total == 0 {
-            0.0
-        } else {
-            self.sum as f64 / self.total as f64
-        }
+        if self.total == 0 { 0.0 } else { self.sum as f64 / self.total as f64 }
     }
 
     /// The smallest value with at least a fraction `q` of the records at or below it.
@@ -54,12 +50,7 @@ impl CountHistogram {
 
     /// `(value, count)` for every value recorded at least once.
     pub fn nonzero(&self) -> Vec<(u32, u64)> {
-        self.counts
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c > 0)
-            .map(|(v, c)| (v as u32, *c))
-            .collect()
+        self.counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(v, c)| (v as u32, *c)).collect()
     }
 }
 
@@ -77,11 +68,7 @@ const SUB: u64 = 1 << SUB_BITS;
 
 impl Default for LogHistogram {
     fn default() -> Self {
-        LogHistogram {
-            counts: vec![0; (64 * SUB) as usize],
-            total: 0,
-            min: u64::MAX,
-        }
+        LogHistogram { counts: vec![0; (64 * SUB) as usize], total: 0, min: u64::MAX }
     }
 }
 
@@ -140,12 +127,7 @@ impl LogHistogram {
 
     /// `(lower edge, count)` of every non-empty bucket, for CDF charts.
     pub fn buckets(&self) -> Vec<(u64, u64)> {
-        self.counts
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c > 0)
-            .map(|(b, c)| (Self::lower(b), *c))
-            .collect()
+        self.counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(b, c)| (Self::lower(b), *c)).collect()
     }
 }
 
@@ -160,10 +142,7 @@ mod tests {
             h.record(v);
         }
         assert_eq!((h.count(), h.mean(), h.max()), (5, 2.0, 5));
-        assert_eq!(
-            (h.percentile(0.5), h.percentile(0.8), h.percentile(0.99)),
-            (1, 2, 5)
-        );
+        assert_eq!((h.percentile(0.5), h.percentile(0.8), h.percentile(0.99)), (1, 2, 5));
         assert_eq!(h.nonzero(), vec![(1, 3), (2, 1), (5, 1)]);
     }
 
@@ -173,10 +152,7 @@ mod tests {
         for v in [0u64, 1, 63, 64, 65, 1000, 1_000_000_007, u64::MAX] {
             let b = LogHistogram::bucket(v);
             let lo = LogHistogram::lower(b);
-            assert!(
-                lo <= v && (v - lo) as f64 <= v as f64 / 64.0,
-                "{v}: bucket {b} starts at {lo}"
-            );
+            assert!(lo <= v && (v - lo) as f64 <= v as f64 / 64.0, "{v}: bucket {b} starts at {lo}");
             h.record(v);
         }
         assert_eq!(h.min(), Some(0));

@@ -31,12 +31,7 @@ fn scenario_json(s: &Scenario, seed: u64) -> serde_json::Value {
         Arrivals::Poisson { rate } | Arrivals::Constant { rate } => {
             json!({"process": s.arrivals.name(), "rate": rate})
         }
-        Arrivals::OnOff {
-            rate,
-            on,
-            off,
-            off_rate,
-        } => {
+        Arrivals::OnOff { rate, on, off, off_rate } => {
             json!({"process": "on-off", "rate": rate, "on_s": secs(*on), "off_s": secs(*off), "off_rate": off_rate})
         }
         Arrivals::Ramp { from, to } => json!({"process": "ramp", "from": from, "to": to}),
@@ -60,6 +55,15 @@ fn scenario_json(s: &Scenario, seed: u64) -> serde_json::Value {
     })
 }
 
+/// What `write_outputs` writes besides the summary and the CSVs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutputOptions {
+    /// `connections.csv`.
+    pub log_connections: bool,
+    /// `charts/*.svg`, `charts/*.png` and `report.html` (drawn once the charts exist).
+    pub charts: bool,
+}
+
 /// Writes every output file of a run into `dir`, all or nothing.
 pub fn write_outputs(
     dir: &Path,
@@ -67,25 +71,17 @@ pub fn write_outputs(
     seed: u64,
     outputs: &[RunOutput],
     dests: &crate::sim::DestinationTable,
-    log: bool,
+    opts: OutputOptions,
 ) -> Result<Vec<PathBuf>> {
+    let log = opts.log_connections;
     let mut staged = Staged::default();
     let json = serde_json::to_string_pretty(&summary_json(scenario, seed, outputs))?;
     staged.write(dir.join("summary.json"), json.as_bytes())?;
     staged.write(dir.join("summary.csv"), summary_csv(outputs)?.as_bytes())?;
-    staged.write(
-        dir.join("timeseries.csv"),
-        timeseries_csv(outputs)?.as_bytes(),
-    )?;
-    staged.write(
-        dir.join("port_usage.csv"),
-        port_usage_csv(outputs)?.as_bytes(),
-    )?;
+    staged.write(dir.join("timeseries.csv"), timeseries_csv(outputs)?.as_bytes())?;
+    staged.write(dir.join("port_usage.csv"), port_usage_csv(outputs)?.as_bytes())?;
     if log {
-        staged.write(
-            dir.join("connections.csv"),
-            &connections_csv(scenario, outputs, dests)?,
-        )?;
+        staged.write(dir.join("connections.csv"), &connections_csv(scenario, outputs, dests)?)?;
     }
     staged.publish()
 }

@@ -51,22 +51,17 @@ pub fn render_table(outputs: &[RunOutput]) -> String {
             format!("{:.2}", s.port_usage.max_over_mean),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> =
+        (0..header.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for (i, r) in rows.iter().enumerate() {
-        let cells: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(c, v)| {
-                if c == 0 {
-                    format!("{v:<w$}", w = widths[c])
-                } else {
-                    format!("{v:>w$}", w = widths[c])
-                }
-            })
-            .collect();
+        let cells: Vec<String> =
+            r.iter()
+                .enumerate()
+                .map(|(c, v)| {
+                    if c == 0 { format!("{v:<w$}", w = widths[c]) } else { format!("{v:>w$}", w = widths[c]) }
+                })
+                .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
         if i == 0 {

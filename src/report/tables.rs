@@ -42,10 +42,7 @@ pub fn summary_csv(outputs: &[RunOutput]) -> Result<String> {
     for o in outputs {
         let s = &o.summary;
         let setting = |k: &str| {
-            s.settings
-                .get(k)
-                .map(|v| v.to_string().trim_matches('"').to_string())
-                .unwrap_or_default()
+            s.settings.get(k).map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or_default()
         };
         w.write_record([
             s.name.clone(),
@@ -134,15 +131,7 @@ pub fn connections_csv(
     dests: &DestinationTable,
 ) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "time_s",
-        "strategy",
-        "local_addr",
-        "destination",
-        "port",
-        "candidates",
-        "result",
-    ])?;
+    w.write_record(["time_s", "strategy", "local_addr", "destination", "port", "candidates", "result"])?;
     for o in outputs {
         for r in &o.log {
             let d = r.dest as usize;
@@ -153,11 +142,7 @@ pub fn connections_csv(
                 format!("{}:{}", Ipv4Addr::from(dests.addrs[d]), dests.ports[d]),
                 r.port.map(|p| p.to_string()).unwrap_or_default(),
                 r.candidates.to_string(),
-                if r.port.is_some() {
-                    "established".into()
-                } else {
-                    "failed".into()
-                },
+                if r.port.is_some() { "established".into() } else { "failed".into() },
             ])?;
         }
     }

@@ -83,12 +83,7 @@ fn as_table(node: Node) -> crate::params::Table {
     }
 }
 
-fn one(
-    p: &Params,
-    key: &str,
-    node: Node,
-    strategy: Option<String>,
-) -> Result<Expectation, ParamError> {
+fn one(p: &Params, key: &str, node: Node, strategy: Option<String>) -> Result<Expectation, ParamError> {
     let (bound, metric) = if let Some(m) = key.strip_prefix("max_") {
         (Bound::AtMost, m)
     } else if let Some(m) = key.strip_prefix("min_") {
@@ -115,11 +110,5 @@ fn one(
             });
         }
     };
-    Ok(Expectation {
-        strategy,
-        metric,
-        bound,
-        value,
-        key: p.path(key),
-    })
+    Ok(Expectation { strategy, metric, bound, value, key: p.path(key) })
 }

@@ -9,7 +9,7 @@ pub mod workload;
 
 pub use error::{ScenarioError, line_col};
 pub use expect::{Bound, Expectation};
-pub use workload::{Arrivals, DestGroup, Lifetime, Popularity, Trace, TraceRow};
+pub use workload::{Arrivals, DestGroup, Lifetime, Popularity, SocketSpec, Trace, TraceRow};
 
 use crate::params::{ParamError, Params};
 use crate::stack::{PortRange, ReservedPorts, Scope, TwReuse};
@@ -88,6 +88,8 @@ pub struct Scenario {
     pub destinations: Vec<DestGroup>,
     pub arrivals: Arrivals,
     pub lifetime: Option<Lifetime>,
+    /// How sockets ask for ports where a destination does not say (`[workload] socket`).
+    pub socket: SocketSpec,
     pub strategies: Vec<StrategySpec>,
     pub metrics: MetricSettings,
     pub expect: Vec<Expectation>,
@@ -111,11 +113,7 @@ impl Scenario {
         Effective {
             range: self.ports.range.or(os.range).unwrap_or(DEFAULT_RANGE),
             scope: self.ports.scope.or(os.scope).unwrap_or(Scope::FourTuple),
-            time_wait: self
-                .tcp
-                .time_wait
-                .or(os.time_wait)
-                .unwrap_or(DEFAULT_TIME_WAIT),
+            time_wait: self.tcp.time_wait.or(os.time_wait).unwrap_or(DEFAULT_TIME_WAIT),
             tw_reuse: self.tcp.tw_reuse.or(os.tw_reuse).unwrap_or(TwReuse::Off),
             tw_reuse_delay: self.tcp.tw_reuse_delay.unwrap_or(DEFAULT_TW_REUSE_DELAY),
         }
@@ -132,11 +130,7 @@ impl Scenario {
     /// Keeps only the strategies whose label or name is in `names`.
     pub fn retain_strategies(&mut self, names: &[String]) -> Result<(), String> {
         for n in names {
-            if !self
-                .strategies
-                .iter()
-                .any(|s| &s.label == n || s.config.name() == n)
-            {
+            if !self.strategies.iter().any(|s| &s.label == n || s.config.name() == n) {
                 let have: Vec<&str> = self.strategies.iter().map(|s| s.label.as_str()).collect();
                 return Err(format!(
                     "--only {n}: the scenario has no strategy `{n}` (it has {})",
@@ -144,8 +138,7 @@ impl Scenario {
                 ));
             }
         }
-        self.strategies
-            .retain(|s| names.iter().any(|n| n == &s.label || n == s.config.name()));
+        self.strategies.retain(|s| names.iter().any(|n| n == &s.label || n == s.config.name()));
         Ok(())
     }
 }
@@ -162,9 +155,32 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// Validates scenario text. `origin` names it in errors; relative paths in it (a trace file)
 /// are taken from `base_dir`.
 pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
-    let doc =
-        Params::parse_document(text).map_err(|e| ScenarioError::from_param(origin, text, e))?;
+    let doc = Params::parse_document(text).map_err(|e| ScenarioError::from_param(origin, text, e))?;
     parse_params(doc, origin, base_dir).map_err(|e| ScenarioError::from_param(origin, text, e))
+}
+
+/// Validates scenario text after setting each `(dotted key, value)` of `overrides` in it: the
+/// way `portsim sweep` makes one scenario per point. An override that does not fit the schema
+/// fails exactly as the same value written in the file would.
+pub fn parse_with_overrides(
+    text: &str,
+    origin: &str,
+    base_dir: &Path,
+    overrides: &[(String, crate::params::Value)],
+) -> Result<Scenario, ScenarioError> {
+    let doc = Params::parse_document(text).map_err(|e| ScenarioError::from_param(origin, text, e))?;
+    let span = doc.span();
+    let mut table = doc.into_table();
+    for (key, value) in overrides {
+        crate::params::set_path(&mut table, key, value.clone()).map_err(|message| ScenarioError {
+            origin: origin.to_string(),
+            position: None,
+            key: key.clone(),
+            message,
+        })?;
+    }
+    parse_params(Params::new("", table, span), origin, base_dir)
+        .map_err(|e| ScenarioError::from_param(origin, text, e))
 }
 
 /// The top-level keys, in the order DESIGN.md lists them.
@@ -187,10 +203,9 @@ const TOP_KEYS: &[&str] = &[
 fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenario, ParamError> {
     let name = doc.required_string("name")?;
     if name.trim().is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
-        return Err(doc.error(
-            "name",
-            "must be a non-empty name without slashes (it names the output folder)",
-        ));
+        return Err(
+            doc.error("name", "must be a non-empty name without slashes (it names the output folder)")
+        );
     }
     let description = doc.string("description")?.unwrap_or_default();
     let seed = doc.u64_in("seed", 1, 0, u64::MAX >> 1)?;
@@ -202,11 +217,7 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
 
     let ports = match doc.table("ports")? {
         Some(p) => parse_ports(p)?,
-        None => PortSettings {
-            range: None,
-            reserved: ReservedPorts::new(),
-            scope: None,
-        },
+        None => PortSettings { range: None, reserved: ReservedPorts::new(), scope: None },
     };
     let tcp = match doc.table("tcp")? {
         Some(p) => parse_tcp(p)?,
@@ -222,50 +233,39 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
         None => (vec![Ipv4Addr::new(10, 0, 0, 1)], AddrChoice::RoundRobin),
     };
 
-    let mut workload = doc.table("workload")?.ok_or_else(|| {
-        doc.error(
-            "workload",
-            "is required: `[workload]` with `arrivals` and `lifetime`",
-        )
-    })?;
+    let mut workload = doc
+        .table("workload")?
+        .ok_or_else(|| doc.error("workload", "is required: `[workload]` with `arrivals` and `lifetime`"))?;
     let arrivals = match workload.table("arrivals")? {
         Some(a) => workload::parse_arrivals(a, base_dir)?,
         None => {
-            return Err(workload.error(
-                "arrivals",
-                "is required, e.g. { process = \"poisson\", rate = 300.0 }",
-            ));
+            return Err(
+                workload.error("arrivals", "is required, e.g. { process = \"poisson\", rate = 300.0 }")
+            );
         }
     };
-    let lifetime = workload
-        .table("lifetime")?
-        .map(workload::parse_lifetime)
-        .transpose()?;
+    let lifetime = workload.table("lifetime")?.map(workload::parse_lifetime).transpose()?;
+    let socket = workload::parse_socket(&mut workload, SocketSpec::default())?.unwrap_or_default();
     let trace_has_all_lifetimes = match &arrivals {
         Arrivals::Trace { trace, .. } => trace.rows.iter().all(|r| r.lifetime.is_some()),
         _ => false,
     };
     if lifetime.is_none() && !trace_has_all_lifetimes {
-        return Err(workload.error(
-            "lifetime",
-            "is required, e.g. { dist = \"exponential\", mean = \"2s\" }",
-        ));
+        return Err(workload.error("lifetime", "is required, e.g. { dist = \"exponential\", mean = \"2s\" }"));
     }
-    workload.finish(&["arrivals", "lifetime"])?;
+    workload.finish(&["arrivals", "lifetime", "socket", "local_port_range"])?;
 
     let destinations = match doc.tables("destinations")? {
-        Some(list) => list
-            .into_iter()
-            .map(workload::parse_destination)
-            .collect::<Result<Vec<_>, _>>()?,
+        Some(list) => {
+            list.into_iter().map(|d| workload::parse_destination(d, socket)).collect::<Result<Vec<_>, _>>()?
+        }
         None => Vec::new(),
     };
     match &arrivals {
         Arrivals::Trace { .. } if !destinations.is_empty() => {
-            return Err(doc.error(
-                "destinations",
-                "a trace brings its own destinations: remove [[destinations]]",
-            ));
+            return Err(
+                doc.error("destinations", "a trace brings its own destinations: remove [[destinations]]")
+            );
         }
         Arrivals::Trace { .. } => {}
         _ if destinations.is_empty() => {
@@ -299,23 +299,15 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
 
     let metrics = match doc.table("metrics")? {
         Some(mut m) => {
-            let reuse_threshold = m
-                .duration("reuse_threshold")?
-                .unwrap_or(DEFAULT_REUSE_THRESHOLD);
+            let reuse_threshold = m.duration("reuse_threshold")?.unwrap_or(DEFAULT_REUSE_THRESHOLD);
             let sample_interval = match m.duration("sample_interval")? {
                 Some(0) => return Err(m.error("sample_interval", "must be longer than 0")),
                 other => other,
             };
             m.finish(&["reuse_threshold", "sample_interval"])?;
-            MetricSettings {
-                reuse_threshold,
-                sample_interval,
-            }
+            MetricSettings { reuse_threshold, sample_interval }
         }
-        None => MetricSettings {
-            reuse_threshold: DEFAULT_REUSE_THRESHOLD,
-            sample_interval: None,
-        },
+        None => MetricSettings { reuse_threshold: DEFAULT_REUSE_THRESHOLD, sample_interval: None },
     };
     let labels: Vec<String> = strategies.iter().map(|s| s.label.clone()).collect();
     let expect = match doc.table("expect")? {
@@ -338,6 +330,7 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
         destinations,
         arrivals,
         lifetime,
+        socket,
         strategies,
         metrics,
         expect,
@@ -373,11 +366,7 @@ fn parse_ports(mut p: Params) -> Result<PortSettings, ParamError> {
         ));
     }
     p.finish(&["range", "reserved", "scope"])?;
-    Ok(PortSettings {
-        range,
-        reserved,
-        scope,
-    })
+    Ok(PortSettings { range, reserved, scope })
 }
 
 fn parse_tcp(mut p: Params) -> Result<TcpSettings, ParamError> {
@@ -387,12 +376,8 @@ fn parse_tcp(mut p: Params) -> Result<TcpSettings, ParamError> {
         Some(node) => match node.value {
             crate::params::Value::String(s) if s == "client" => ActiveClose::Client,
             crate::params::Value::String(s) if s == "server" => ActiveClose::Server,
-            crate::params::Value::Float(x) if (0.0..=1.0).contains(&x) => {
-                ActiveClose::ClientProbability(x)
-            }
-            crate::params::Value::Integer(x) if x == 0 || x == 1 => {
-                ActiveClose::ClientProbability(x as f64)
-            }
+            crate::params::Value::Float(x) if (0.0..=1.0).contains(&x) => ActiveClose::ClientProbability(x),
+            crate::params::Value::Integer(x) if x == 0 || x == 1 => ActiveClose::ClientProbability(x as f64),
             _ => {
                 return Err(p.error(
                     "active_close",
@@ -407,12 +392,7 @@ fn parse_tcp(mut p: Params) -> Result<TcpSettings, ParamError> {
     };
     let tw_reuse_delay = p.duration("tw_reuse_delay")?;
     p.finish(&["time_wait", "active_close", "tw_reuse", "tw_reuse_delay"])?;
-    Ok(TcpSettings {
-        time_wait,
-        active_close,
-        tw_reuse,
-        tw_reuse_delay,
-    })
+    Ok(TcpSettings { time_wait, active_close, tw_reuse, tw_reuse_delay })
 }
 
 fn parse_host(mut p: Params) -> Result<(Vec<Ipv4Addr>, AddrChoice), ParamError> {
@@ -455,10 +435,7 @@ fn parse_strategies(list: Vec<Params>) -> Result<Vec<StrategySpec>, ParamError> 
         let info = registry::lookup(&name).ok_or_else(|| {
             p.error(
                 "name",
-                format!(
-                    "unknown strategy `{name}`; valid strategies: {}",
-                    registry::valid_names()
-                ),
+                format!("unknown strategy `{name}`; valid strategies: {}", registry::valid_names()),
             )
         })?;
         // `name` and `label` are read; what is left are the strategy's own parameters.

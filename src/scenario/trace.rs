@@ -17,10 +17,7 @@ pub fn load(path: &Path) -> Result<Trace, String> {
         .flexible(true)
         .from_path(path)
         .map_err(|e| format!("cannot read trace {}: {e}", path.display()))?;
-    let headers = reader
-        .headers()
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .clone();
+    let headers = reader.headers().map_err(|e| format!("{}: {e}", path.display()))?.clone();
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (start_col, dest_col) = match (col("start_s"), col("destination")) {
         (Some(s), Some(d)) => (s, d),
@@ -55,11 +52,7 @@ pub fn load(path: &Path) -> Result<Trace, String> {
             None | Some("") => None,
             Some(text) => Some(trace_secs(text).map_err(|e| at("lifetime_s", e))?),
         };
-        rows.push(TraceRow {
-            start,
-            dest,
-            lifetime,
-        });
+        rows.push(TraceRow { start, dest, lifetime });
     }
     if rows.is_empty() {
         return Err(format!("{}: the trace has no connections", path.display()));
@@ -84,43 +77,17 @@ mod tests {
         );
         let t = load(f.path()).unwrap();
         assert_eq!(t.destinations.len(), 2);
-        assert_eq!(
-            t.rows[1],
-            TraceRow {
-                start: 500_000_000,
-                dest: 1,
-                lifetime: None
-            }
-        );
-        assert_eq!(
-            t.rows[2],
-            TraceRow {
-                start: 1_000_000_000,
-                dest: 0,
-                lifetime: Some(250_000_000)
-            }
-        );
+        assert_eq!(t.rows[1], TraceRow { start: 500_000_000, dest: 1, lifetime: None });
+        assert_eq!(t.rows[2], TraceRow { start: 1_000_000_000, dest: 0, lifetime: Some(250_000_000) });
     }
 
     #[test]
     fn errors_name_the_line() {
         let f = write("start_s,destination\n2,192.0.2.1:443\n1,192.0.2.1:443\n");
-        assert!(
-            load(f.path())
-                .unwrap_err()
-                .ends_with("line 3, start_s: start times must not decrease")
-        );
+        assert!(load(f.path()).unwrap_err().ends_with("line 3, start_s: start times must not decrease"));
         let f = write("start_s,destination\n1,192.0.2.1\n");
-        assert!(
-            load(f.path())
-                .unwrap_err()
-                .contains("line 2, destination: ")
-        );
+        assert!(load(f.path()).unwrap_err().contains("line 2, destination: "));
         let f = write("when,where\n");
-        assert!(
-            load(f.path())
-                .unwrap_err()
-                .contains("must name the columns")
-        );
+        assert!(load(f.path()).unwrap_err().contains("must name the columns"));
     }
 }

@@ -2,6 +2,7 @@
 //! descriptions; `sim::workload` turns them into draws.
 
 use crate::params::{ParamError, Params};
+use crate::strategy::SocketMode;
 use crate::time::{Nanos, from_secs_f64};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -37,8 +38,7 @@ pub enum Arrivals {
 }
 
 impl Arrivals {
-    pub const PROCESSES: &'static [&'static str] =
-        &["poisson", "constant", "on-off", "ramp", "trace"];
+    pub const PROCESSES: &'static [&'static str] = &["poisson", "constant", "on-off", "ramp", "trace"];
 
     pub fn name(&self) -> &'static str {
         match self {
@@ -93,8 +93,7 @@ pub enum Lifetime {
 }
 
 impl Lifetime {
-    pub const DISTS: &'static [&'static str] =
-        &["constant", "exponential", "lognormal", "pareto", "uniform"];
+    pub const DISTS: &'static [&'static str] = &["constant", "exponential", "lognormal", "pareto", "uniform"];
 
     /// The mean lifetime in seconds (infinite for a Pareto with shape <= 1).
     pub fn mean_s(&self) -> f64 {
@@ -118,6 +117,14 @@ pub enum Popularity {
     Zipf(f64),
 }
 
+/// How connections toward a destination ask for their port: the socket mode and, with Linux's
+/// `IP_LOCAL_PORT_RANGE`, a range of the socket's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketSpec {
+    pub mode: SocketMode,
+    pub local_range: Option<crate::stack::PortRange>,
+}
+
 /// One `[[destinations]]` entry.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DestGroup {
@@ -125,6 +132,7 @@ pub enum DestGroup {
         addr: Ipv4Addr,
         port: u16,
         weight: f64,
+        socket: Option<SocketSpec>,
     },
     /// `count` consecutive addresses from the start of `prefix`, all on `port`.
     Generated {
@@ -133,6 +141,7 @@ pub enum DestGroup {
         port: u16,
         weight: f64,
         popularity: Popularity,
+        socket: Option<SocketSpec>,
     },
 }
 
@@ -146,6 +155,13 @@ impl DestGroup {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The socket settings this group overrides, if any.
+    pub fn socket(&self) -> Option<SocketSpec> {
+        match self {
+            DestGroup::One { socket, .. } | DestGroup::Generated { socket, .. } => *socket,
+        }
     }
 
     pub fn weight(&self) -> f64 {
@@ -168,35 +184,21 @@ pub fn parse_endpoint(text: &str) -> Result<(Ipv4Addr, u16), String> {
     let (a, p) = text
         .rsplit_once(':')
         .ok_or_else(|| format!("`{text}` is not an address:port such as \"192.0.2.10:443\""))?;
-    let addr: Ipv4Addr = a
-        .parse()
-        .map_err(|_| format!("`{a}` is not an IPv4 address"))?;
-    let port: u64 = p
-        .parse()
-        .map_err(|_| format!("`{p}` is not a port number (1-65535)"))?;
+    let addr: Ipv4Addr = a.parse().map_err(|_| format!("`{a}` is not an IPv4 address"))?;
+    let port: u64 = p.parse().map_err(|_| format!("`{p}` is not a port number (1-65535)"))?;
     if port == 0 || port > 65535 {
         return Err(format!("port {port} is out of range (ports are 1-65535)"));
     }
     Ok((addr, port as u16))
 }
 
-pub(super) fn parse_arrivals(
-    mut p: Params,
-    base_dir: &std::path::Path,
-) -> Result<Arrivals, ParamError> {
+pub(super) fn parse_arrivals(mut p: Params, base_dir: &std::path::Path) -> Result<Arrivals, ParamError> {
     let process = p.string("process")?.ok_or_else(|| {
-        p.table_error(format!(
-            "needs `process`, one of: {}",
-            Arrivals::PROCESSES.join(", ")
-        ))
+        p.table_error(format!("needs `process`, one of: {}", Arrivals::PROCESSES.join(", ")))
     })?;
     let arrivals = match process.as_str() {
-        "poisson" => Arrivals::Poisson {
-            rate: p.required_positive_f64("rate")?,
-        },
-        "constant" => Arrivals::Constant {
-            rate: p.required_positive_f64("rate")?,
-        },
+        "poisson" => Arrivals::Poisson { rate: p.required_positive_f64("rate")? },
+        "constant" => Arrivals::Constant { rate: p.required_positive_f64("rate")? },
         "on-off" => Arrivals::OnOff {
             rate: p.required_positive_f64("rate")?,
             on: p.required_positive_duration("on")?,
@@ -212,18 +214,12 @@ pub(super) fn parse_arrivals(
             let file = p.required_string("file")?;
             let path = base_dir.join(&file);
             let trace = super::trace::load(&path).map_err(|e| p.error("file", e))?;
-            Arrivals::Trace {
-                path,
-                trace: Arc::new(trace),
-            }
+            Arrivals::Trace { path, trace: Arc::new(trace) }
         }
         other => {
             return Err(p.error(
                 "process",
-                format!(
-                    "`{other}` is not an arrival process: use one of {}",
-                    Arrivals::PROCESSES.join(", ")
-                ),
+                format!("`{other}` is not an arrival process: use one of {}", Arrivals::PROCESSES.join(", ")),
             ));
         }
     };
@@ -242,46 +238,25 @@ fn finish<T>(p: Params, valid: &[&str], value: T) -> Result<T, ParamError> {
 }
 
 pub(super) fn parse_lifetime(mut p: Params) -> Result<Lifetime, ParamError> {
-    let dist = p.string("dist")?.ok_or_else(|| {
-        p.table_error(format!(
-            "needs `dist`, one of: {}",
-            Lifetime::DISTS.join(", ")
-        ))
-    })?;
+    let dist = p
+        .string("dist")?
+        .ok_or_else(|| p.table_error(format!("needs `dist`, one of: {}", Lifetime::DISTS.join(", "))))?;
     let need = |p: &mut Params, k: &str| -> Result<Nanos, ParamError> {
-        p.duration(k)?
-            .ok_or_else(|| p.error(k, "is required but missing"))
+        p.duration(k)?.ok_or_else(|| p.error(k, "is required but missing"))
     };
     let (lifetime, valid): (Lifetime, &[&str]) = match dist.as_str() {
-        "constant" => (
-            Lifetime::Constant {
-                value: need(&mut p, "value")?,
-            },
-            &["dist", "value"],
-        ),
-        "exponential" => (
-            Lifetime::Exponential {
-                mean: need(&mut p, "mean")?,
-            },
-            &["dist", "mean"],
-        ),
+        "constant" => (Lifetime::Constant { value: need(&mut p, "value")? }, &["dist", "value"]),
+        "exponential" => (Lifetime::Exponential { mean: need(&mut p, "mean")? }, &["dist", "mean"]),
         "lognormal" => {
             let median = p.required_positive_duration("median")?;
-            let sigma = p
-                .f64_in("sigma", 0.0, 20.0)?
-                .ok_or_else(|| p.error("sigma", "is required but missing"))?;
-            (
-                Lifetime::Lognormal { median, sigma },
-                &["dist", "median", "sigma"],
-            )
+            let sigma =
+                p.f64_in("sigma", 0.0, 20.0)?.ok_or_else(|| p.error("sigma", "is required but missing"))?;
+            (Lifetime::Lognormal { median, sigma }, &["dist", "median", "sigma"])
         }
         "pareto" => {
             let scale = p.required_positive_duration("scale")?;
             let shape = p.required_positive_f64("shape")?;
-            (
-                Lifetime::Pareto { scale, shape },
-                &["dist", "scale", "shape"],
-            )
+            (Lifetime::Pareto { scale, shape }, &["dist", "scale", "shape"])
         }
         "uniform" => {
             let min = need(&mut p, "min")?;
@@ -304,16 +279,36 @@ pub(super) fn parse_lifetime(mut p: Params) -> Result<Lifetime, ParamError> {
     finish(p, valid, lifetime)
 }
 
-pub(super) fn parse_destination(mut p: Params) -> Result<DestGroup, ParamError> {
+/// Reads `socket` and `local_port_range` from a table (`[workload]` or a destination); `None`
+/// when the table sets neither.
+pub(super) fn parse_socket(p: &mut Params, default: SocketSpec) -> Result<Option<SocketSpec>, ParamError> {
+    if !p.has("socket") && !p.has("local_port_range") {
+        return Ok(None);
+    }
+    let mut spec = default;
+    if let Some(text) = p.string("socket")? {
+        spec.mode = SocketMode::parse(&text).ok_or_else(|| {
+            p.error(
+                "socket",
+                format!("`{text}` is not a socket mode: use one of {}", SocketMode::NAMES.join(", ")),
+            )
+        })?;
+    }
+    if let Some(text) = p.string("local_port_range")? {
+        let r = crate::stack::PortRange::parse(&text).map_err(|e| p.error("local_port_range", e))?;
+        spec.local_range = Some(r);
+    }
+    Ok(Some(spec))
+}
+
+pub(super) fn parse_destination(mut p: Params, default_socket: SocketSpec) -> Result<DestGroup, ParamError> {
     let weight = p.positive_f64("weight")?.unwrap_or(1.0);
+    let socket = parse_socket(&mut p, default_socket)?;
     if p.has("addr") {
         let text = p.required_string("addr")?;
         let (addr, port) = parse_endpoint(&text).map_err(|e| p.error("addr", e))?;
-        return finish(
-            p,
-            &["addr", "weight"],
-            DestGroup::One { addr, port, weight },
-        );
+        let valid = ["addr", "weight", "socket", "local_port_range"];
+        return finish(p, &valid, DestGroup::One { addr, port, weight, socket });
     }
     if !p.has("count") {
         return Err(p.table_error(
@@ -325,10 +320,7 @@ pub(super) fn parse_destination(mut p: Params) -> Result<DestGroup, ParamError> 
     let (base, len) = parse_prefix(&prefix).map_err(|e| p.error("prefix", e))?;
     let room = 1u64 << (32 - len);
     if u64::from(count) > room {
-        return Err(p.error(
-            "count",
-            format!("{count} addresses do not fit in {prefix} ({room} addresses)"),
-        ));
+        return Err(p.error("count", format!("{count} addresses do not fit in {prefix} ({room} addresses)")));
     }
     let port = p.u64_in("port", 443, 1, 65535)? as u16;
     let popularity = match p.table("popularity")? {
@@ -344,14 +336,8 @@ pub(super) fn parse_destination(mut p: Params) -> Result<DestGroup, ParamError> 
     };
     finish(
         p,
-        &["count", "prefix", "port", "popularity", "weight"],
-        DestGroup::Generated {
-            base,
-            count,
-            port,
-            weight,
-            popularity,
-        },
+        &["count", "prefix", "port", "popularity", "weight", "socket", "local_port_range"],
+        DestGroup::Generated { base, count, port, weight, popularity, socket },
     )
 }
 
@@ -360,24 +346,16 @@ fn parse_prefix(text: &str) -> Result<(Ipv4Addr, u32), String> {
     let (a, l) = text
         .split_once('/')
         .ok_or_else(|| format!("`{text}` is not a prefix such as \"198.51.100.0/20\""))?;
-    let addr: Ipv4Addr = a
-        .parse()
-        .map_err(|_| format!("`{a}` is not an IPv4 address"))?;
-    let len: u32 = l
-        .parse()
-        .ok()
-        .filter(|l| *l <= 32)
-        .ok_or_else(|| format!("`/{l}` is not a prefix length (0-32)"))?;
+    let addr: Ipv4Addr = a.parse().map_err(|_| format!("`{a}` is not an IPv4 address"))?;
+    let len: u32 =
+        l.parse().ok().filter(|l| *l <= 32).ok_or_else(|| format!("`/{l}` is not a prefix length (0-32)"))?;
     let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
     Ok((Ipv4Addr::from(u32::from(addr) & mask), len))
 }
 
 /// Seconds as written in a trace, to nanoseconds.
 pub(super) fn trace_secs(text: &str) -> Result<Nanos, String> {
-    let x: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    let x: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
     if !x.is_finite() || x < 0.0 {
         return Err(format!("`{text}` is not a time (seconds, 0 or more)"));
     }
@@ -390,19 +368,10 @@ mod tests {
 
     #[test]
     fn endpoints_and_prefixes() {
-        assert_eq!(
-            parse_endpoint("192.0.2.10:443").unwrap(),
-            (Ipv4Addr::new(192, 0, 2, 10), 443)
-        );
+        assert_eq!(parse_endpoint("192.0.2.10:443").unwrap(), (Ipv4Addr::new(192, 0, 2, 10), 443));
         assert!(parse_endpoint("192.0.2.10").is_err());
-        assert_eq!(
-            parse_endpoint("192.0.2.10:0").unwrap_err(),
-            "port 0 is out of range (ports are 1-65535)"
-        );
-        assert_eq!(
-            parse_prefix("198.51.100.7/20").unwrap(),
-            (Ipv4Addr::new(198, 51, 96, 0), 20)
-        );
+        assert_eq!(parse_endpoint("192.0.2.10:0").unwrap_err(), "port 0 is out of range (ports are 1-65535)");
+        assert_eq!(parse_prefix("198.51.100.7/20").unwrap(), (Ipv4Addr::new(198, 51, 96, 0), 20));
         assert!(parse_prefix("198.51.100.0/33").is_err());
     }
 
@@ -410,21 +379,7 @@ mod tests {
     fn lifetime_means() {
         let s = crate::time::NANOS_PER_SEC;
         assert_eq!(Lifetime::Uniform { min: s, max: 3 * s }.mean_s(), 2.0);
-        assert_eq!(
-            Lifetime::Pareto {
-                scale: s,
-                shape: 2.0
-            }
-            .mean_s(),
-            2.0
-        );
-        assert!(
-            Lifetime::Pareto {
-                scale: s,
-                shape: 1.0
-            }
-            .mean_s()
-            .is_infinite()
-        );
+        assert_eq!(Lifetime::Pareto { scale: s, shape: 2.0 }.mean_s(), 2.0);
+        assert!(Lifetime::Pareto { scale: s, shape: 1.0 }.mean_s().is_infinite());
     }
 }

@@ -11,7 +11,7 @@ use crate::metrics::{Collector, Outcome, Sample, StrategySummary};
 use crate::scenario::{Effective, Scenario};
 use crate::stack::{Closer, Flow, Stack, StackConfig, TimeWaitTicket, TupleKey};
 use crate::strategy::registry::strategy_rng;
-use crate::strategy::{PortSelector, Request, StackCheck, StrategySpec};
+use crate::strategy::{BindCheck, PortSelector, Request, SocketMode, StackCheck, StrategySpec};
 use crate::time::Nanos;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -58,11 +58,7 @@ pub fn default_interval(duration: Nanos) -> Nanos {
     while unit * 10 <= raw {
         unit *= 10;
     }
-    [1, 2, 5, 10]
-        .iter()
-        .map(|m| m * unit)
-        .find(|v| *v >= raw)
-        .unwrap_or(10 * unit)
+    [1, 2, 5, 10].iter().map(|m| m * unit).find(|v| *v >= raw).unwrap_or(10 * unit)
 }
 
 /// Runs `spec` through `scenario` with `seed`.
@@ -86,10 +82,7 @@ pub fn run(
     });
     let mut strategy: Box<dyn PortSelector> = spec.config.build(strategy_rng(seed, &spec.label));
     let mut workload = Workload::new(scenario, seed);
-    let interval = scenario
-        .metrics
-        .sample_interval
-        .unwrap_or_else(|| default_interval(scenario.duration));
+    let interval = scenario.metrics.sample_interval.unwrap_or_else(|| default_interval(scenario.duration));
     let mut metrics = Collector::new(scenario.warmup, scenario.metrics.reuse_threshold, interval);
     let addrs: Vec<u32> = scenario.addrs.iter().map(|a| u32::from(*a)).collect();
     let fallback = scenario.addr_choice == crate::scenario::AddrChoice::Fallback;
@@ -107,11 +100,7 @@ pub fn run(
         let next_arrival = pending.as_ref().map(|(a, s)| (a.time, *s));
         let next_close = closes.peek().map(|Reverse(c)| (c.time, c.seq));
         let next_expiry = expiries.front().map(|&(t, s, _)| (t, s));
-        let Some(next) = [next_arrival, next_close, next_expiry]
-            .into_iter()
-            .flatten()
-            .min()
-        else {
+        let Some(next) = [next_arrival, next_close, next_expiry].into_iter().flatten().min() else {
             break;
         };
         let now = next.0;
@@ -133,11 +122,7 @@ pub fn run(
             stack.expire_time_wait(ticket);
         } else if Some(next) == next_close {
             let Reverse(c) = closes.pop().expect("peeked");
-            let closer = if c.client_closes {
-                Closer::Client
-            } else {
-                Closer::Server
-            };
+            let closer = if c.client_closes { Closer::Client } else { Closer::Server };
             if let Some(ticket) = stack.close(c.key, now, closer, time_wait) {
                 seq += 1;
                 expiries.push_back((now + time_wait, seq, ticket));
@@ -154,21 +139,23 @@ pub fn run(
                     remote_addr: dests.addrs[a.dest as usize],
                     remote_port: dests.ports[a.dest as usize],
                 };
-                let sel = strategy.select(
-                    &Request {
-                        flow: &flow,
-                        now,
-                        range: eff.range,
-                    },
-                    &StackCheck {
-                        stack: &stack,
-                        flow: &flow,
-                        now,
-                    },
-                );
+                let socket = dests.sockets[usize::from(dests.socket[a.dest as usize])];
+                let req = Request {
+                    flow: &flow,
+                    now,
+                    range: socket.local_range.unwrap_or(eff.range),
+                    mode: socket.mode,
+                    per_socket_range: socket.local_range.is_some(),
+                };
+                let bind_first = socket.mode == SocketMode::BindThenConnect;
+                let sel = if bind_first {
+                    strategy.select(&req, &BindCheck { stack: &stack, local_index: local })
+                } else {
+                    strategy.select(&req, &StackCheck { stack: &stack, flow: &flow, now })
+                };
                 candidates = candidates.saturating_add(sel.candidates);
                 if let Some(port) = sel.port {
-                    let opened = stack.open(&flow, port, now, false);
+                    let opened = stack.open(&flow, port, now, bind_first);
                     seq += 1;
                     closes.push(Reverse(CloseEvent {
                         time: now.saturating_add(a.lifetime),
@@ -176,11 +163,7 @@ pub fn run(
                         key: flow.key(port),
                         client_closes: a.closer == Closer::Client,
                     }));
-                    break Outcome::Established {
-                        port,
-                        opened,
-                        held_toward_dest: stack.held_toward(a.dest),
-                    };
+                    break Outcome::Established { port, opened, held_toward_dest: stack.held_toward(a.dest) };
                 }
                 if fallback && usize::from(local) + 1 < addrs.len() {
                     local += 1;
@@ -194,13 +177,7 @@ pub fn run(
                     Outcome::Established { port, .. } => Some(port),
                     Outcome::Failed => None,
                 };
-                log.push(ConnRecord {
-                    time: now,
-                    local,
-                    dest: a.dest,
-                    port,
-                    candidates,
-                });
+                log.push(ConnRecord { time: now, local, dest: a.dest, port, candidates });
             }
             seq += 1;
             pending = workload.next_arrival().map(|a| (a, seq));
@@ -218,11 +195,7 @@ pub fn run(
     summary.name = spec.label.clone();
     summary.strategy = spec.config.name().to_string();
     summary.settings = settings_json(spec, &eff, scenario);
-    RunOutput {
-        summary,
-        samples,
-        log,
-    }
+    RunOutput { summary, samples, log }
 }
 
 /// The strategy's parameters and the stack it ran on, for `summary.json`.
@@ -236,9 +209,7 @@ fn settings_json(spec: &StrategySpec, eff: &Effective, scenario: &Scenario) -> s
         "tw_reuse": eff.tw_reuse.name(),
         "tw_reuse_delay_s": crate::time::secs(eff.tw_reuse_delay),
     });
-    if let (Some(obj), serde_json::Value::Object(params)) =
-        (v.as_object_mut(), spec.config.settings())
-    {
+    if let (Some(obj), serde_json::Value::Object(params)) = (v.as_object_mut(), spec.config.settings()) {
         obj.insert("parameters".into(), serde_json::Value::Object(params));
     }
     v

@@ -13,9 +13,5 @@ use rayon::prelude::*;
 /// Runs every strategy of `scenario` with `seed`, in parallel, results in the scenario's order.
 pub fn run_all(scenario: &Scenario, seed: u64, opts: RunOptions<'_>) -> Vec<RunOutput> {
     let dests = DestinationTable::of(scenario);
-    scenario
-        .strategies
-        .par_iter()
-        .map(|spec| run(scenario, &dests, spec, seed, opts))
-        .collect()
+    scenario.strategies.par_iter().map(|spec| run(scenario, &dests, spec, seed, opts)).collect()
 }

@@ -4,7 +4,7 @@
 //! lifetimes and closers (common random numbers).
 
 use crate::scenario::{
-    ActiveClose, AddrChoice, Arrivals, DestGroup, Lifetime, Popularity, Scenario, TraceRow,
+    ActiveClose, AddrChoice, Arrivals, DestGroup, Lifetime, Popularity, Scenario, SocketSpec, TraceRow,
 };
 use crate::stack::Closer;
 use crate::time::{Nanos, from_secs_f64};
@@ -77,30 +77,47 @@ struct Group {
     within: Within,
 }
 
-/// The destinations by index: where each connection goes.
+/// The destinations by index: where each connection goes and how its sockets ask for ports.
 #[derive(Clone, Debug)]
 pub struct DestinationTable {
     pub addrs: Vec<u32>,
     pub ports: Vec<u16>,
+    /// Index into `sockets` per destination.
+    pub socket: Vec<u8>,
+    pub sockets: Vec<SocketSpec>,
 }
 
 impl DestinationTable {
     pub fn of(s: &Scenario) -> DestinationTable {
-        let mut addrs = Vec::new();
-        let mut ports = Vec::new();
-        let mut push = |(a, p): (Ipv4Addr, u16)| {
-            addrs.push(u32::from(a));
-            ports.push(p);
+        let mut t = DestinationTable {
+            addrs: Vec::new(),
+            ports: Vec::new(),
+            socket: Vec::new(),
+            sockets: vec![s.socket],
         };
         match &s.arrivals {
-            Arrivals::Trace { trace, .. } => trace.destinations.iter().copied().for_each(&mut push),
+            Arrivals::Trace { trace, .. } => trace.destinations.iter().for_each(|&d| t.push(d, 0)),
             _ => {
                 for g in &s.destinations {
-                    (0..g.len()).for_each(|i| push(g.get(i)));
+                    let spec = g.socket().unwrap_or(s.socket);
+                    let k = match t.sockets.iter().position(|x| *x == spec) {
+                        Some(k) => k,
+                        None => {
+                            t.sockets.push(spec);
+                            t.sockets.len() - 1
+                        }
+                    };
+                    (0..g.len()).for_each(|i| t.push(g.get(i), k.min(255) as u8));
                 }
             }
         }
-        DestinationTable { addrs, ports }
+        t
+    }
+
+    fn push(&mut self, (a, p): (Ipv4Addr, u16), socket: u8) {
+        self.addrs.push(u32::from(a));
+        self.ports.push(p);
+        self.socket.push(socket);
     }
 
     pub fn len(&self) -> usize {
@@ -132,16 +149,8 @@ impl Workload {
     pub fn new(s: &Scenario, seed: u64) -> Workload {
         let timing = match &s.arrivals {
             Arrivals::Poisson { rate } => Timing::Poisson(Exp::new(*rate).expect("validated rate")),
-            Arrivals::Constant { rate } => Timing::Constant {
-                interval_s: 1.0 / rate,
-                k: 0,
-            },
-            Arrivals::OnOff {
-                rate,
-                on,
-                off,
-                off_rate,
-            } => Timing::OnOff {
+            Arrivals::Constant { rate } => Timing::Constant { interval_s: 1.0 / rate, k: 0 },
+            Arrivals::OnOff { rate, on, off, off_rate } => Timing::OnOff {
                 rate: *rate,
                 on_s: crate::time::secs(*on),
                 off_s: crate::time::secs(*off),
@@ -149,14 +158,10 @@ impl Workload {
                 phase: 0,
                 phase_end: crate::time::secs(*on),
             },
-            Arrivals::Ramp { from, to } => Timing::Ramp {
-                from: *from,
-                slope: (to - from) / crate::time::secs(s.duration),
-            },
-            Arrivals::Trace { trace, .. } => Timing::Trace {
-                rows: trace.clone(),
-                next: 0,
-            },
+            Arrivals::Ramp { from, to } => {
+                Timing::Ramp { from: *from, slope: (to - from) / crate::time::secs(s.duration) }
+            }
+            Arrivals::Trace { trace, .. } => Timing::Trace { rows: trace.clone(), next: 0 },
         };
         let lifetime = s.lifetime.map(|l| match l {
             Lifetime::Constant { value } => LifetimeDraw::Constant(value),
@@ -164,9 +169,9 @@ impl Workload {
             Lifetime::Lognormal { median, sigma } => LifetimeDraw::Lognormal(
                 LogNormal::new(crate::time::secs(median).ln(), sigma).expect("validated lognormal"),
             ),
-            Lifetime::Pareto { scale, shape } => LifetimeDraw::Pareto(
-                Pareto::new(crate::time::secs(scale), shape).expect("validated pareto"),
-            ),
+            Lifetime::Pareto { scale, shape } => {
+                LifetimeDraw::Pareto(Pareto::new(crate::time::secs(scale), shape).expect("validated pareto"))
+            }
             Lifetime::Uniform { min, max } => LifetimeDraw::Uniform(min, max),
         });
         let mut groups = Vec::new();
@@ -176,16 +181,10 @@ impl Workload {
         for g in &s.destinations {
             let within = match *g {
                 DestGroup::One { .. } => Within::One,
-                DestGroup::Generated {
-                    count,
-                    popularity: Popularity::Uniform,
-                    ..
-                } => Within::Uniform(count),
-                DestGroup::Generated {
-                    count,
-                    popularity: Popularity::Zipf(e),
-                    ..
-                } => Within::Zipf(Zipf::new(f64::from(count), e).expect("validated zipf")),
+                DestGroup::Generated { count, popularity: Popularity::Uniform, .. } => Within::Uniform(count),
+                DestGroup::Generated { count, popularity: Popularity::Zipf(e), .. } => {
+                    Within::Zipf(Zipf::new(f64::from(count), e).expect("validated zipf"))
+                }
             };
             groups.push(Group { first, within });
             total += g.weight();
@@ -245,13 +244,7 @@ impl Workload {
                 l
             }
         };
-        Some(Arrival {
-            time,
-            dest,
-            local,
-            lifetime,
-            closer,
-        })
+        Some(Arrival { time, dest, local, lifetime, closer })
     }
 
     fn next_time(&mut self) -> Option<(Nanos, Option<TraceRow>)> {
@@ -265,14 +258,7 @@ impl Workload {
                 *k += 1;
                 t
             }
-            Timing::OnOff {
-                rate,
-                on_s,
-                off_s,
-                off_rate,
-                phase,
-                phase_end,
-            } => {
+            Timing::OnOff { rate, on_s, off_s, off_rate, phase, phase_end } => {
                 // A Poisson process with a piecewise-constant rate: spend an Exp(1) budget of
                 // cumulative intensity across the on and off phases.
                 let end_s = crate::time::secs(self.end);
@@ -321,9 +307,7 @@ impl Workload {
         } else {
             let total = *self.cumulative.last().expect("destinations");
             let x = self.rng.random::<f64>() * total;
-            self.cumulative
-                .partition_point(|&c| c <= x)
-                .min(self.groups.len() - 1)
+            self.cumulative.partition_point(|&c| c <= x).min(self.groups.len() - 1)
         };
         let group = &self.groups[g];
         let within = match &group.within {
@@ -335,11 +319,7 @@ impl Workload {
     }
 
     fn draw_lifetime(&mut self) -> Nanos {
-        let secs = match self
-            .lifetime
-            .as_ref()
-            .expect("validated: lifetime or trace lifetimes")
-        {
+        let secs = match self.lifetime.as_ref().expect("validated: lifetime or trace lifetimes") {
             LifetimeDraw::Constant(v) => return *v,
             LifetimeDraw::Uniform(lo, hi) => return self.rng.random_range(*lo..=*hi),
             LifetimeDraw::Exponential(mean) => {

@@ -34,11 +34,7 @@ impl Flow {
     /// The table key of this flow's 4-tuple on `port`.
     #[inline]
     pub fn key(&self, port: u16) -> TupleKey {
-        TupleKey(
-            (u64::from(self.dest_index) << 32)
-                | (u64::from(self.local_index) << 16)
-                | u64::from(port),
-        )
+        TupleKey((u64::from(self.dest_index) << 32) | (u64::from(self.local_index) << 16) | u64::from(port))
     }
 }
 

@@ -33,9 +33,7 @@ impl Scope {
         match text {
             "four-tuple" => Ok(Scope::FourTuple),
             "local-port" => Ok(Scope::LocalPort),
-            _ => Err(format!(
-                "`{text}` is not a scope: use \"four-tuple\" or \"local-port\""
-            )),
+            _ => Err(format!("`{text}` is not a scope: use \"four-tuple\" or \"local-port\"")),
         }
     }
 
@@ -65,9 +63,7 @@ impl TwReuse {
             "off" | "0" => Ok(TwReuse::Off),
             "on" | "1" => Ok(TwReuse::On),
             "loopback" | "2" => Ok(TwReuse::Loopback),
-            _ => Err(format!(
-                "`{text}` is not a tw_reuse setting: use \"off\", \"on\" or \"loopback\""
-            )),
+            _ => Err(format!("`{text}` is not a tw_reuse setting: use \"off\", \"on\" or \"loopback\"")),
         }
     }
 
@@ -310,10 +306,7 @@ impl Stack {
         self.live -= 1;
         if closer == Closer::Client && time_wait > 0 {
             e.state = TupleState::TimeWait;
-            let ticket = TimeWaitTicket {
-                key,
-                generation: e.generation,
-            };
+            let ticket = TimeWaitTicket { key, generation: e.generation };
             self.time_wait += 1;
             Some(ticket)
         } else {
@@ -418,10 +411,7 @@ mod tests {
         assert!(s.is_suitable(&a, 1000, 0));
         s.open(&a, 1000, 0, false);
         assert!(!s.is_suitable(&a, 1000, 0), "the 4-tuple is live");
-        assert!(
-            s.is_suitable(&b, 1000, 0),
-            "another destination may share the port"
-        );
+        assert!(s.is_suitable(&b, 1000, 0), "another destination may share the port");
         assert!(!s.is_suitable(&a, 1005, 0), "reserved");
         assert_eq!((s.live(), s.held_toward(0), s.held_toward(1)), (1, 1, 0));
     }
@@ -433,10 +423,7 @@ mod tests {
         s.open(&a, 1000, 0, false);
         assert!(!s.is_suitable(&b, 1000, 0));
         let t = s.close(a.key(1000), S, Closer::Client, 60 * S).unwrap();
-        assert!(
-            !s.is_suitable(&b, 1000, 100 * S),
-            "TIME_WAIT blocks it until it expires"
-        );
+        assert!(!s.is_suitable(&b, 1000, 100 * S), "TIME_WAIT blocks it until it expires");
         assert!(s.expire_time_wait(t));
         assert!(s.is_suitable(&b, 1000, 100 * S));
     }
@@ -462,21 +449,13 @@ mod tests {
         let mut s = stack(Scope::FourTuple, TwReuse::On);
         let a = flow(0);
         s.open(&a, 1002, 0, false);
-        let t = s
-            .close(a.key(1002), 10 * S, Closer::Client, 60 * S)
-            .unwrap();
-        assert!(
-            !s.is_suitable(&a, 1002, 11 * S),
-            "exactly the delay is not enough (Linux: >)"
-        );
+        let t = s.close(a.key(1002), 10 * S, Closer::Client, 60 * S).unwrap();
+        assert!(!s.is_suitable(&a, 1002, 11 * S), "exactly the delay is not enough (Linux: >)");
         assert!(s.is_suitable(&a, 1002, 11 * S + 1));
         let o = s.open(&a, 1002, 11 * S + 1, false);
         assert!(o.recycled_time_wait);
         assert_eq!((s.live(), s.time_wait(), s.holders(0, 1002)), (1, 0, 1));
-        assert!(
-            !s.expire_time_wait(t),
-            "the recycled TIME_WAIT's expiry must not free the live one"
-        );
+        assert!(!s.expire_time_wait(t), "the recycled TIME_WAIT's expiry must not free the live one");
         assert!(!s.is_suitable(&a, 1002, 100 * S));
     }
 
@@ -503,10 +482,7 @@ mod tests {
         assert!(s.is_suitable(&a, 1004, S));
         assert!(s.open(&a, 1004, 30 * S, false).remote_collision);
         s.close(a.key(1004), 31 * S, Closer::Server, 60 * S);
-        assert!(
-            !s.open(&a, 1004, 91 * S, false).remote_collision,
-            "the server's TIME_WAIT ended"
-        );
+        assert!(!s.open(&a, 1004, 91 * S, false).remote_collision, "the server's TIME_WAIT ended");
     }
 
     #[test]
@@ -515,20 +491,14 @@ mod tests {
         let (a, b) = (flow(0), flow(1));
         assert!(s.is_free_for_bind(0, 1006));
         s.open(&a, 1006, 0, true);
-        assert!(
-            !s.is_suitable(&b, 1006, 0),
-            "connect() never shares a bind()-owned port"
-        );
+        assert!(!s.is_suitable(&b, 1006, 0), "connect() never shares a bind()-owned port");
         assert!(!s.is_free_for_bind(0, 1006));
         let t = s.close(a.key(1006), S, Closer::Client, 60 * S).unwrap();
         assert!(!s.is_suitable(&b, 1006, 2 * S));
         s.expire_time_wait(t);
         assert!(s.is_suitable(&b, 1006, 61 * S));
         s.open(&b, 1006, 61 * S, false);
-        assert!(
-            s.is_suitable(&a, 1006, 61 * S),
-            "now shared, connect()-owned"
-        );
+        assert!(s.is_suitable(&a, 1006, 61 * S), "now shared, connect()-owned");
         assert!(!s.is_free_for_bind(0, 1006));
     }
 }

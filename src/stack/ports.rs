@@ -13,15 +13,9 @@ pub struct PortRange {
 
 impl PortRange {
     /// Linux's default `ip_local_port_range`.
-    pub const LINUX: PortRange = PortRange {
-        lo: 32768,
-        hi: 60999,
-    };
+    pub const LINUX: PortRange = PortRange { lo: 32768, hi: 60999 };
     /// The IANA dynamic range, used by macOS, Windows and NetBSD.
-    pub const IANA: PortRange = PortRange {
-        lo: 49152,
-        hi: 65535,
-    };
+    pub const IANA: PortRange = PortRange { lo: 49152, hi: 65535 };
 
     pub fn new(lo: u16, hi: u16) -> Result<PortRange, String> {
         if lo == 0 {
@@ -79,9 +73,7 @@ impl fmt::Display for PortRange {
 }
 
 fn parse_port(text: &str) -> Result<u16, String> {
-    let v: u64 = text
-        .parse()
-        .map_err(|_| format!("`{text}` is not a port number (1-65535)"))?;
+    let v: u64 = text.parse().map_err(|_| format!("`{text}` is not a port number (1-65535)"))?;
     match v {
         0 => Err("port 0 is not a port (ports are 1-65535)".into()),
         1..=65535 => Ok(v as u16),
@@ -99,10 +91,7 @@ pub struct ReservedPorts {
 
 impl Default for ReservedPorts {
     fn default() -> Self {
-        ReservedPorts {
-            bits: Box::new([0; 1024]),
-            count: 0,
-        }
+        ReservedPorts { bits: Box::new([0; 1024]), count: 0 }
     }
 }
 
@@ -160,11 +149,7 @@ impl ReservedPorts {
                 while p < 65535 && self.contains(p as u16 + 1) {
                     p += 1;
                 }
-                out.push(if start == p {
-                    start.to_string()
-                } else {
-                    format!("{start}-{p}")
-                });
+                out.push(if start == p { start.to_string() } else { format!("{start}-{p}") });
             }
             p += 1;
         }
@@ -181,21 +166,10 @@ mod tests {
         let r = PortRange::parse("32768-60999").unwrap();
         assert_eq!((r.lo(), r.hi(), r.len()), (32768, 60999, 28232));
         assert_eq!(PortRange::parse("40000").unwrap().len(), 1);
-        assert_eq!(
-            PortRange::parse("61000-32768").unwrap_err(),
-            "the range is empty: min 61000 > max 32768"
-        );
+        assert_eq!(PortRange::parse("61000-32768").unwrap_err(), "the range is empty: min 61000 > max 32768");
         assert!(PortRange::parse("0-10").unwrap_err().contains("port 0"));
-        assert!(
-            PortRange::parse("1-70000")
-                .unwrap_err()
-                .contains("70000 is out of range")
-        );
-        assert!(
-            PortRange::parse("a-b")
-                .unwrap_err()
-                .contains("not a port number")
-        );
+        assert!(PortRange::parse("1-70000").unwrap_err().contains("70000 is out of range"));
+        assert!(PortRange::parse("a-b").unwrap_err().contains("not a port number"));
     }
 
     #[test]
@@ -206,10 +180,7 @@ mod tests {
         r.insert(65535);
         assert_eq!(r.len(), 51);
         assert!(r.contains(40000) && r.contains(40049) && !r.contains(40050));
-        assert_eq!(
-            r.ranges(),
-            vec!["40000-40049".to_string(), "65535".to_string()]
-        );
+        assert_eq!(r.ranges(), vec!["40000-40049".to_string(), "65535".to_string()]);
         assert_eq!(r.count_in(PortRange::parse("40040-40100").unwrap()), 10);
     }
 }

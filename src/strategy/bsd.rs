@@ -32,10 +32,7 @@ pub struct BsdConfig {
 
 impl Default for BsdConfig {
     fn default() -> Self {
-        BsdConfig {
-            start: Start::First,
-            direction: Direction::Up,
-        }
+        BsdConfig { start: Start::First, direction: Direction::Up }
     }
 }
 
@@ -48,11 +45,7 @@ pub struct Bsd<R = StrategyRng> {
 
 impl<R: Rng + Send> Bsd<R> {
     pub fn new(cfg: BsdConfig, rng: R) -> Self {
-        Bsd {
-            cfg,
-            next: None,
-            rng,
-        }
+        Bsd { cfg, next: None, rng }
     }
 }
 
@@ -85,9 +78,6 @@ impl<R: Rng + Send> PortSelector for Bsd<R> {
             }
         }
         self.next = Some(next);
-        Selection {
-            port: found,
-            candidates: examined,
-        }
+        Selection { port: found, candidates: examined }
     }
 }

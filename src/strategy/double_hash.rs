@@ -97,14 +97,7 @@ impl<R: Rng + Send> DoubleHash<R> {
                 EntryWidth::Bits32 => random32(&mut rng),
             })
             .collect();
-        DoubleHash {
-            cfg,
-            f,
-            g,
-            rekey,
-            table,
-            rng,
-        }
+        DoubleHash { cfg, f, g, rekey, table, rng }
     }
 
     /// The current value of every counter; for tests and reports.
@@ -129,10 +122,7 @@ impl<R: Rng + Send> PortSelector for DoubleHash<R> {
         let h = self.f.hash(req.flow, window);
         let tl = self.cfg.table_length;
         let (offset, index) = match self.cfg.index {
-            IndexSource::Independent => (
-                h as u32,
-                (self.g.hash(req.flow, window) % u64::from(tl)) as usize,
-            ),
+            IndexSource::Independent => (h as u32, (self.g.hash(req.flow, window) % u64::from(tl)) as usize),
             IndexSource::SameHash => ((h >> 32) as u32, ((h as u32) % tl) as usize),
             IndexSource::XorOffset => {
                 let o = h as u32;

@@ -19,11 +19,7 @@ pub struct HashConfig {
 
 impl Default for HashConfig {
     fn default() -> Self {
-        HashConfig {
-            random_init: false,
-            hash: HashFn::Siphash24,
-            rekey_period: None,
-        }
+        HashConfig { random_init: false, hash: HashFn::Siphash24, rekey_period: None }
     }
 }
 
@@ -41,11 +37,7 @@ impl HashBased {
         let f = KeyedHash::from_rng(rng, cfg.hash);
         let rekey = Rekey::new(cfg.rekey_period, rng);
         let next_ephemeral = if cfg.random_init { random32(rng) } else { 0 };
-        HashBased {
-            f,
-            rekey,
-            next_ephemeral,
-        }
+        HashBased { f, rekey, next_ephemeral }
     }
 
     pub fn from_rng(cfg: HashConfig, mut rng: StrategyRng) -> Self {

@@ -82,10 +82,7 @@ pub struct Rekey {
 }
 
 impl Rekey {
-    pub const NEVER: Rekey = Rekey {
-        period: None,
-        phase: 0,
-    };
+    pub const NEVER: Rekey = Rekey { period: None, phase: 0 };
 
     /// A re-key schedule with a random phase in `[0, period)`; draws from `rng` only when there
     /// is a period.
@@ -122,11 +119,7 @@ mod tests {
 
     #[test]
     fn hash_depends_on_every_input() {
-        let k = KeyedHash {
-            k0: 1,
-            k1: 2,
-            function: HashFn::Siphash24,
-        };
+        let k = KeyedHash { k0: 1, k1: 2, function: HashFn::Siphash24 };
         let f = Flow::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(192, 0, 2, 1), 443);
         let base = k.hash(&f, 0);
         let mut g = f;
@@ -140,32 +133,13 @@ mod tests {
         assert_ne!(k.hash(&g, 0), base);
         assert_ne!(k.hash(&f, 1), base);
         assert_ne!(KeyedHash { k0: 3, ..k }.hash(&f, 0), base);
-        assert_ne!(
-            KeyedHash {
-                function: HashFn::Siphash13,
-                ..k
-            }
-            .hash(&f, 0),
-            base
-        );
+        assert_ne!(KeyedHash { function: HashFn::Siphash13, ..k }.hash(&f, 0), base);
     }
 
     #[test]
     fn rekey_windows_advance_every_period() {
-        let r = Rekey {
-            period: Some(10),
-            phase: 3,
-        };
-        assert_eq!(
-            [
-                r.window(0),
-                r.window(6),
-                r.window(7),
-                r.window(16),
-                r.window(17)
-            ],
-            [0, 0, 1, 1, 2]
-        );
+        let r = Rekey { period: Some(10), phase: 3 };
+        assert_eq!([r.window(0), r.window(6), r.window(7), r.window(16), r.window(17)], [0, 0, 1, 1, 2]);
         assert_eq!(Rekey::NEVER.window(u64::MAX), 0);
     }
 }

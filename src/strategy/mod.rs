@@ -51,6 +51,20 @@ impl PortCheck for StackCheck<'_> {
     }
 }
 
+/// The stack's answer for `bind(port)` before `connect()`: the port must be entirely free on the
+/// local address (no `SO_REUSEADDR`), whatever the destination.
+pub struct BindCheck<'a> {
+    pub stack: &'a Stack,
+    pub local_index: u16,
+}
+
+impl PortCheck for BindCheck<'_> {
+    #[inline]
+    fn is_suitable(&self, port: u16) -> bool {
+        self.stack.is_free_for_bind(self.local_index, port)
+    }
+}
+
 /// A hand-built occupancy: every port in the set is unsuitable, every other port is suitable.
 #[derive(Clone, Debug, Default)]
 pub struct BusyPorts(pub HashSet<u16>);
@@ -67,12 +81,56 @@ impl PortCheck for BusyPorts {
     }
 }
 
+/// How the application asks for its port (operating-systems.md §1.5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SocketMode {
+    /// `connect()` on an unbound socket: the port is picked knowing the destination.
+    #[default]
+    Connect,
+    /// `bind(port 0)` first: the port is picked without the destination and held exclusively
+    /// (Linux prefers the parity opposite to connect()'s).
+    BindThenConnect,
+    /// `bind()` with `IP_BIND_ADDRESS_NO_PORT`: the address is fixed, the port is picked at
+    /// `connect()` time as for `Connect`.
+    BindNoPort,
+}
+
+impl SocketMode {
+    pub const NAMES: &'static [&'static str] = &["connect", "bind-then-connect", "bind-no-port"];
+
+    pub fn parse(text: &str) -> Option<SocketMode> {
+        match text {
+            "connect" => Some(SocketMode::Connect),
+            "bind-then-connect" => Some(SocketMode::BindThenConnect),
+            "bind-no-port" => Some(SocketMode::BindNoPort),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
 /// What a strategy is asked: complete `flow` at `now` with a port from `range`.
 #[derive(Clone, Copy, Debug)]
 pub struct Request<'a> {
     pub flow: &'a Flow,
     pub now: Nanos,
+    /// The range to pick from: the stack's, or the socket's own when `per_socket_range`.
     pub range: PortRange,
+    pub mode: SocketMode,
+    /// The socket narrowed the range itself (Linux `IP_LOCAL_PORT_RANGE`, 6.3+; since 6.8 the
+    /// connect() scan then steps by 1 with no parity split).
+    pub per_socket_range: bool,
+}
+
+impl<'a> Request<'a> {
+    /// A plain `connect()` over `range`.
+    pub fn connect(flow: &'a Flow, now: Nanos, range: PortRange) -> Request<'a> {
+        Request { flow, now, range, mode: SocketMode::Connect, per_socket_range: false }
+    }
 }
 
 /// What a strategy answers: a port, or exhaustion (`None`, `EADDRNOTAVAIL`), and in both cases
@@ -85,17 +143,11 @@ pub struct Selection {
 
 impl Selection {
     pub fn found(port: u16, candidates: u32) -> Selection {
-        Selection {
-            port: Some(port),
-            candidates,
-        }
+        Selection { port: Some(port), candidates }
     }
 
     pub fn exhausted(candidates: u32) -> Selection {
-        Selection {
-            port: None,
-            candidates,
-        }
+        Selection { port: None, candidates }
     }
 }
 

@@ -27,10 +27,7 @@ pub struct RandomIncrementsConfig {
 
 impl Default for RandomIncrementsConfig {
     fn default() -> Self {
-        RandomIncrementsConfig {
-            n: 500,
-            termination: Termination::Rfc6056,
-        }
+        RandomIncrementsConfig { n: 500, termination: Termination::Rfc6056 }
     }
 }
 
@@ -45,11 +42,7 @@ impl<R: Rng + Send> RandomIncrements<R> {
     /// Draws `next_ephemeral = random() % 65536` first.
     pub fn new(cfg: RandomIncrementsConfig, mut rng: R) -> Self {
         let next_ephemeral = random32(&mut rng) % 65536;
-        RandomIncrements {
-            cfg,
-            next_ephemeral,
-            rng,
-        }
+        RandomIncrements { cfg, next_ephemeral, rng }
     }
 }
 

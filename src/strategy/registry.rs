@@ -163,11 +163,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
                 default: "first",
                 help: "initial next_ephemeral: first (min counting up, max counting down) or random",
             },
-            ParamInfo {
-                name: "direction",
-                default: "up",
-                help: "up (+1, macOS) or down (-1, NetBSD)",
-            },
+            ParamInfo { name: "direction", default: "up", help: "up (+1, macOS) or down (-1, NetBSD)" },
         ],
         parse: |p| {
             let start = match p.choice("start", &["first", "random"])? {
@@ -300,9 +296,7 @@ pub static STRATEGIES: &[StrategyInfo] = &[
 
 /// Finds a strategy by its name or one of its aliases.
 pub fn lookup(name: &str) -> Option<&'static StrategyInfo> {
-    STRATEGIES
-        .iter()
-        .find(|s| s.name == name || s.aliases.contains(&name))
+    STRATEGIES.iter().find(|s| s.name == name || s.aliases.contains(&name))
 }
 
 /// Every accepted name, with aliases, for error messages.
@@ -342,10 +336,7 @@ pub fn configure(name: &str, params: Params) -> Result<StrategyConfig, ParamErro
         None => Err(ParamError {
             key: params.path("name"),
             span: None,
-            message: format!(
-                "unknown strategy `{name}`; valid strategies: {}",
-                valid_names()
-            ),
+            message: format!("unknown strategy `{name}`; valid strategies: {}", valid_names()),
         }),
     }
 }
@@ -383,16 +374,13 @@ mod tests {
     fn unknown_names_and_parameters_are_errors_that_list_the_valid_ones() {
         let e = configure("lunix", Params::empty("strategies[0]")).unwrap_err();
         assert_eq!(e.key, "strategies[0].name");
-        assert!(
-            e.message
-                .starts_with("unknown strategy `lunix`; valid strategies: bsd (sequential), ")
-        );
+        assert!(e.message.starts_with("unknown strategy `lunix`; valid strategies: bsd (sequential), "));
         let p = Params::from_toml("strategies[1]", "table_lenght = 3").unwrap();
         let e = configure("double-hash", p).unwrap_err();
         assert_eq!(e.key, "strategies[1].table_lenght");
-        assert!(e.message.contains(
-            "valid keys: table_length, entry_width, increment, index, hash, rekey_period"
-        ));
+        assert!(
+            e.message.contains("valid keys: table_length, entry_width, increment, index, hash, rekey_period")
+        );
     }
 
     #[test]
@@ -401,10 +389,7 @@ mod tests {
         assert_eq!(cfg, StrategyConfig::DoubleHash(DoubleHashConfig::default()));
         assert_eq!(DoubleHashConfig::default().table_length, 10);
         let cfg = configure("alg5", Params::empty("s")).unwrap();
-        assert_eq!(
-            cfg.settings(),
-            serde_json::json!({"n": 500, "termination": "rfc6056"})
-        );
+        assert_eq!(cfg.settings(), serde_json::json!({"n": 500, "termination": "rfc6056"}));
     }
 
     #[test]
@@ -413,19 +398,14 @@ mod tests {
             for p in info.params {
                 let text = format!("{} = {}", p.name, toml_literal(p.default));
                 let params = Params::from_toml("s", &text).unwrap();
-                info.configure(params).unwrap_or_else(|e| {
-                    panic!("{}: default of {} rejected: {e}", info.name, p.name)
-                });
+                info.configure(params)
+                    .unwrap_or_else(|e| panic!("{}: default of {} rejected: {e}", info.name, p.name));
             }
         }
     }
 
     fn toml_literal(default: &str) -> String {
-        if default.parse::<i64>().is_ok() {
-            default.to_string()
-        } else {
-            format!("\"{default}\"")
-        }
+        if default.parse::<i64>().is_ok() { default.to_string() } else { format!("\"{default}\"") }
     }
 
     #[test]

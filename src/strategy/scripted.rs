@@ -14,9 +14,7 @@ pub struct ScriptedRng {
 
 impl ScriptedRng {
     pub fn new(draws: impl IntoIterator<Item = u32>) -> ScriptedRng {
-        ScriptedRng {
-            draws: draws.into_iter().collect(),
-        }
+        ScriptedRng { draws: draws.into_iter().collect() }
     }
 
     /// Appends more draws.
@@ -34,10 +32,7 @@ impl TryRng for ScriptedRng {
     type Error = Infallible;
 
     fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok(self
-            .draws
-            .pop_front()
-            .expect("ScriptedRng ran out of scripted draws"))
+        Ok(self.draws.pop_front().expect("ScriptedRng ran out of scripted draws"))
     }
 
     fn try_next_u64(&mut self) -> Result<u64, Infallible> {

@@ -17,14 +17,7 @@ fn alg1_choice_counts(range: PortRange, busy: &BusyPorts) -> Vec<u32> {
     let f = flow();
     let mut counts = vec![0; n as usize];
     for _ in 0..n {
-        let sel = s.select(
-            &Request {
-                flow: &f,
-                now: 0,
-                range,
-            },
-            busy,
-        );
+        let sel = s.select(&Request::connect(&f, 0, range), busy);
         counts[(sel.port.unwrap() - range.lo()) as usize] += 1;
     }
     counts
@@ -62,14 +55,7 @@ fn alg2_mean_candidates(busy: u16, draws: u32) -> f64 {
     let f = flow();
     let mut total = 0u64;
     for _ in 0..draws {
-        let sel = s.select(
-            &Request {
-                flow: &f,
-                now: 0,
-                range,
-            },
-            &occupied,
-        );
+        let sel = s.select(&Request::connect(&f, 0, range), &occupied);
         assert!(sel.port.is_some());
         total += u64::from(sel.candidates);
     }
@@ -84,9 +70,6 @@ fn algorithm_2_candidates_average_one_over_one_minus_rho() {
     for (busy, rho) in [(500u16, 0.5f64), (900, 0.9)] {
         let mean = alg2_mean_candidates(busy, 100_000);
         let expected = 1.0 / (1.0 - rho);
-        assert!(
-            (mean - expected).abs() / expected < 0.02,
-            "rho {rho}: mean {mean:.4}, expected {expected}"
-        );
+        assert!((mean - expected).abs() / expected < 0.02, "rho {rho}: mean {mean:.4}, expected {expected}");
     }
 }

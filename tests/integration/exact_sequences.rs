@@ -15,27 +15,14 @@ fn range() -> PortRange {
 }
 
 fn flow(last_octet: u8) -> Flow {
-    Flow::new(
-        Ipv4Addr::new(10, 0, 0, 1),
-        Ipv4Addr::new(192, 0, 2, last_octet),
-        443,
-    )
+    Flow::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(192, 0, 2, last_octet), 443)
 }
 
 /// Runs `calls` selections toward `f`, marking each chosen port busy.
-fn run(
-    s: &mut dyn PortSelector,
-    f: &Flow,
-    busy: &mut BusyPorts,
-    calls: usize,
-) -> Vec<(Option<u16>, u32)> {
+fn run(s: &mut dyn PortSelector, f: &Flow, busy: &mut BusyPorts, calls: usize) -> Vec<(Option<u16>, u32)> {
     (0..calls)
         .map(|_| {
-            let req = Request {
-                flow: f,
-                now: 0,
-                range: range(),
-            };
+            let req = Request::connect(f, 0, range());
             let sel = s.select(&req, busy);
             if let Some(p) = sel.port {
                 busy.0.insert(p);
@@ -74,32 +61,18 @@ fn bsd_counts_up_from_min_and_wraps() {
 fn bsd_counts_down_from_max_like_netbsd() {
     // next = max = 1009. Busy {1009, 1005}.
     // 1: 1009 busy, 1008 -> 2; next 1007.  2: 1007 -> 1.  3: 1006 -> 1.  4: 1005 busy, 1004 -> 2.
-    let cfg = BsdConfig {
-        start: Start::First,
-        direction: Direction::Down,
-    };
+    let cfg = BsdConfig { start: Start::First, direction: Direction::Down };
     let mut s = Bsd::new(cfg, ScriptedRng::new([]));
     let mut busy = BusyPorts::new([1009, 1005]);
     let got = run(&mut s, &flow(1), &mut busy, 4);
-    assert_eq!(
-        got,
-        vec![
-            (Some(1008), 2),
-            (Some(1007), 1),
-            (Some(1006), 1),
-            (Some(1004), 2)
-        ]
-    );
+    assert_eq!(got, vec![(Some(1008), 2), (Some(1007), 1), (Some(1006), 1), (Some(1004), 2)]);
 }
 
 #[test]
 fn bsd_random_start_draws_once_at_boot() {
     // next = 1000 + 23 % 10 = 1003 (one draw, at the first selection). Busy {1003}.
     // 1: 1003 busy, 1004 -> 2.  2: 1005 -> 1 (no further draw: the script has none left).
-    let cfg = BsdConfig {
-        start: Start::Random,
-        direction: Direction::Up,
-    };
+    let cfg = BsdConfig { start: Start::Random, direction: Direction::Up };
     let mut s = Bsd::new(cfg, ScriptedRng::new([23]));
     let mut busy = BusyPorts::new([1003]);
     let got = run(&mut s, &flow(1), &mut busy, 2);
@@ -115,15 +88,7 @@ fn random_start_scans_up_from_a_random_point() {
     let mut s = RandomStart::new(ScriptedRng::new([7, 19, 4, 12]));
     let mut busy = BusyPorts::new([1000, 1007, 1008]);
     let got = run(&mut s, &flow(1), &mut busy, 4);
-    assert_eq!(
-        got,
-        vec![
-            (Some(1009), 3),
-            (Some(1001), 3),
-            (Some(1004), 1),
-            (Some(1002), 1)
-        ]
-    );
+    assert_eq!(got, vec![(Some(1009), 3), (Some(1001), 3), (Some(1004), 1), (Some(1002), 1)]);
 }
 
 #[test]
@@ -157,12 +122,7 @@ fn random_pick_gives_up_after_num_ephemeral_draws_even_with_a_port_free() {
 
 /// F()'s output for `f` under the key the script gave (k0 = 1, k1 = 2), as a u32 offset.
 fn offset(f: &Flow, k0: u64, k1: u64) -> u32 {
-    KeyedHash {
-        k0,
-        k1,
-        function: HashFn::Siphash24,
-    }
-    .hash(f, 0) as u32
+    KeyedHash { k0, k1, function: HashFn::Siphash24 }.hash(f, 0) as u32
 }
 
 #[test]
@@ -175,17 +135,10 @@ fn hash_based_shares_one_counter_across_destinations() {
     // B: a destination whose offset + 3 is none of A's ports below (the test picks the case).
     let b = (2..=255)
         .map(flow)
-        .find(|b| {
-            ![0, 1, 2, 4]
-                .map(|k| port(ra, k))
-                .contains(&port(offset(b, 1, 2) % 10, 3))
-        })
+        .find(|b| ![0, 1, 2, 4].map(|k| port(ra, k)).contains(&port(offset(b, 1, 2) % 10, 3)))
         .unwrap();
     let rb = offset(&b, 1, 2) % 10;
-    assert!(
-        offset(&a, 1, 2) < u32::MAX - 100 && offset(&b, 1, 2) < u32::MAX - 100,
-        "no 2^32 wrap here"
-    );
+    assert!(offset(&a, 1, 2) < u32::MAX - 100 && offset(&b, 1, 2) < u32::MAX - 100, "no 2^32 wrap here");
     let mut s = HashBased::new(HashConfig::default(), &mut ScriptedRng::new([1, 0, 2, 0]));
     // 1, toward A, its first two candidates busy: next 0 busy, 1 busy, 2 free -> after 3; next = 3.
     let mut busy = BusyPorts::new([port(ra, 0), port(ra, 1)]);
@@ -201,16 +154,10 @@ fn hash_based_random_init_starts_the_counter_at_the_draw() {
     // Key draws (1, 0, 2, 0), then next_ephemeral = 7: the first port is offset + 7.
     let a = flow(1);
     let r = offset(&a, 1, 2) % 10;
-    let cfg = HashConfig {
-        random_init: true,
-        ..HashConfig::default()
-    };
+    let cfg = HashConfig { random_init: true, ..HashConfig::default() };
     let mut s = HashBased::new(cfg, &mut ScriptedRng::new([1, 0, 2, 0, 7]));
     let mut busy = BusyPorts::default();
-    assert_eq!(
-        run(&mut s, &a, &mut busy, 1),
-        vec![(Some(1000 + ((r + 7) % 10) as u16), 1)]
-    );
+    assert_eq!(run(&mut s, &a, &mut busy, 1), vec![(Some(1000 + ((r + 7) % 10) as u16), 1)]);
 }
 
 /// Scripted draws for a double-hash: F key (k0 = 1, k1 = 2), G key (k0 = 3, k1 = 4), table.
@@ -221,13 +168,7 @@ fn double_hash_script(table: &[u32]) -> ScriptedRng {
 }
 
 fn index(f: &Flow, table_length: u64) -> usize {
-    (KeyedHash {
-        k0: 3,
-        k1: 4,
-        function: HashFn::Siphash24,
-    }
-    .hash(f, 0)
-        % table_length) as usize
+    (KeyedHash { k0: 3, k1: 4, function: HashFn::Siphash24 }.hash(f, 0) % table_length) as usize
 }
 
 #[test]
@@ -239,10 +180,7 @@ fn double_hash_rfc_steps_the_chosen_counter_per_candidate() {
     assert!(o < u32::MAX - 1000);
     let t0 = [100u32, 200, 300][i];
     let port = |t: u32| 1000 + ((o + t) % 10) as u16;
-    let cfg = DoubleHashConfig {
-        table_length: 3,
-        ..DoubleHashConfig::default()
-    };
+    let cfg = DoubleHashConfig { table_length: 3, ..DoubleHashConfig::default() };
     let mut s = DoubleHash::new(cfg, double_hash_script(&[100, 200, 300]));
     // First candidate busy: found at table t0 + 1 after 2 candidates; counter is then t0 + 2.
     let mut busy = BusyPorts::new([port(t0)]);
@@ -262,28 +200,19 @@ fn double_hash_16_bit_entries_jump_when_they_wrap() {
     let a = flow(1);
     let o = offset(&a, 1, 2);
     assert!(o < u32::MAX - (1 << 17));
-    let cfg16 = DoubleHashConfig {
-        table_length: 3,
-        ..DoubleHashConfig::default()
-    };
+    let cfg16 = DoubleHashConfig { table_length: 3, ..DoubleHashConfig::default() };
     let mut s16 = DoubleHash::new(cfg16, double_hash_script(&[65535; 3]));
     let mut busy = BusyPorts::default();
     let got16 = run(&mut s16, &a, &mut busy, 2);
     assert_eq!(got16[0].0, Some(1000 + ((o + 65535) % 10) as u16));
     assert_eq!(got16[1].0, Some(1000 + (o % 10) as u16));
     // 32 bits: the entry goes on to 65536.
-    let cfg32 = DoubleHashConfig {
-        entry_width: EntryWidth::Bits32,
-        ..cfg16
-    };
+    let cfg32 = DoubleHashConfig { entry_width: EntryWidth::Bits32, ..cfg16 };
     let mut s32 = DoubleHash::new(cfg32, double_hash_script(&[65535; 3]));
     let mut busy = BusyPorts::default();
     let got32 = run(&mut s32, &a, &mut busy, 2);
     assert_eq!(got32[1].0, Some(1000 + ((o + 65536) % 10) as u16));
-    assert_ne!(
-        got16[1].0, got32[1].0,
-        "65536 mod 10 = 6: the two widths part ways"
-    );
+    assert_ne!(got16[1].0, got32[1].0, "65536 mod 10 = 6: the two widths part ways");
 }
 
 #[test]
@@ -339,10 +268,7 @@ fn random_increments_adds_1_to_n_before_every_candidate() {
     // N = 4. next_ephemeral = 65540 % 65536 = 4.
     // 1: draw 2 -> inc 2 % 4 + 1 = 3, next 7 -> 1007 busy; draw 5 -> inc 2, next 9 -> 1009 after 2
     // 2: draw 3 -> inc 4, next 13 -> 1003 -> 1
-    let cfg = RandomIncrementsConfig {
-        n: 4,
-        termination: Termination::Rfc6056,
-    };
+    let cfg = RandomIncrementsConfig { n: 4, termination: Termination::Rfc6056 };
     let mut s = RandomIncrements::new(cfg, ScriptedRng::new([65540, 2, 5, 3]));
     let mut busy = BusyPorts::new([1007]);
     let got = run(&mut s, &flow(1), &mut busy, 2);
@@ -359,10 +285,6 @@ fn random_increments_termination_rules() {
         let cfg = RandomIncrementsConfig { n: 4, termination };
         let mut s = RandomIncrements::new(cfg, ScriptedRng::new(draws));
         let mut busy = BusyPorts::new(1000..=1009);
-        assert_eq!(
-            run(&mut s, &flow(1), &mut busy, 1),
-            vec![(None, expected)],
-            "{termination:?}"
-        );
+        assert_eq!(run(&mut s, &flow(1), &mut busy, 1), vec![(None, expected)], "{termination:?}");
     }
 }

@@ -32,40 +32,19 @@ const CONFIGS: &[(&str, &str, bool)] = &[
     ("random-start", "", true),
     ("random-pick", "", false),
     ("hash", "", true),
-    (
-        "hash",
-        "next_ephemeral_init = \"random\"\nrekey_period = \"1s\"",
-        true,
-    ),
+    ("hash", "next_ephemeral_init = \"random\"\nrekey_period = \"1s\"", true),
     ("double-hash", "entry_width = 32", true),
-    (
-        "double-hash",
-        "entry_width = 32\ntable_length = 1\nincrement = \"linux\"\nindex = \"same-hash\"",
-        true,
-    ),
-    (
-        "double-hash",
-        "entry_width = 32\nincrement = \"linux-5.12\"\nindex = \"xor-offset\"",
-        true,
-    ),
+    ("double-hash", "entry_width = 32\ntable_length = 1\nincrement = \"linux\"\nindex = \"same-hash\"", true),
+    ("double-hash", "entry_width = 32\nincrement = \"linux-5.12\"\nindex = \"xor-offset\"", true),
     ("double-hash", "table_length = 256", false),
     ("random-increments", "", false),
-    (
-        "random-increments",
-        "n = 3\ntermination = \"one-pass\"",
-        false,
-    ),
+    ("random-increments", "n = 3\ntermination = \"one-pass\"", false),
 ];
 
 fn occupancy() -> impl Strategy<Value = (u16, u16, Vec<bool>, u64)> {
     (1u16..60_000, 1u16..200).prop_flat_map(|(lo, len)| {
         let len = len.min(65535 - lo + 1);
-        (
-            Just(lo),
-            Just(len),
-            prop::collection::vec(prop::bool::weighted(0.7), len as usize),
-            any::<u64>(),
-        )
+        (Just(lo), Just(len), prop::collection::vec(prop::bool::weighted(0.7), len as usize), any::<u64>())
     })
 }
 
@@ -83,7 +62,7 @@ proptest! {
             for call in 0..(len as u32 + 3) {
                 let f = Flow::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(192, 0, 2, (call % dests as u32) as u8), 443);
                 let check = Counting { inner: &held, calls: Cell::new(0) };
-                let sel = s.select(&Request { flow: &f, now: u64::from(call) * 400_000_000, range }, &check);
+                let sel = s.select(&Request::connect(&f, u64::from(call) * 400_000_000, range), &check);
                 prop_assert_eq!(sel.candidates, check.calls.get(), "{} {}: candidates must be the calls made", name, params);
                 prop_assert!(sel.candidates <= range.len() || !complete);
                 match sel.port {
