@@ -24,6 +24,9 @@ pub enum Value {
 pub struct Node {
     pub value: Value,
     pub span: Range<usize>,
+    /// Where its key is, for a table entry read from the file: an unknown key is reported
+    /// there, a bad value at the value.
+    pub key_span: Option<Range<usize>>,
 }
 
 /// Strings with where each is in the file.
@@ -90,11 +93,17 @@ fn convert(v: &DeValue<'_>, span: Range<usize>) -> Result<Node, ParamError> {
         }
         DeValue::Table(t) => Value::Table(convert_table(t)?),
     };
-    Ok(Node { value, span })
+    Ok(Node { value, span, key_span: None })
 }
 
 fn convert_table(t: &DeTable<'_>) -> Result<Table, ParamError> {
-    t.iter().map(|(k, v)| Ok((k.get_ref().to_string(), convert(v.get_ref(), v.span())?))).collect()
+    t.iter()
+        .map(|(k, v)| {
+            let mut node = convert(v.get_ref(), v.span())?;
+            node.key_span = Some(k.span());
+            Ok((k.get_ref().to_string(), node))
+        })
+        .collect()
 }
 
 /// Sets the value at a dotted path (`workload.arrivals.rate`, `strategies[1].table_length`) in a
@@ -125,7 +134,7 @@ pub fn set_path(table: &mut Table, path: &str, value: Value) -> Result<(), Strin
                 return Err(format!("`{key}` is not in the scenario, so `{head}` cannot be set"));
             }
             let fresh = if rest.is_some() { Value::Table(Table::new()) } else { value.clone() };
-            table.push((key.to_string(), Node { value: fresh, span: 0..0 }));
+            table.push((key.to_string(), Node { value: fresh, span: 0..0, key_span: None }));
             table.len() - 1
         }
     };
@@ -275,7 +284,7 @@ impl Params {
     pub fn table(&mut self, key: &str) -> Result<Option<Params>, ParamError> {
         match self.take(key) {
             None => Ok(None),
-            Some(Node { value: Value::Table(t), span }) => {
+            Some(Node { value: Value::Table(t), span, .. }) => {
                 Ok(Some(Params::new(self.path(key), t, Some(span))))
             }
             Some(n) => Err(self.type_error(key, "a table", &n.value)),
@@ -446,7 +455,7 @@ impl Params {
             };
             return Err(ParamError {
                 key: self.path(k),
-                span: Some(v.span.clone()),
+                span: Some(v.key_span.clone().unwrap_or_else(|| v.span.clone())),
                 message: format!("unknown key `{k}` ({hint})"),
             });
         }
@@ -467,7 +476,7 @@ mod tests {
         let e = p.finish(&["n", "mode"]).unwrap_err();
         assert_eq!(e.key, "strategies[0].bogus");
         assert_eq!(e.message, "unknown key `bogus` (valid keys: n, mode)");
-        assert_eq!(e.span, Some(26..27));
+        assert_eq!(e.span, Some(18..23), "the key, not its value");
     }
 
     #[test]

@@ -10,9 +10,8 @@ pub const NANOS_PER_SEC: u64 = 1_000_000_000;
 
 /// Parses the scenario's duration strings (`"250ms"`, `"60s"`, `"10m"`, `"1h 30m"`).
 pub fn parse_duration(text: &str) -> Result<Nanos, String> {
-    let d: Duration = humantime::parse_duration(text.trim()).map_err(|e| {
-        format!("`{text}` is not a duration ({e}); write it like \"250ms\", \"60s\" or \"10m\"")
-    })?;
+    let d: Duration = humantime::parse_duration(text.trim())
+        .map_err(|_| format!("`{text}` is not a duration: write it like \"250ms\", \"60s\" or \"10m\""))?;
     u64::try_from(d.as_nanos()).map_err(|_| format!("`{text}` is too long (at most about 584 years)"))
 }
 

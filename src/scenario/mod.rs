@@ -91,8 +91,20 @@ pub struct Scenario {
     /// How sockets ask for ports where a destination does not say (`[workload] socket`).
     pub socket: SocketSpec,
     pub strategies: Vec<StrategySpec>,
+    /// Per strategy label: the stack settings its `[[strategies]]` entry overrides.
+    pub stack_overrides: std::collections::BTreeMap<String, StackOverrides>,
     pub metrics: MetricSettings,
     pub expect: Vec<Expectation>,
+}
+
+/// `stack = { ... }` of one `[[strategies]]` entry: what it changes for that strategy alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StackOverrides {
+    pub range: Option<PortRange>,
+    pub scope: Option<Scope>,
+    pub time_wait: Option<Nanos>,
+    pub tw_reuse: Option<TwReuse>,
+    pub tw_reuse_delay: Option<Nanos>,
 }
 
 /// The settings one strategy runs with, after profile defaults and scenario overrides.
@@ -110,12 +122,13 @@ impl Scenario {
     /// profile, else Linux's defaults.
     pub fn effective(&self, spec: &StrategySpec) -> Effective {
         let os = spec.config.os_defaults();
+        let own = self.stack_overrides.get(&spec.label).copied().unwrap_or_default();
         Effective {
-            range: self.ports.range.or(os.range).unwrap_or(DEFAULT_RANGE),
-            scope: self.ports.scope.or(os.scope).unwrap_or(Scope::FourTuple),
-            time_wait: self.tcp.time_wait.or(os.time_wait).unwrap_or(DEFAULT_TIME_WAIT),
-            tw_reuse: self.tcp.tw_reuse.or(os.tw_reuse).unwrap_or(TwReuse::Off),
-            tw_reuse_delay: self.tcp.tw_reuse_delay.unwrap_or(DEFAULT_TW_REUSE_DELAY),
+            range: own.range.or(self.ports.range).or(os.range).unwrap_or(DEFAULT_RANGE),
+            scope: own.scope.or(self.ports.scope).or(os.scope).unwrap_or(Scope::FourTuple),
+            time_wait: own.time_wait.or(self.tcp.time_wait).or(os.time_wait).unwrap_or(DEFAULT_TIME_WAIT),
+            tw_reuse: own.tw_reuse.or(self.tcp.tw_reuse).or(os.tw_reuse).unwrap_or(TwReuse::Off),
+            tw_reuse_delay: own.tw_reuse_delay.or(self.tcp.tw_reuse_delay).unwrap_or(DEFAULT_TW_REUSE_DELAY),
         }
     }
 
@@ -287,8 +300,8 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
         return Err(doc.error("host", "at most 65535 local addresses"));
     }
 
-    let strategies = match doc.tables("strategies")? {
-        Some(list) if !list.is_empty() => parse_strategies(list)?,
+    let (strategies, stack_overrides): (Vec<StrategySpec>, Vec<StackOverrides>) = match doc.tables("strategies")? {
+        Some(list) if !list.is_empty() => parse_strategies(list)?.into_iter().unzip(),
         _ => {
             return Err(doc.error(
                 "strategies",
@@ -331,6 +344,12 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
         arrivals,
         lifetime,
         socket,
+        stack_overrides: strategies
+            .iter()
+            .zip(stack_overrides)
+            .filter(|(_, o)| *o != StackOverrides::default())
+            .map(|(s, o)| (s.label.clone(), o))
+            .collect(),
         strategies,
         metrics,
         expect,
@@ -421,12 +440,12 @@ fn parse_host(mut p: Params) -> Result<(Vec<Ipv4Addr>, AddrChoice), ParamError> 
     Ok((addrs, choice))
 }
 
-fn parse_strategies(list: Vec<Params>) -> Result<Vec<StrategySpec>, ParamError> {
-    let mut out: Vec<StrategySpec> = Vec::new();
+fn parse_strategies(list: Vec<Params>) -> Result<Vec<(StrategySpec, StackOverrides)>, ParamError> {
+    let mut out: Vec<(StrategySpec, StackOverrides)> = Vec::new();
     for mut p in list {
         let name = p.required_string("name")?;
         let label = p.string("label")?.unwrap_or_else(|| name.clone());
-        if out.iter().any(|s| s.label == label) {
+        if out.iter().any(|(s, _)| s.label == label) {
             return Err(p.error(
                 if p.has("label") { "label" } else { "name" },
                 format!("two strategies are labelled `{label}`: give one a different `label`"),
@@ -438,14 +457,39 @@ fn parse_strategies(list: Vec<Params>) -> Result<Vec<StrategySpec>, ParamError> 
                 format!("unknown strategy `{name}`; valid strategies: {}", registry::valid_names()),
             )
         })?;
-        // `name` and `label` are read; what is left are the strategy's own parameters.
+        let stack = match p.table("stack")? {
+            Some(t) => parse_stack_overrides(t)?,
+            None => StackOverrides::default(),
+        };
+        // `name`, `label` and `stack` are read; what is left are the strategy's own parameters.
         let config: StrategyConfig = info.configure_partial(&mut p)?;
-        let mut valid: Vec<&str> = vec!["name", "label"];
+        let mut valid: Vec<&str> = vec!["name", "label", "stack"];
         valid.extend(info.params.iter().map(|q| q.name));
         p.finish(&valid)?;
-        out.push(StrategySpec { label, config });
+        out.push((StrategySpec { label, config }, stack));
     }
     Ok(out)
+}
+
+/// `stack = { ... }` in a `[[strategies]]` entry: settings of the stack this strategy alone
+/// runs on, so one scenario can compare tw_reuse on against off, or two ranges.
+fn parse_stack_overrides(mut p: Params) -> Result<StackOverrides, ParamError> {
+    let range = match p.string("range")? {
+        Some(text) => Some(PortRange::parse(&text).map_err(|e| p.error("range", e))?),
+        None => None,
+    };
+    let scope = match p.string("scope")? {
+        Some(text) => Some(Scope::parse(&text).map_err(|e| p.error("scope", e))?),
+        None => None,
+    };
+    let time_wait = p.duration("time_wait")?;
+    let tw_reuse = match p.string("tw_reuse")? {
+        Some(text) => Some(TwReuse::parse(&text).map_err(|e| p.error("tw_reuse", e))?),
+        None => None,
+    };
+    let tw_reuse_delay = p.duration("tw_reuse_delay")?;
+    p.finish(&["range", "scope", "time_wait", "tw_reuse", "tw_reuse_delay"])?;
+    Ok(StackOverrides { range, scope, time_wait, tw_reuse, tw_reuse_delay })
 }
 
 /// Parses `text` as a duration, for callers outside scenario files (the CLI).

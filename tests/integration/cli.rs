@@ -1,0 +1,207 @@
+//! The binary as a user meets it: exit codes, help, and every bad-input message pinned.
+
+use assert_cmd::Command;
+use std::path::Path;
+
+fn portsim() -> Command {
+    Command::cargo_bin("portsim").expect("the portsim binary is built for the tests")
+}
+
+/// Every fixture in tests/invalid_scenarios/ and the exact message `portsim check` gives for it.
+const INVALID: &[(&str, &str)] = &[
+    ("bad-active-close", "4:16: tcp.active_close: use \"client\", \"server\", or the probability (0 to 1) that the client closes first"),
+    ("bad-duration", "2:12: duration: `ten minutes` is not a duration: write it like \"250ms\", \"60s\" or \"10m\""),
+    ("bad-expect", "11:16: expect.max_failures: `max_failures` is not an expectation: use a metric (attempted, established, failed, failed_fraction, mean_probes, p99_probes, max_probes, collisions_local, collisions_remote, reuse_count, reuse_within_threshold, occupancy_peak), optionally with max_ or min_ in front"),
+    ("bad-parameter-value", "10:15: strategies[0].entry_width: `24` is not one of: 16, 32"),
+    ("bad-socket-mode", "5:10: destinations[0].socket: `bind-first` is not a socket mode: use one of connect, bind-then-connect, bind-no-port"),
+    ("duplicate-label", "12:9: strategies[1].label: two strategies are labelled `bsd`: give one a different `label`"),
+    ("empty-destinations", "3:16: destinations: at least one [[destinations]] entry is required, e.g. addr = \"192.0.2.10:443\""),
+    ("missing-trace", "4:40: workload.arrivals.file: cannot read trace tests/invalid_scenarios/no-such-trace.csv: No such file or directory (os error 2)"),
+    ("negative-rate", "6:43: workload.arrivals.rate: must be greater than 0, got -5"),
+    ("no-strategies", "1:1: strategies: at least one [[strategies]] entry is required, e.g. name = \"random-start\" (see `portsim strategies`)"),
+    ("port-too-big", "4:8: destinations[0].addr: port 70000 is out of range (ports are 1-65535)"),
+    ("port-zero", "4:9: ports.range: port 0 is not a port (ports are 1-65535)"),
+    ("prefix-too-small", "4:9: destinations[0].count: 300 addresses do not fit in 198.51.100.0/24 (256 addresses)"),
+    ("range-min-over-max", "4:9: ports.range: the range is empty: min 60999 > max 32768"),
+    ("reserved-too-big", "4:13: ports.reserved: port 65536 is out of range (ports are 1-65535)"),
+    ("syntax-error", "3:10: invalid TOML: unclosed table, expected `]`"),
+    ("typo-key", "4:1: tcp.time_wiat: unknown key `time_wiat` (valid keys: time_wait, active_close, tw_reuse, tw_reuse_delay)"),
+    ("unknown-parameter", "10:1: strategies[0].table_lenght: unknown key `table_lenght` (valid keys: name, label, stack, table_length, entry_width, increment, index, hash, rekey_period)"),
+    ("unknown-process", "6:24: workload.arrivals.process: `bursty` is not an arrival process: use one of poisson, constant, on-off, ramp, trace"),
+    ("unknown-strategy", "9:8: strategies[0].name: unknown strategy `lunix`; valid strategies: "),
+    ("warmup-too-long", "3:10: warmup: must be shorter than `duration`"),
+    ("wrong-type", "6:42: workload.arrivals.rate: expected a number, found string `\"fast\"`"),
+    ("zero-rate", "6:42: workload.arrivals.rate: must be greater than 0, got 0"),
+];
+
+#[test]
+fn every_invalid_scenario_exits_2_with_its_pinned_message() {
+    for (fixture, message) in INVALID {
+        let path = format!("tests/invalid_scenarios/{fixture}.toml");
+        let out = portsim().args(["check", &path]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let expected = format!("error: {path}:{message}");
+        assert_eq!(out.status.code(), Some(2), "{fixture}: {stderr}");
+        if fixture == &"unknown-strategy" {
+            // The list of valid names grows with the registry; its start is pinned.
+            assert!(stderr.starts_with(&expected), "{fixture}:\n  got {stderr}\n  want {expected}...");
+            assert!(stderr.contains("bsd (sequential), random-start (alg1, simple-random)"));
+        } else {
+            assert_eq!(stderr.trim_end(), expected, "{fixture}");
+        }
+        assert!(!stderr.contains("panicked"), "{fixture}: {stderr}");
+        // `run` refuses it the same way, before running anything.
+        let run = portsim().args(["run", &path, "--out", "target/never-written"]).output().unwrap();
+        assert_eq!(run.status.code(), Some(2), "{fixture}");
+    }
+    assert!(!Path::new("target/never-written").exists());
+}
+
+#[test]
+fn every_fixture_is_pinned() {
+    let mut on_disk: Vec<String> = std::fs::read_dir("tests/invalid_scenarios")
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".toml").map(str::to_string)
+        })
+        .collect();
+    on_disk.sort();
+    let pinned: Vec<String> = INVALID.iter().map(|(f, _)| f.to_string()).collect();
+    assert_eq!(on_disk, pinned);
+}
+
+#[test]
+fn check_accepts_every_shipped_scenario() {
+    let mut files: Vec<String> = std::fs::read_dir("scenarios")
+        .unwrap()
+        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        .filter(|p| p.ends_with(".toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 9, "{files:?}");
+    let out = portsim().arg("check").args(&files).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok: ")).count(), files.len());
+}
+
+#[test]
+fn missing_file_and_bad_flags_exit_2() {
+    let out = portsim().args(["check", "no/such.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: no/such.toml: cannot read the scenario: "));
+    let out = portsim().args(["run", "--seed", "x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = portsim().args(["run", "scenarios/quickstart.toml", "--only", "lunix"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--only lunix: the scenario has no strategy `lunix`"));
+}
+
+#[test]
+fn help_has_examples_and_version_is_the_crate_version() {
+    let out = portsim().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    for word in ["run", "check", "strategies", "Examples:", "portsim run scenarios/busy-backend.toml"] {
+        assert!(help.contains(word), "--help lacks {word}");
+    }
+    let out = portsim().arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("portsim {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn strategies_lists_every_strategy_with_aliases_and_parameters() {
+    let out = portsim().arg("strategies").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "bsd (aliases: sequential)",
+        "random-start (aliases: alg1, simple-random)",
+        "random-pick (aliases: alg2)",
+        "hash (aliases: alg3)",
+        "double-hash (aliases: alg4)",
+        "random-increments (aliases: alg5)",
+        "table_length = 10",
+        "n = 500",
+        "termination = rfc6056",
+    ] {
+        assert!(text.contains(needle), "`portsim strategies` lacks {needle}");
+    }
+}
+
+#[test]
+fn run_writes_every_file_and_expect_failures_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = portsim()
+        .args(["run", "scenarios/quickstart.toml", "--no-charts", "--log-connections", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("random-increments") && table.contains("probes mean"));
+    for f in ["summary.json", "summary.csv", "timeseries.csv", "port_usage.csv", "connections.csv"] {
+        assert!(dir.path().join(f).is_file(), "{f} missing");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(json["portsim_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(json["scenario"]["name"], "quickstart");
+    let s = &json["strategies"][0];
+    for key in [
+        "/connections/attempted", "/connections/established", "/connections/failed", "/probes/mean",
+        "/probes/p50", "/probes/p99", "/probes/max", "/probes/histogram", "/collisions/local",
+        "/collisions/remote", "/reuse/count", "/reuse/within_threshold", "/reuse/interval_s/min",
+        "/reuse/interval_s/p1", "/reuse/interval_s/p50", "/exhaustion/first_failure_s", "/occupancy/peak",
+        "/port_usage/distinct", "/port_usage/max_over_mean", "/run/wall_s", "/run/connections_per_s",
+    ] {
+        assert!(s.pointer(key).is_some(), "summary.json lacks {key}");
+    }
+    let log = std::fs::read_to_string(dir.path().join("connections.csv")).unwrap();
+    assert!(log.starts_with("time_s,strategy,local_addr,destination,port,candidates,result\n"));
+    assert_eq!(log.lines().count() as u64 - 1, 6 * json["strategies"][0]["run"]["simulated_connections"].as_u64().unwrap());
+
+    // An [expect] that cannot hold: exit 1, and the message says which and why.
+    let text = std::fs::read_to_string("scenarios/quickstart.toml").unwrap() + "max_mean_probes = 0.5\n";
+    let file = dir.path().join("strict.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = portsim().arg("run").arg(&file).args(["--no-charts", "--only", "bsd", "--out"]).arg(dir.path().join("o")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expectation failed: quickstart: bsd mean_probes is 1, expected <= 0.5 (expect.max_mean_probes)"));
+}
+
+#[test]
+fn json_output_is_the_summary_and_runs_are_byte_identical_across_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for threads in ["1", "2"] {
+        let out_dir = dir.path().join(threads);
+        let out = portsim()
+            .args(["run", "scenarios/server-closes-first.toml", "--no-charts", "--json", "--threads", threads, "--out"])
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap()).unwrap();
+        let mut printed = printed;
+        for v in [&mut written, &mut printed] {
+            for s in v["strategies"].as_array_mut().unwrap() {
+                s.as_object_mut().unwrap().remove("run");
+            }
+        }
+        assert_eq!(printed, written);
+        let csvs: Vec<Vec<u8>> = ["summary.csv", "timeseries.csv", "port_usage.csv"]
+            .iter()
+            .map(|f| std::fs::read(out_dir.join(f)).unwrap())
+            .collect();
+        files.push((written, csvs));
+    }
+    assert_eq!(files[0], files[1]);
+}
