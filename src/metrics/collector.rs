@@ -178,6 +178,7 @@ impl Collector {
                 count: self.reuse_count,
                 within_threshold: self.reuse_within,
                 threshold_s: secs(self.reuse_threshold),
+                forgotten: 0,
                 interval_s: ReuseIntervals {
                     min: self.reuse_intervals.min().map(secs),
                     p1: self.reuse_intervals.percentile(0.01).map(secs),

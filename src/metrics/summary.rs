@@ -55,6 +55,10 @@ pub struct Reuse {
     pub within_threshold: u64,
     pub threshold_s: f64,
     pub interval_s: ReuseIntervals,
+    /// 4-tuples forgotten to bound memory (more than a million remembered): a reuse of one of
+    /// them more than `threshold_s` after its close is not counted in `count`. 0 on runs
+    /// that never remember that many, where `count` is exact.
+    pub forgotten: u64,
     /// `[lower edge in seconds, reuses]` of the log-linear buckets (1.6 % wide).
     pub interval_histogram_s: Vec<(f64, u64)>,
 }

@@ -314,7 +314,8 @@ impl Stack {
                 e.remote_tw_until = now.saturating_add(time_wait);
             }
             e.state = TupleState::Closed;
-            self.release(key);
+            let exclusive = std::mem::take(&mut e.exclusive);
+            self.release(key, exclusive);
             None
         }
     }
@@ -325,19 +326,17 @@ impl Stack {
         match self.table.get_mut(&ticket.key) {
             Some(e) if e.state == TupleState::TimeWait && e.generation == ticket.generation => {
                 e.state = TupleState::Closed;
+                let exclusive = std::mem::take(&mut e.exclusive);
                 self.time_wait -= 1;
-                self.release(ticket.key);
+                self.release(ticket.key, exclusive);
                 true
             }
             _ => false,
         }
     }
 
-    fn release(&mut self, key: TupleKey) {
-        let exclusive = match self.table.get_mut(&key) {
-            Some(e) => std::mem::take(&mut e.exclusive),
-            None => false,
-        };
+    /// The 4-tuple `key` no longer holds its port (nor, if `exclusive`, owns it by bind()).
+    fn release(&mut self, key: TupleKey, exclusive: bool) {
         let u = self.port_use_mut(key.local_index(), key.port());
         u.holders -= 1;
         if exclusive {
@@ -369,6 +368,17 @@ impl Stack {
     /// How many 4-tuples (live or TIME_WAIT) hold local `port` on local address `local_index`.
     pub fn holders(&self, local_index: u16, port: u16) -> u32 {
         self.port_use(local_index, port).holders
+    }
+
+    /// Forgets the closed 4-tuples last closed before `cutoff` whose server-side TIME_WAIT is
+    /// over at `now`; returns how many. Nothing the stack decides depends on them: they are
+    /// only remembered so a later connection on the same 4-tuple counts as a reuse.
+    pub fn forget_closed(&mut self, now: Nanos, cutoff: Nanos) -> u64 {
+        let before = self.table.len();
+        self.table.retain(|_, e| {
+            !(e.state == TupleState::Closed && e.closed_at < cutoff && e.remote_tw_until <= now)
+        });
+        (before - self.table.len()) as u64
     }
 
     /// 4-tuples the stack remembers (live, TIME_WAIT and closed): its memory footprint.
@@ -483,6 +493,25 @@ mod tests {
         assert!(s.open(&a, 1004, 30 * S, false).remote_collision);
         s.close(a.key(1004), 31 * S, Closer::Server, 60 * S);
         assert!(!s.open(&a, 1004, 91 * S, false).remote_collision, "the server's TIME_WAIT ended");
+    }
+
+    #[test]
+    fn forgetting_keeps_everything_still_in_use_or_recent() {
+        let mut s = stack(Scope::FourTuple, TwReuse::Off);
+        let (a, b, c) = (flow(0), flow(1), flow(2));
+        for f in [a, b, c] {
+            s.open(&f, 1000, 0, false);
+        }
+        s.close(a.key(1000), S, Closer::Server, 60 * S);
+        s.close(b.key(1000), S, Closer::Server, 0);
+        s.close(c.key(1000), 10 * S, Closer::Server, 0);
+        // At 20 s with a 5 s cutoff: a's server TIME_WAIT still runs, c closed after the cutoff,
+        // b is forgotten.
+        assert_eq!(s.forget_closed(20 * S, 5 * S), 1);
+        assert_eq!(s.remembered(), 2);
+        assert!(s.entry(b.key(1000)).is_none());
+        assert_eq!(s.open(&b, 1000, 21 * S, false).previous_close, None, "a forgotten 4-tuple is new again");
+        assert!(s.open(&a, 1000, 22 * S, false).remote_collision);
     }
 
     #[test]
