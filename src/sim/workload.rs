@@ -332,3 +332,110 @@ impl Workload {
         from_secs_f64(secs.min(1e9))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::NANOS_PER_SEC as S;
+
+    fn workload(arrivals: &str, lifetime: &str, extra: &str) -> (Scenario, Workload) {
+        let text = format!(
+            "name = \"w\"\nseed = 3\nduration = \"1000s\"\n{extra}\n[[destinations]]\naddr = \"192.0.2.1:1\"\n\
+             [[destinations]]\ncount = 100\nprefix = \"198.51.100.0/24\"\nport = 2\nweight = 3.0\n\
+             popularity = {{ zipf = 1.2 }}\n[workload]\narrivals = {arrivals}\nlifetime = {lifetime}\n\
+             [[strategies]]\nname = \"bsd\"\n"
+        );
+        let s = crate::scenario::parse(&text, "t", std::path::Path::new(".")).unwrap();
+        let w = Workload::new(&s, s.seed);
+        (s, w)
+    }
+
+    fn drain(w: &mut Workload) -> Vec<Arrival> {
+        std::iter::from_fn(|| w.next_arrival()).collect()
+    }
+
+    #[test]
+    fn constant_arrivals_are_evenly_spaced_and_stop_at_the_end() {
+        let (_, mut w) = workload("{ process = \"constant\", rate = 4.0 }", "{ dist = \"constant\", value = \"1s\" }", "");
+        let a = drain(&mut w);
+        assert_eq!(a.len(), 4000);
+        assert!(a.windows(2).all(|p| p[1].time - p[0].time == S / 4));
+        assert!(a.iter().all(|x| x.lifetime == S && x.closer == Closer::Client));
+    }
+
+    #[test]
+    fn poisson_rate_and_destination_weights() {
+        let (_, mut w) = workload("{ process = \"poisson\", rate = 50.0 }", "{ dist = \"exponential\", mean = \"2s\" }", "");
+        let a = drain(&mut w);
+        // 50,000 expected; Poisson sd 224: within 1 % is 2.2 sd.
+        assert!((a.len() as f64 - 50_000.0).abs() < 500.0, "{}", a.len());
+        // Group weights 1 : 3, so a quarter go to the single destination (index 0); binomial sd
+        // 0.2 %, tolerance 1 %.
+        let first = a.iter().filter(|x| x.dest == 0).count() as f64 / a.len() as f64;
+        assert!((first - 0.25).abs() < 0.01, "{first}");
+        // Zipf 1.2 within the group: rank 1 (index 1) beats rank 2 by 2^1.2 = 2.3.
+        let r1 = a.iter().filter(|x| x.dest == 1).count() as f64;
+        let r2 = a.iter().filter(|x| x.dest == 2).count() as f64;
+        assert!((r1 / r2 - 2f64.powf(1.2)).abs() < 0.2, "{}", r1 / r2);
+        assert!(a.iter().all(|x| x.dest < 101));
+        let mean = a.iter().map(|x| x.lifetime as f64).sum::<f64>() / a.len() as f64 / S as f64;
+        assert!((mean - 2.0).abs() < 0.05, "{mean}");
+    }
+
+    #[test]
+    fn on_off_arrives_only_when_on() {
+        let (_, mut w) = workload(
+            "{ process = \"on-off\", rate = 100.0, on = \"10s\", off = \"40s\" }",
+            "{ dist = \"constant\", value = \"1s\" }",
+            "",
+        );
+        let a = drain(&mut w);
+        assert!(a.iter().all(|x| x.time % (50 * S) < 10 * S));
+        // 20 on-periods of 10 s at 100/s: 20,000 expected, sd 141.
+        assert!((a.len() as f64 - 20_000.0).abs() < 600.0, "{}", a.len());
+    }
+
+    #[test]
+    fn ramp_rate_rises_linearly() {
+        let (_, mut w) =
+            workload("{ process = \"ramp\", from = 0.0, to = 100.0 }", "{ dist = \"constant\", value = \"1s\" }", "");
+        let a = drain(&mut w);
+        // Intensity t/10 per second over 1000 s: 50,000 in all, a quarter in the first half.
+        assert!((a.len() as f64 - 50_000.0).abs() < 700.0, "{}", a.len());
+        let first_half = a.iter().filter(|x| x.time < 500 * S).count() as f64;
+        assert!((first_half / a.len() as f64 - 0.25).abs() < 0.01);
+    }
+
+    #[test]
+    fn closers_addresses_and_lifetime_distributions() {
+        let (_, mut w) = workload(
+            "{ process = \"constant\", rate = 20.0 }",
+            "{ dist = \"uniform\", min = \"1s\", max = \"3s\" }",
+            "[tcp]\nactive_close = 0.25\n[host]\naddrs = [\"10.0.0.1\", \"10.0.0.2\", \"10.0.0.3\"]",
+        );
+        let a = drain(&mut w);
+        let client = a.iter().filter(|x| x.closer == Closer::Client).count() as f64 / a.len() as f64;
+        assert!((client - 0.25).abs() < 0.02, "{client}");
+        assert!(a.iter().take(6).map(|x| x.local).eq([0, 1, 2, 0, 1, 2]), "round robin");
+        assert!(a.iter().all(|x| (S..=3 * S).contains(&x.lifetime)));
+        for (lifetime, mean) in [
+            ("{ dist = \"lognormal\", median = \"1s\", sigma = 0.5 }", (0.125f64).exp()),
+            ("{ dist = \"pareto\", scale = \"1s\", shape = 3.0 }", 1.5),
+        ] {
+            let (_, mut w) = workload("{ process = \"constant\", rate = 50.0 }", lifetime, "");
+            let a = drain(&mut w);
+            let m = a.iter().map(|x| x.lifetime as f64).sum::<f64>() / a.len() as f64 / S as f64;
+            assert!((m - mean).abs() / mean < 0.03, "{lifetime}: {m} vs {mean}");
+        }
+    }
+
+    #[test]
+    fn the_same_seed_draws_the_same_workload() {
+        let (s, mut a) = workload("{ process = \"poisson\", rate = 5.0 }", "{ dist = \"exponential\", mean = \"2s\" }", "");
+        let mut b = Workload::new(&s, s.seed);
+        let mut c = Workload::new(&s, s.seed + 1);
+        let (x, y, z) = (drain(&mut a), drain(&mut b), drain(&mut c));
+        assert_eq!(x, y);
+        assert_ne!(x, z);
+    }
+}

@@ -76,7 +76,8 @@ fn random_pick_mean_candidates_is_the_truncated_poisson_expectation() {
     // N fluctuates around rho*n, and E[n/(n-N)] > n/(n-E[N]) (Jensen), most at rho = 0.9.
     for (rho, naive) in [(0.5, 2.0), (0.9, 10.0)] {
         let lambda = rho * 1000.0 / 10.000001;
-        let s = churn(&format!("{{ process = \"poisson\", rate = {lambda} }}"), &["random-pick"], "6h", "1m", 11);
+        let s =
+            churn(&format!("{{ process = \"poisson\", rate = {lambda} }}"), &["random-pick"], "6h", "1m", 11);
         let got = run(&s)[0].summary.probes.mean;
         let p = truncated_poisson(lambda * 10.000001, 1000);
         let expected: f64 = p.iter().enumerate().map(|(k, pk)| pk * random_pick_expected(k, 1000)).sum();
@@ -132,7 +133,10 @@ fn random_pick_candidates_at_each_occupancy_average_the_truncated_geometric_mean
         let mean = sum / count as f64;
         let expected = random_pick_expected(held, 1000);
         let se = r.sqrt() / (1.0 - r) / (count as f64).sqrt();
-        assert!((mean - expected).abs() < 4.5 * se, "N = {held}: mean {mean:.3}, expected {expected:.3} +- {se:.3}");
+        assert!(
+            (mean - expected).abs() < 4.5 * se,
+            "N = {held}: mean {mean:.3}, expected {expected:.3} +- {se:.3}"
+        );
         checked += 1;
     }
     assert!(checked >= 20, "only {checked} occupancy levels had enough attempts");
@@ -146,7 +150,15 @@ fn the_n_over_time_wait_ceiling() {
     // so nothing fails; at 1.2 n/H exactly n/H = 100 connections a second succeed once the
     // range is full, so the failure fraction is 1 - 1/1.2 (within 0.01: the run's edges).
     let strategies = ["bsd", "random-start", "hash", "double-hash"];
-    let at = |factor: f64| churn(&format!("{{ process = \"constant\", rate = {} }}", factor * 100.0), &strategies, "10m", "30s", 1);
+    let at = |factor: f64| {
+        churn(
+            &format!("{{ process = \"constant\", rate = {} }}", factor * 100.0),
+            &strategies,
+            "10m",
+            "30s",
+            1,
+        )
+    };
     for o in run(&at(0.9)) {
         assert_eq!(o.summary.connections.failed, 0, "{}", o.summary.name);
     }
@@ -192,8 +204,12 @@ name = "{strategy}"
 "#
         );
         let out = &run(&scenario(&text))[0];
-        let fractions: Vec<f64> =
-            out.samples.iter().filter(|s| s.attempts > 0).map(|s| s.failed as f64 / s.attempts as f64).collect();
+        let fractions: Vec<f64> = out
+            .samples
+            .iter()
+            .filter(|s| s.attempts > 0)
+            .map(|s| s.failed as f64 / s.attempts as f64)
+            .collect();
         let k = fractions.len() as f64;
         let mean = fractions.iter().sum::<f64>() / k;
         let var = fractions.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / (k - 1.0);
@@ -307,4 +323,46 @@ fn same_seed_same_numbers_on_any_number_of_threads() {
     // A different seed gives different numbers: the comparison above can fail.
     let e = sim::run_all(&s, s.seed + 1, RunOptions::default());
     assert_ne!(json(&a), json(&e));
+}
+
+#[test]
+fn a_second_source_address_doubles_the_ceiling() {
+    // 100 ports, H = 10 s: 10 conn/s per local address. At 18 conn/s one address fails
+    // 1 - 10/18 = 44 % in steady state; two addresses (round robin: 9/s each, or fallback: the
+    // second only when the first is exhausted) fail none.
+    let text = |addrs: &str, choice: &str| {
+        format!(
+            r#"
+name = "addrs"
+duration = "10m"
+warmup = "1m"
+[ports]
+range = "10000-10099"
+[tcp]
+time_wait = "10s"
+[host]
+addrs = [{addrs}]
+addr_choice = "{choice}"
+[[destinations]]
+addr = "192.0.2.1:443"
+[workload]
+arrivals = {{ process = "constant", rate = 18.0 }}
+lifetime = {{ dist = "constant", value = "1us" }}
+[[strategies]]
+name = "random-start"
+"#
+        )
+    };
+    let one = &run(&scenario(&text("\"10.0.0.1\"", "round-robin")))[0].summary;
+    assert!((one.connections.failed_fraction - (1.0 - 10.0 / 18.0)).abs() < 0.01, "{}", one.connections.failed_fraction);
+    for choice in ["round-robin", "fallback"] {
+        let two = &run(&scenario(&text("\"10.0.0.1\", \"10.0.0.2\"", choice)))[0].summary;
+        assert_eq!(two.connections.failed, 0, "{choice}");
+    }
+    // Fallback tries the first address in full before the second: the first carries its 10/s,
+    // and the other 8/s examine all its 100 ports before moving on (over 100 candidates).
+    let fb = &run(&scenario(&text("\"10.0.0.1\", \"10.0.0.2\"", "fallback")))[0].summary;
+    let over: u64 = fb.probes.histogram.iter().filter(|(c, _)| *c > 100).map(|(_, n)| n).sum();
+    let share = over as f64 / fb.connections.attempted as f64;
+    assert!((share - 8.0 / 18.0).abs() < 0.01, "{share}");
 }
