@@ -300,7 +300,9 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
         return Err(doc.error("host", "at most 65535 local addresses"));
     }
 
-    let (strategies, stack_overrides): (Vec<StrategySpec>, Vec<StackOverrides>) = match doc.tables("strategies")? {
+    let (strategies, stack_overrides): (Vec<StrategySpec>, Vec<StackOverrides>) = match doc
+        .tables("strategies")?
+    {
         Some(list) if !list.is_empty() => parse_strategies(list)?.into_iter().unzip(),
         _ => {
             return Err(doc.error(

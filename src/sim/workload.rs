@@ -356,7 +356,8 @@ mod tests {
 
     #[test]
     fn constant_arrivals_are_evenly_spaced_and_stop_at_the_end() {
-        let (_, mut w) = workload("{ process = \"constant\", rate = 4.0 }", "{ dist = \"constant\", value = \"1s\" }", "");
+        let (_, mut w) =
+            workload("{ process = \"constant\", rate = 4.0 }", "{ dist = \"constant\", value = \"1s\" }", "");
         let a = drain(&mut w);
         assert_eq!(a.len(), 4000);
         assert!(a.windows(2).all(|p| p[1].time - p[0].time == S / 4));
@@ -365,7 +366,11 @@ mod tests {
 
     #[test]
     fn poisson_rate_and_destination_weights() {
-        let (_, mut w) = workload("{ process = \"poisson\", rate = 50.0 }", "{ dist = \"exponential\", mean = \"2s\" }", "");
+        let (_, mut w) = workload(
+            "{ process = \"poisson\", rate = 50.0 }",
+            "{ dist = \"exponential\", mean = \"2s\" }",
+            "",
+        );
         let a = drain(&mut w);
         // 50,000 expected; Poisson sd 224: within 1 % is 2.2 sd.
         assert!((a.len() as f64 - 50_000.0).abs() < 500.0, "{}", a.len());
@@ -397,8 +402,11 @@ mod tests {
 
     #[test]
     fn ramp_rate_rises_linearly() {
-        let (_, mut w) =
-            workload("{ process = \"ramp\", from = 0.0, to = 100.0 }", "{ dist = \"constant\", value = \"1s\" }", "");
+        let (_, mut w) = workload(
+            "{ process = \"ramp\", from = 0.0, to = 100.0 }",
+            "{ dist = \"constant\", value = \"1s\" }",
+            "",
+        );
         let a = drain(&mut w);
         // Intensity t/10 per second over 1000 s: 50,000 in all, a quarter in the first half.
         assert!((a.len() as f64 - 50_000.0).abs() < 700.0, "{}", a.len());
@@ -431,7 +439,11 @@ mod tests {
 
     #[test]
     fn the_same_seed_draws_the_same_workload() {
-        let (s, mut a) = workload("{ process = \"poisson\", rate = 5.0 }", "{ dist = \"exponential\", mean = \"2s\" }", "");
+        let (s, mut a) = workload(
+            "{ process = \"poisson\", rate = 5.0 }",
+            "{ dist = \"exponential\", mean = \"2s\" }",
+            "",
+        );
         let mut b = Workload::new(&s, s.seed);
         let mut c = Workload::new(&s, s.seed + 1);
         let (x, y, z) = (drain(&mut a), drain(&mut b), drain(&mut c));

@@ -9,25 +9,61 @@ fn portsim() -> Command {
 
 /// Every fixture in tests/invalid_scenarios/ and the exact message `portsim check` gives for it.
 const INVALID: &[(&str, &str)] = &[
-    ("bad-active-close", "4:16: tcp.active_close: use \"client\", \"server\", or the probability (0 to 1) that the client closes first"),
-    ("bad-duration", "2:12: duration: `ten minutes` is not a duration: write it like \"250ms\", \"60s\" or \"10m\""),
-    ("bad-expect", "11:16: expect.max_failures: `max_failures` is not an expectation: use a metric (attempted, established, failed, failed_fraction, mean_probes, p99_probes, max_probes, collisions_local, collisions_remote, reuse_count, reuse_within_threshold, occupancy_peak), optionally with max_ or min_ in front"),
+    (
+        "bad-active-close",
+        "4:16: tcp.active_close: use \"client\", \"server\", or the probability (0 to 1) that the client closes first",
+    ),
+    (
+        "bad-duration",
+        "2:12: duration: `ten minutes` is not a duration: write it like \"250ms\", \"60s\" or \"10m\"",
+    ),
+    (
+        "bad-expect",
+        "11:16: expect.max_failures: `max_failures` is not an expectation: use a metric (attempted, established, failed, failed_fraction, mean_probes, p99_probes, max_probes, collisions_local, collisions_remote, reuse_count, reuse_within_threshold, occupancy_peak), optionally with max_ or min_ in front",
+    ),
     ("bad-parameter-value", "10:15: strategies[0].entry_width: `24` is not one of: 16, 32"),
-    ("bad-socket-mode", "5:10: destinations[0].socket: `bind-first` is not a socket mode: use one of connect, bind-then-connect, bind-no-port"),
-    ("duplicate-label", "12:9: strategies[1].label: two strategies are labelled `bsd`: give one a different `label`"),
-    ("empty-destinations", "3:16: destinations: at least one [[destinations]] entry is required, e.g. addr = \"192.0.2.10:443\""),
-    ("missing-trace", "4:40: workload.arrivals.file: cannot read trace tests/invalid_scenarios/no-such-trace.csv: No such file or directory (os error 2)"),
+    (
+        "bad-socket-mode",
+        "5:10: destinations[0].socket: `bind-first` is not a socket mode: use one of connect, bind-then-connect, bind-no-port",
+    ),
+    (
+        "duplicate-label",
+        "12:9: strategies[1].label: two strategies are labelled `bsd`: give one a different `label`",
+    ),
+    (
+        "empty-destinations",
+        "3:16: destinations: at least one [[destinations]] entry is required, e.g. addr = \"192.0.2.10:443\"",
+    ),
+    (
+        "missing-trace",
+        "4:40: workload.arrivals.file: cannot read trace tests/invalid_scenarios/no-such-trace.csv: No such file or directory (os error 2)",
+    ),
     ("negative-rate", "6:43: workload.arrivals.rate: must be greater than 0, got -5"),
-    ("no-strategies", "1:1: strategies: at least one [[strategies]] entry is required, e.g. name = \"random-start\" (see `portsim strategies`)"),
+    (
+        "no-strategies",
+        "1:1: strategies: at least one [[strategies]] entry is required, e.g. name = \"random-start\" (see `portsim strategies`)",
+    ),
     ("port-too-big", "4:8: destinations[0].addr: port 70000 is out of range (ports are 1-65535)"),
     ("port-zero", "4:9: ports.range: port 0 is not a port (ports are 1-65535)"),
-    ("prefix-too-small", "4:9: destinations[0].count: 300 addresses do not fit in 198.51.100.0/24 (256 addresses)"),
+    (
+        "prefix-too-small",
+        "4:9: destinations[0].count: 300 addresses do not fit in 198.51.100.0/24 (256 addresses)",
+    ),
     ("range-min-over-max", "4:9: ports.range: the range is empty: min 60999 > max 32768"),
     ("reserved-too-big", "4:13: ports.reserved: port 65536 is out of range (ports are 1-65535)"),
     ("syntax-error", "3:10: invalid TOML: unclosed table, expected `]`"),
-    ("typo-key", "4:1: tcp.time_wiat: unknown key `time_wiat` (valid keys: time_wait, active_close, tw_reuse, tw_reuse_delay)"),
-    ("unknown-parameter", "10:1: strategies[0].table_lenght: unknown key `table_lenght` (valid keys: name, label, stack, table_length, entry_width, increment, index, hash, rekey_period)"),
-    ("unknown-process", "6:24: workload.arrivals.process: `bursty` is not an arrival process: use one of poisson, constant, on-off, ramp, trace"),
+    (
+        "typo-key",
+        "4:1: tcp.time_wiat: unknown key `time_wiat` (valid keys: time_wait, active_close, tw_reuse, tw_reuse_delay)",
+    ),
+    (
+        "unknown-parameter",
+        "10:1: strategies[0].table_lenght: unknown key `table_lenght` (valid keys: name, label, stack, table_length, entry_width, increment, index, hash, rekey_period)",
+    ),
+    (
+        "unknown-process",
+        "6:24: workload.arrivals.process: `bursty` is not an arrival process: use one of poisson, constant, on-off, ramp, trace",
+    ),
     ("unknown-strategy", "9:8: strategies[0].name: unknown strategy `lunix`; valid strategies: "),
     ("warmup-too-long", "3:10: warmup: must be shorter than `duration`"),
     ("wrong-type", "6:42: workload.arrivals.rate: expected a number, found string `\"fast\"`"),
@@ -90,12 +126,16 @@ fn check_accepts_every_shipped_scenario() {
 fn missing_file_and_bad_flags_exit_2() {
     let out = portsim().args(["check", "no/such.toml"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: no/such.toml: cannot read the scenario: "));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("error: no/such.toml: cannot read the scenario: ")
+    );
     let out = portsim().args(["run", "--seed", "x"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = portsim().args(["run", "scenarios/quickstart.toml", "--only", "lunix"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--only lunix: the scenario has no strategy `lunix`"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--only lunix: the scenario has no strategy `lunix`")
+    );
 }
 
 #[test]
@@ -154,25 +194,52 @@ fn run_writes_every_file_and_expect_failures_exit_1() {
     assert_eq!(json["scenario"]["name"], "quickstart");
     let s = &json["strategies"][0];
     for key in [
-        "/connections/attempted", "/connections/established", "/connections/failed", "/probes/mean",
-        "/probes/p50", "/probes/p99", "/probes/max", "/probes/histogram", "/collisions/local",
-        "/collisions/remote", "/reuse/count", "/reuse/within_threshold", "/reuse/interval_s/min",
-        "/reuse/interval_s/p1", "/reuse/interval_s/p50", "/exhaustion/first_failure_s", "/occupancy/peak",
-        "/port_usage/distinct", "/port_usage/max_over_mean", "/run/wall_s", "/run/connections_per_s",
+        "/connections/attempted",
+        "/connections/established",
+        "/connections/failed",
+        "/probes/mean",
+        "/probes/p50",
+        "/probes/p99",
+        "/probes/max",
+        "/probes/histogram",
+        "/collisions/local",
+        "/collisions/remote",
+        "/reuse/count",
+        "/reuse/within_threshold",
+        "/reuse/interval_s/min",
+        "/reuse/interval_s/p1",
+        "/reuse/interval_s/p50",
+        "/exhaustion/first_failure_s",
+        "/occupancy/peak",
+        "/port_usage/distinct",
+        "/port_usage/max_over_mean",
+        "/run/wall_s",
+        "/run/connections_per_s",
     ] {
         assert!(s.pointer(key).is_some(), "summary.json lacks {key}");
     }
     let log = std::fs::read_to_string(dir.path().join("connections.csv")).unwrap();
     assert!(log.starts_with("time_s,strategy,local_addr,destination,port,candidates,result\n"));
-    assert_eq!(log.lines().count() as u64 - 1, 6 * json["strategies"][0]["run"]["simulated_connections"].as_u64().unwrap());
+    assert_eq!(
+        log.lines().count() as u64 - 1,
+        6 * json["strategies"][0]["run"]["simulated_connections"].as_u64().unwrap()
+    );
 
     // An [expect] that cannot hold: exit 1, and the message says which and why.
     let text = std::fs::read_to_string("scenarios/quickstart.toml").unwrap() + "max_mean_probes = 0.5\n";
     let file = dir.path().join("strict.toml");
     std::fs::write(&file, text).unwrap();
-    let out = portsim().arg("run").arg(&file).args(["--no-charts", "--only", "bsd", "--out"]).arg(dir.path().join("o")).output().unwrap();
+    let out = portsim()
+        .arg("run")
+        .arg(&file)
+        .args(["--no-charts", "--only", "bsd", "--out"])
+        .arg(dir.path().join("o"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("expectation failed: quickstart: bsd mean_probes is 1, expected <= 0.5 (expect.max_mean_probes)"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(
+        "expectation failed: quickstart: bsd mean_probes is 1, expected <= 0.5 (expect.max_mean_probes)"
+    ));
 }
 
 #[test]
@@ -182,7 +249,15 @@ fn json_output_is_the_summary_and_runs_are_byte_identical_across_threads() {
     for threads in ["1", "2"] {
         let out_dir = dir.path().join(threads);
         let out = portsim()
-            .args(["run", "scenarios/server-closes-first.toml", "--no-charts", "--json", "--threads", threads, "--out"])
+            .args([
+                "run",
+                "scenarios/server-closes-first.toml",
+                "--no-charts",
+                "--json",
+                "--threads",
+                threads,
+                "--out",
+            ])
             .arg(&out_dir)
             .output()
             .unwrap();

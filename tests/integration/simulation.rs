@@ -354,7 +354,11 @@ name = "random-start"
         )
     };
     let one = &run(&scenario(&text("\"10.0.0.1\"", "round-robin")))[0].summary;
-    assert!((one.connections.failed_fraction - (1.0 - 10.0 / 18.0)).abs() < 0.01, "{}", one.connections.failed_fraction);
+    assert!(
+        (one.connections.failed_fraction - (1.0 - 10.0 / 18.0)).abs() < 0.01,
+        "{}",
+        one.connections.failed_fraction
+    );
     for choice in ["round-robin", "fallback"] {
         let two = &run(&scenario(&text("\"10.0.0.1\", \"10.0.0.2\"", choice)))[0].summary;
         assert_eq!(two.connections.failed, 0, "{choice}");
