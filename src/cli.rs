@@ -122,6 +122,11 @@ pub struct CapacityArgs {
     /// Mean connection lifetime.
     #[arg(long, default_value = "0s", value_name = "DURATION")]
     pub lifetime: String,
+    /// Which side closes first: client (it keeps TIME_WAIT, so H = lifetime + TIME_WAIT),
+    /// server (the port is free at close: H = lifetime), or the probability that the client
+    /// closes first.
+    #[arg(long, default_value = "client", value_name = "SIDE")]
+    pub active_close: String,
     /// Distinct destinations (address, port) the load is spread over.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub destinations: u64,
@@ -132,9 +137,10 @@ pub struct CapacityArgs {
     /// Windows, bind-before-connect).
     #[arg(long, default_value = "four-tuple", value_name = "SCOPE")]
     pub scope: String,
-    /// A host connection rate (per second) to compute Erlang-B blocking at.
-    #[arg(long, value_name = "CONN/S")]
-    pub rate: Option<f64>,
+    /// Host connection rates (per second, repeatable or comma-separated) to compute
+    /// Erlang-B blocking at; the load is spread evenly over destinations and addresses.
+    #[arg(long, value_name = "CONN/S", value_delimiter = ',')]
+    pub rate: Vec<f64>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,

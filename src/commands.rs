@@ -20,6 +20,8 @@ pub enum Status {
     Ok,
     /// An `[expect]` assertion failed: exit 1.
     ExpectationFailed,
+    /// Stopped by Ctrl-C after writing what was finished: exit 130.
+    Interrupted,
 }
 
 /// Runs a parsed command line.
@@ -36,7 +38,9 @@ pub fn execute(cli: Cli) -> Result<Status> {
     }
 }
 
-/// `portsim strategies`.
+/// `portsim strategies`: every strategy with its summary, the stack settings it runs with when
+/// the scenario sets none (an OS profile's own, else portsim's Linux-like defaults) and its
+/// parameters.
 pub fn strategies_text() -> String {
     let mut out = String::new();
     for s in STRATEGIES {
@@ -46,6 +50,18 @@ pub fn strategies_text() -> String {
         }
         out.push('\n');
         out.push_str(&format!("    {}\n", s.summary));
+        if let Ok(cfg) = s.configure(crate::params::Params::empty(s.name)) {
+            let os = cfg.os_defaults();
+            let profile = os != crate::strategy::registry::OsDefaults::default();
+            out.push_str(&format!(
+                "    defaults{}: range {}, scope {}, TIME_WAIT {}s, tw_reuse {}\n",
+                if profile { "" } else { " (none of its own: portsim's)" },
+                os.range.unwrap_or(scenario::DEFAULT_RANGE),
+                os.scope.unwrap_or(crate::stack::Scope::FourTuple).name(),
+                crate::time::secs(os.time_wait.unwrap_or(scenario::DEFAULT_TIME_WAIT)),
+                os.tw_reuse.unwrap_or(crate::stack::TwReuse::Off).name(),
+            ));
+        }
         if s.params.is_empty() {
             out.push_str("    parameters: none\n");
         }

@@ -3,6 +3,7 @@
 
 pub mod capacity;
 pub mod cli;
+pub mod closed_form;
 pub mod commands;
 pub mod metrics;
 pub mod params;

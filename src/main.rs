@@ -1,5 +1,5 @@
 //! The `portsim` binary: parse the command line, run it, map the result to an exit code
-//! (0 success, 1 an `[expect]` assertion failed, 2 bad input).
+//! (0 success, 1 an `[expect]` assertion failed, 2 bad input, 130 a sweep stopped by Ctrl-C).
 
 use clap::Parser;
 use portsim::cli::Cli;
@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     match execute(cli) {
         Ok(Status::Ok) => ExitCode::SUCCESS,
         Ok(Status::ExpectationFailed) => ExitCode::from(1),
+        Ok(Status::Interrupted) => ExitCode::from(130),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

@@ -1,6 +1,10 @@
-//! Everything a run writes: the terminal table, `summary.json`, the CSVs.
+//! Everything a run writes: the terminal table, `summary.json`, the CSVs, the charts and
+//! `report.html`.
 
+pub mod charts;
 mod files;
+pub mod html;
+pub(crate) mod plot;
 mod table;
 mod tables;
 
@@ -82,6 +86,15 @@ pub fn write_outputs(
     staged.write(dir.join("port_usage.csv"), port_usage_csv(outputs)?.as_bytes())?;
     if log {
         staged.write(dir.join("connections.csv"), &connections_csv(scenario, outputs, dests)?)?;
+    }
+    if opts.charts {
+        let drawn = charts::run_charts(scenario, outputs)?;
+        for c in &drawn {
+            staged.write(dir.join("charts").join(format!("{}.svg", c.name)), c.svg.as_bytes())?;
+            staged.write(dir.join("charts").join(format!("{}.png", c.name)), &c.png)?;
+        }
+        let page = html::report_html(scenario, &scenario_json(scenario, seed), outputs, &drawn);
+        staged.write(dir.join("report.html"), page.as_bytes())?;
     }
     staged.publish()
 }

@@ -196,6 +196,25 @@ pub fn parse_with_overrides(
         .map_err(|e| ScenarioError::from_param(origin, text, e))
 }
 
+/// Limits that keep an absurd scenario from exhausting memory or running for days.
+const MAX_LOCAL_ADDRS: usize = 256;
+const MAX_SAMPLES: u64 = 1_000_000;
+const MAX_CONNECTIONS: f64 = 1e10;
+
+/// How many connection attempts the arrival process makes over `duration`, on average.
+fn expected_connections(arrivals: &Arrivals, duration: Nanos) -> f64 {
+    let d = crate::time::secs(duration);
+    match arrivals {
+        Arrivals::Poisson { rate } | Arrivals::Constant { rate } => rate * d,
+        Arrivals::OnOff { rate, on, off, off_rate } => {
+            let (on, off) = (crate::time::secs(*on), crate::time::secs(*off));
+            (rate * on + off_rate * off) / (on + off) * d
+        }
+        Arrivals::Ramp { from, to } => (from + to) / 2.0 * d,
+        Arrivals::Trace { trace, .. } => trace.rows.len() as f64,
+    }
+}
+
 /// The top-level keys, in the order DESIGN.md lists them.
 const TOP_KEYS: &[&str] = &[
     "name",
@@ -266,6 +285,16 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
     if lifetime.is_none() && !trace_has_all_lifetimes {
         return Err(workload.error("lifetime", "is required, e.g. { dist = \"exponential\", mean = \"2s\" }"));
     }
+    let expected = expected_connections(&arrivals, duration);
+    if expected > MAX_CONNECTIONS {
+        return Err(workload.error(
+            "arrivals",
+            format!(
+                "about {expected:.2e} connections over {} s: at most {MAX_CONNECTIONS:.0e} per run (lower the rate or the duration)",
+                duration / NANOS_PER_SEC
+            ),
+        ));
+    }
     workload.finish(&["arrivals", "lifetime", "socket", "local_port_range"])?;
 
     let destinations = match doc.tables("destinations")? {
@@ -296,9 +325,6 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
             format!("{total} destinations are more than portsim handles (2^32 - 1)"),
         ));
     }
-    if addrs.len() > usize::from(u16::MAX) {
-        return Err(doc.error("host", "at most 65535 local addresses"));
-    }
 
     let (strategies, stack_overrides): (Vec<StrategySpec>, Vec<StackOverrides>) = match doc
         .tables("strategies")?
@@ -317,6 +343,12 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
             let reuse_threshold = m.duration("reuse_threshold")?.unwrap_or(DEFAULT_REUSE_THRESHOLD);
             let sample_interval = match m.duration("sample_interval")? {
                 Some(0) => return Err(m.error("sample_interval", "must be longer than 0")),
+                Some(i) if duration / i > MAX_SAMPLES => {
+                    return Err(m.error(
+                        "sample_interval",
+                        format!("cuts the run into {} rows: at most {MAX_SAMPLES}", duration / i),
+                    ));
+                }
                 other => other,
             };
             m.finish(&["reuse_threshold", "sample_interval"])?;
@@ -433,6 +465,13 @@ fn parse_host(mut p: Params) -> Result<(Vec<Ipv4Addr>, AddrChoice), ParamError> 
             .collect::<Result<Vec<_>, _>>()?,
         None => vec![Ipv4Addr::new(10, 0, 0, 1)],
     };
+    if addrs.len() > MAX_LOCAL_ADDRS {
+        // Each local address costs the stack 512 KiB of per-port counters.
+        return Err(p.error(
+            "addrs",
+            format!("{} addresses: at most {MAX_LOCAL_ADDRS} local addresses", addrs.len()),
+        ));
+    }
     let choice = match p.choice("addr_choice", &["round-robin", "random", "fallback"])? {
         "random" => AddrChoice::Random,
         "fallback" => AddrChoice::Fallback,

@@ -1,5 +1,10 @@
-//! Port-selection strategies: RFC 6056's algorithms (and, later, the kernels' variants) behind
-//! one trait, chosen by name from a [registry].
+//! Port-selection strategies: RFC 6056's algorithms and the operating systems' own behind one
+//! trait, chosen by name from a [registry].
+//!
+//! One file per RFC algorithm (`bsd`, `random_start`, `random_pick`, `hash`, `double_hash`,
+//! `random_increments`) and per kernel family: `linux` (>= 5.18, 5.12-5.17, <= 5.11), `in_pcb`
+//! (the FreeBSD / OpenBSD / XNU allocator) and `netbsd`. macOS's default and the Windows
+//! assumption are the RFC's traditional BSD counter, configured in the registry.
 //!
 //! A strategy sees the connection to complete, the time, the range and a read-only
 //! [`PortCheck`] (RFC 6056's `check_suitable_port`), and keeps its own state and RNG. It never
@@ -8,7 +13,10 @@
 mod bsd;
 mod double_hash;
 mod hash;
+mod in_pcb;
 pub mod keyed_hash;
+mod linux;
+mod netbsd;
 mod random_increments;
 mod random_pick;
 mod random_start;
@@ -18,7 +26,10 @@ mod scripted;
 pub use bsd::{Bsd, BsdConfig, Direction, Start};
 pub use double_hash::{DoubleHash, DoubleHashConfig, EntryWidth, Increment, IndexSource};
 pub use hash::{HashBased, HashConfig};
+pub use in_pcb::{FreeBsd12Config, FreeBsdConfig, MacOsConfig, PcbScan, RateFallback, StartDraw};
 pub use keyed_hash::{HashFn, KeyedHash, Rekey};
+pub use linux::{LegacyEra, Linux, Linux512, Linux512Config, LinuxConfig, LinuxLegacy, LinuxLegacyConfig};
+pub use netbsd::{NetBsd, NetBsdAlgorithm, NetBsdConfig};
 pub use random_increments::{RandomIncrements, RandomIncrementsConfig, Termination};
 pub use random_pick::RandomPick;
 pub use random_start::RandomStart;

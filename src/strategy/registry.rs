@@ -33,6 +33,15 @@ pub enum StrategyConfig {
     Hash(HashConfig),
     DoubleHash(DoubleHashConfig),
     RandomIncrements(RandomIncrementsConfig),
+    Linux(LinuxConfig),
+    Linux512(Linux512Config),
+    LinuxLegacy(LinuxLegacyConfig),
+    FreeBsd(FreeBsdConfig),
+    FreeBsd12(FreeBsd12Config),
+    OpenBsd,
+    NetBsd(NetBsdConfig),
+    MacOs(MacOsConfig),
+    Windows,
 }
 
 /// What an OS profile brings: the system's defaults for the settings a scenario may also set.
@@ -62,12 +71,61 @@ impl StrategyConfig {
             StrategyConfig::Hash(_) => "hash",
             StrategyConfig::DoubleHash(_) => "double-hash",
             StrategyConfig::RandomIncrements(_) => "random-increments",
+            StrategyConfig::Linux(_) => "linux",
+            StrategyConfig::Linux512(_) => "linux-5.12",
+            StrategyConfig::LinuxLegacy(_) => "linux-legacy",
+            StrategyConfig::FreeBsd(_) => "freebsd",
+            StrategyConfig::FreeBsd12(_) => "freebsd-12",
+            StrategyConfig::OpenBsd => "openbsd",
+            StrategyConfig::NetBsd(_) => "netbsd",
+            StrategyConfig::MacOs(_) => "macos",
+            StrategyConfig::Windows => "windows",
         }
     }
 
-    /// The OS profile's defaults; the RFC algorithms bring none.
+    /// The OS profile's defaults (`operating-systems.md` §0); the RFC algorithms bring none.
     pub fn os_defaults(&self) -> OsDefaults {
-        OsDefaults::default()
+        use crate::stack::{PortRange, Scope, TwReuse};
+        let os = |range: PortRange, scope, time_wait_s: u64, tw_reuse| OsDefaults {
+            range: Some(range),
+            scope: Some(scope),
+            time_wait: Some(time_wait_s * crate::time::NANOS_PER_SEC),
+            tw_reuse: Some(tw_reuse),
+        };
+        let range = |lo, hi| PortRange::new(lo, hi).expect("a valid built-in range");
+        match self {
+            StrategyConfig::Bsd(_)
+            | StrategyConfig::RandomStart
+            | StrategyConfig::RandomPick
+            | StrategyConfig::Hash(_)
+            | StrategyConfig::DoubleHash(_)
+            | StrategyConfig::RandomIncrements(_) => OsDefaults::default(),
+            // ip_local_port_range 32768-60999, TCP_TIMEWAIT_LEN 60 s, tcp_tw_reuse 2.
+            StrategyConfig::Linux(_) | StrategyConfig::Linux512(_) => {
+                os(PortRange::LINUX, Scope::FourTuple, 60, TwReuse::Loopback)
+            }
+            StrategyConfig::LinuxLegacy(c) => match c.era {
+                // tcp_tw_reuse = 2 became the default in 2018, within this era (operating-systems.md
+                // §1.6): the defaults are those of its later kernels, up to 5.11.
+                LegacyEra::V4_6 => os(PortRange::LINUX, Scope::FourTuple, 60, TwReuse::Loopback),
+                // Before 4.6 the range was 32768-61000, and tcp_tw_reuse defaulted to 0.
+                LegacyEra::V3 => os(range(32768, 61000), Scope::FourTuple, 60, TwReuse::Off),
+            },
+            // portrange.first/last 10000-65535, 2 x msl 30 s, no tw_reuse; in_pcb_lport_dest()
+            // checks the whole 4-tuple.
+            StrategyConfig::FreeBsd(_) => os(range(10000, 65535), Scope::FourTuple, 60, TwReuse::Off),
+            // FreeBSD <= 12 checked with in_pcblookup_local(..., INPLOOKUP_WILDCARD): local scope.
+            StrategyConfig::FreeBsd12(_) => os(range(10000, 65535), Scope::LocalPort, 60, TwReuse::Off),
+            // ipport_firstauto/lastauto 1024-49151, TCPTV_MSL 30 s.
+            StrategyConfig::OpenBsd => os(range(1024, 49151), Scope::LocalPort, 60, TwReuse::Off),
+            // anonportmin/max 49152-65535, 2 x MSL 30 s.
+            StrategyConfig::NetBsd(_) => os(PortRange::IANA, Scope::LocalPort, 60, TwReuse::Off),
+            // XNU: TCPTV_MSL = 15 s (bsd/netinet/tcp_timer.h, net.inet.tcp.msl = 15000), so
+            // TIME_WAIT is 2 x 15 = 30 s.
+            StrategyConfig::MacOs(_) => os(PortRange::IANA, Scope::LocalPort, 30, TwReuse::Off),
+            // Vista+: dynamic range 49152-65535, TcpTimedWaitDelay 120 s.
+            StrategyConfig::Windows => os(PortRange::IANA, Scope::LocalPort, 120, TwReuse::Off),
+        }
     }
 
     /// Builds the strategy with its own RNG.
@@ -79,6 +137,24 @@ impl StrategyConfig {
             StrategyConfig::Hash(c) => Box::new(HashBased::new(c, &mut rng)),
             StrategyConfig::DoubleHash(c) => Box::new(DoubleHash::new(c, rng)),
             StrategyConfig::RandomIncrements(c) => Box::new(RandomIncrements::new(c, rng)),
+            StrategyConfig::Linux(c) => Box::new(Linux::new(c, rng)),
+            StrategyConfig::Linux512(c) => Box::new(Linux512::new(c, rng)),
+            StrategyConfig::LinuxLegacy(c) => Box::new(LinuxLegacy::new(c, rng)),
+            StrategyConfig::FreeBsd(c) => {
+                let draw = if c.randomized { StartDraw::Modulo } else { StartDraw::Sequential };
+                Box::new(PcbScan::new(draw, rng))
+            }
+            StrategyConfig::FreeBsd12(c) => {
+                let draw = if c.randomized { StartDraw::Modulo } else { StartDraw::Sequential };
+                Box::new(PcbScan::with_fallback(draw, c.randomcps, c.randomtime, rng))
+            }
+            StrategyConfig::OpenBsd => Box::new(PcbScan::new(StartDraw::Uniform, rng)),
+            StrategyConfig::NetBsd(c) => Box::new(NetBsd::new(c, rng)),
+            // XNU's sequential `++lastport` from a zeroed global is exactly the traditional BSD
+            // counter counting up from `first`.
+            StrategyConfig::MacOs(c) if !c.randomize_ports => Box::new(Bsd::new(BsdConfig::default(), rng)),
+            StrategyConfig::MacOs(_) => Box::new(PcbScan::new(StartDraw::Modulo16, rng)),
+            StrategyConfig::Windows => Box::new(Bsd::new(BsdConfig::default(), rng)),
         }
     }
 
@@ -90,9 +166,47 @@ impl StrategyConfig {
             StrategyConfig::Hash(c) => serde_json::to_value(HashSettings::from(c)),
             StrategyConfig::DoubleHash(c) => serde_json::to_value(DoubleHashSettings::from(c)),
             StrategyConfig::RandomIncrements(c) => serde_json::to_value(c),
+            StrategyConfig::Linux(c) => Ok(serde_json::json!({
+                "table_length": c.table_length,
+                "rekey_period": period_text(c.rekey_period),
+                "hash": c.hash,
+                "so_reuseaddr": c.so_reuseaddr,
+            })),
+            StrategyConfig::Linux512(c) => serde_json::to_value(c),
+            StrategyConfig::LinuxLegacy(c) => serde_json::to_value(c),
+            StrategyConfig::FreeBsd(c) => serde_json::to_value(c),
+            StrategyConfig::FreeBsd12(c) => serde_json::to_value(c),
+            StrategyConfig::OpenBsd => Ok(serde_json::json!({})),
+            StrategyConfig::NetBsd(c) => serde_json::to_value(c),
+            StrategyConfig::MacOs(c) => serde_json::to_value(c),
+            StrategyConfig::Windows => Ok(serde_json::json!({ "assumption": WINDOWS_ASSUMPTION })),
         };
         v.unwrap_or(serde_json::Value::Null)
     }
+}
+
+/// What the `windows` profile assumes, in its summary and in `summary.json`.
+pub const WINDOWS_ASSUMPTION: &str =
+    "selection order not documented by Microsoft: modelled as one global counter, +1 per candidate";
+
+/// A boolean parameter (`true` / `false`).
+fn flag(p: &mut Params, key: &str, default: bool) -> Result<bool, ParamError> {
+    match p.take(key) {
+        None => Ok(default),
+        Some(crate::params::Node { value: crate::params::Value::Boolean(b), .. }) => Ok(b),
+        Some(n) => Err(p.error(key, format!("must be true or false, not a {}", n.value.type_str()))),
+    }
+}
+
+/// A table length that must be a power of two in `1..=max`.
+fn power_of_two(p: &mut Params, key: &str, default: u64, max: u64) -> Result<u32, ParamError> {
+    let v = p.u64_in(key, default, 1, max)?;
+    if !v.is_power_of_two() {
+        return Err(
+            p.error(key, format!("{v} is not a power of two (the kernel masks the hash with length - 1)"))
+        );
+    }
+    Ok(v as u32)
 }
 
 /// Periods are written as the scenario writes them ("10s", "none").
@@ -292,6 +406,191 @@ pub static STRATEGIES: &[StrategyInfo] = &[
             }))
         },
     },
+    StrategyInfo {
+        name: "linux",
+        aliases: &[],
+        summary: "Linux >= 5.18 connect(): Algorithm 4 with a 2^16 table of u32 counters, 64-bit SipHash of (saddr, daddr, dport, 10 s window), even/odd parity passes, counter += max(i, 2*rand(0..7)) + 2; bind(0) takes odd ports",
+        params: &[
+            ParamInfo {
+                name: "table_length",
+                default: "65536",
+                help: "table_perturb[] entries, a power of two (1 << CONFIG_INET_TABLE_PERTURB_ORDER)",
+            },
+            ParamInfo {
+                name: "rekey_period",
+                default: "10s",
+                help: "the hash-input window, EPHEMERAL_PORT_SHUFFLE_PERIOD (\"none\" for no re-keying)",
+            },
+            HASH_PARAM,
+            ParamInfo {
+                name: "so_reuseaddr",
+                default: "false",
+                help: "bind(0) sockets set SO_REUSEADDR: search the lower half of the range first",
+            },
+        ],
+        parse: |p| {
+            let table_length = power_of_two(p, "table_length", 1 << 16, 1 << 24)?;
+            let rekey_period = if p.has("rekey_period") {
+                p.optional_period("rekey_period")?
+            } else {
+                Some(super::linux::SHUFFLE_PERIOD)
+            };
+            Ok(StrategyConfig::Linux(LinuxConfig {
+                table_length,
+                rekey_period,
+                hash: HashFn::parse(p.choice("hash", HashFn::NAMES)?),
+                so_reuseaddr: flag(p, "so_reuseaddr", false)?,
+            }))
+        },
+    },
+    StrategyInfo {
+        name: "linux-5.12",
+        aliases: &[],
+        summary: "Linux 5.12-5.17 connect(): Algorithm 4 with 256 counters indexed by hash_32() of a 32-bit hash, counter += i + 2 (skip one candidate in 1/16 of first-try successes), no re-keying",
+        params: &[
+            ParamInfo {
+                name: "table_length",
+                default: "256",
+                help: "table_perturb[] entries, a power of two",
+            },
+            HASH_PARAM,
+            ParamInfo {
+                name: "skip_one_in",
+                default: "16",
+                help: "after a first-try success skip the next candidate with probability 1/N (c579bd1b4021); 0 = never",
+            },
+        ],
+        parse: |p| {
+            Ok(StrategyConfig::Linux512(Linux512Config {
+                table_length: power_of_two(p, "table_length", 256, 1 << 24)?,
+                hash: HashFn::parse(p.choice("hash", HashFn::NAMES)?),
+                skip_one_in: p.u64_in("skip_one_in", 16, 0, 1 << 16)? as u32,
+            }))
+        },
+    },
+    StrategyInfo {
+        name: "linux-legacy",
+        aliases: &[],
+        summary: "Linux <= 5.11 connect(): Algorithm 3 with one shared hint; era 4.6 (to 5.11): parity passes, hint += i + 2; era 3.x: one pass, hint += i, range 32768-61000",
+        params: &[
+            ParamInfo {
+                name: "era",
+                default: "4.6",
+                help: "4.6 (4.6-5.11; defaults as after 2018: tw_reuse loopback) or 3.x (before 4.6: range 32768-61000, tw_reuse off)",
+            },
+            HASH_PARAM,
+        ],
+        parse: |p| {
+            let era = match p.choice("era", &["4.6", "3.x"])? {
+                "3.x" => LegacyEra::V3,
+                _ => LegacyEra::V4_6,
+            };
+            Ok(StrategyConfig::LinuxLegacy(LinuxLegacyConfig {
+                era,
+                hash: HashFn::parse(p.choice("hash", HashFn::NAMES)?),
+            }))
+        },
+    },
+    StrategyInfo {
+        name: "freebsd",
+        aliases: &[],
+        summary: "current FreeBSD (13.x on, believed) in_pcb_lport_dest(): start = first + arc4random() % (last - first), then ++lastport with wrap; four-tuple scope",
+        params: &[ParamInfo {
+            name: "randomized",
+            default: "true",
+            help: "net.inet.ip.portrange.randomized; false = sequential ++lastport",
+        }],
+        parse: |p| Ok(StrategyConfig::FreeBsd(FreeBsdConfig { randomized: flag(p, "randomized", true)? })),
+    },
+    StrategyInfo {
+        name: "freebsd-12",
+        aliases: &[],
+        summary: "FreeBSD <= 12 in_pcb_lport(): as freebsd, but sequential while ipport_tick() sees more than randomcps allocations a second, until randomtime quiet seconds; local-port scope",
+        params: &[
+            ParamInfo { name: "randomized", default: "true", help: "net.inet.ip.portrange.randomized" },
+            ParamInfo {
+                name: "randomcps",
+                default: "10",
+                help: "more allocations than this in one second switch to sequential",
+            },
+            ParamInfo {
+                name: "randomtime",
+                default: "45",
+                help: "quiet seconds (at most randomcps allocations each) before random allocation resumes",
+            },
+        ],
+        parse: |p| {
+            Ok(StrategyConfig::FreeBsd12(FreeBsd12Config {
+                randomized: flag(p, "randomized", true)?,
+                randomcps: p.u64_in("randomcps", 10, 0, u64::from(u32::MAX))? as u32,
+                randomtime: p.u64_in("randomtime", 45, 0, u64::from(u32::MAX))? as u32,
+            }))
+        },
+    },
+    StrategyInfo {
+        name: "openbsd",
+        aliases: &[],
+        summary: "OpenBSD in_pcbpickport(): start = lower + arc4random_uniform(higher - lower), then ++ with wrap; local-port scope",
+        params: &[],
+        parse: |_| Ok(StrategyConfig::OpenBsd),
+    },
+    StrategyInfo {
+        name: "netbsd",
+        aliases: &[],
+        summary: "NetBSD portalgo.c: the six selectable RFC 6056 algorithms with NetBSD's 16-bit state (default bsd, counting down from the top); local-port scope",
+        params: &[
+            ParamInfo {
+                name: "algorithm",
+                default: "bsd",
+                help: "bsd, random_start, random_pick, hash, doublehash or randinc (net.inet.ip.anonportalgo.selected)",
+            },
+            ParamInfo {
+                name: "per_call_secret",
+                default: "false",
+                help: "Fhash() draws a fresh secret on every call, as NetBSD's code does (hash and doublehash lose their per-destination offset)",
+            },
+            ParamInfo {
+                name: "n",
+                default: "500",
+                help: "randinc's N: increments are uniform in 1..N (1 to 65535)",
+            },
+            ParamInfo {
+                name: "table_length",
+                default: "8",
+                help: "doublehash's dhtable[] entries (1 to 255)",
+            },
+        ],
+        parse: |p| {
+            let algorithm = NetBsdAlgorithm::parse(p.choice("algorithm", NetBsdAlgorithm::NAMES)?)
+                .expect("choice() returns one of NAMES");
+            Ok(StrategyConfig::NetBsd(NetBsdConfig {
+                algorithm,
+                per_call_secret: flag(p, "per_call_secret", false)?,
+                n: p.u64_in("n", 500, 1, 65535)? as u16,
+                table_length: p.u64_in("table_length", 8, 1, 255)? as u8,
+            }))
+        },
+    },
+    StrategyInfo {
+        name: "macos",
+        aliases: &[],
+        summary: "macOS / XNU in_pcbbind(): sequential ++lastport from one global counter, wrapping to first (randomize_ports = 0); local-port scope, TIME_WAIT 2 x 15 s",
+        params: &[ParamInfo {
+            name: "randomize_ports",
+            default: "false",
+            help: "net.inet.tcp.randomize_ports: start at first + random16 % (last - first)",
+        }],
+        parse: |p| {
+            Ok(StrategyConfig::MacOs(MacOsConfig { randomize_ports: flag(p, "randomize_ports", false)? }))
+        },
+    },
+    StrategyInfo {
+        name: "windows",
+        aliases: &[],
+        summary: "Windows Vista+ (ASSUMPTION: the selection order is not documented; modelled as one global counter, +1 per candidate): range 49152-65535, local-port scope, TIME_WAIT 120 s",
+        params: &[],
+        parse: |_| Ok(StrategyConfig::Windows),
+    },
 ];
 
 /// Finds a strategy by its name or one of its aliases.
@@ -404,8 +703,70 @@ mod tests {
         }
     }
 
+    #[test]
+    fn listed_defaults_are_the_defaults() {
+        for info in STRATEGIES {
+            let text: Vec<String> =
+                info.params.iter().map(|p| format!("{} = {}", p.name, toml_literal(p.default))).collect();
+            let explicit = info.configure(Params::from_toml("s", &text.join("\n")).unwrap()).unwrap();
+            assert_eq!(explicit, info.configure(Params::empty("s")).unwrap(), "{}", info.name);
+        }
+    }
+
+    #[test]
+    fn os_profiles_default_to_the_kernels_values() {
+        use crate::stack::{Scope, TwReuse};
+        let s = crate::time::NANOS_PER_SEC;
+        let expect = [
+            ("linux", "32768-60999", Scope::FourTuple, 60, TwReuse::Loopback),
+            ("linux-5.12", "32768-60999", Scope::FourTuple, 60, TwReuse::Loopback),
+            ("linux-legacy", "32768-60999", Scope::FourTuple, 60, TwReuse::Loopback),
+            ("freebsd", "10000-65535", Scope::FourTuple, 60, TwReuse::Off),
+            ("freebsd-12", "10000-65535", Scope::LocalPort, 60, TwReuse::Off),
+            ("openbsd", "1024-49151", Scope::LocalPort, 60, TwReuse::Off),
+            ("netbsd", "49152-65535", Scope::LocalPort, 60, TwReuse::Off),
+            ("macos", "49152-65535", Scope::LocalPort, 30, TwReuse::Off),
+            ("windows", "49152-65535", Scope::LocalPort, 120, TwReuse::Off),
+        ];
+        for (name, range, scope, tw, reuse) in expect {
+            let d = configure(name, Params::empty("s")).unwrap().os_defaults();
+            assert_eq!(d.range.unwrap().to_string(), range, "{name}");
+            assert_eq!(
+                (d.scope, d.time_wait, d.tw_reuse),
+                (Some(scope), Some(tw * s), Some(reuse)),
+                "{name}"
+            );
+        }
+        let old = configure("linux-legacy", Params::from_toml("s", "era = \"3.x\"").unwrap()).unwrap();
+        assert_eq!(old.os_defaults().range.unwrap().to_string(), "32768-61000");
+        assert_eq!(old.os_defaults().tw_reuse, Some(TwReuse::Off));
+        assert_eq!(configure("alg4", Params::empty("s")).unwrap().os_defaults(), OsDefaults::default());
+    }
+
+    #[test]
+    fn os_profile_parameters_are_checked() {
+        let bad =
+            |name: &str, text: &str| configure(name, Params::from_toml("s", text).unwrap()).unwrap_err();
+        let e = bad("linux", "table_length = 1000");
+        assert!(e.message.contains("not a power of two"), "{e}");
+        let e = bad("netbsd", "per_call_secret = \"yes\"");
+        assert_eq!(e.key, "s.per_call_secret");
+        assert!(e.message.contains("true or false"), "{e}");
+        let e = bad("netbsd", "algorithm = \"random-start\"");
+        assert!(e.message.contains("random_start"), "{e}");
+        let cfg = configure("linux", Params::from_toml("s", "rekey_period = \"none\"").unwrap()).unwrap();
+        assert_eq!(cfg, StrategyConfig::Linux(LinuxConfig { rekey_period: None, ..LinuxConfig::default() }));
+        let w = configure("windows", Params::empty("s")).unwrap();
+        assert_eq!(w.settings()["assumption"], WINDOWS_ASSUMPTION);
+        assert!(lookup("windows").unwrap().summary.contains("ASSUMPTION"));
+    }
+
     fn toml_literal(default: &str) -> String {
-        if default.parse::<i64>().is_ok() { default.to_string() } else { format!("\"{default}\"") }
+        if default.parse::<i64>().is_ok() || default == "true" || default == "false" {
+            default.to_string()
+        } else {
+            format!("\"{default}\"")
+        }
     }
 
     #[test]

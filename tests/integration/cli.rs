@@ -10,6 +10,10 @@ fn portsim() -> Command {
 /// Every fixture in tests/invalid_scenarios/ and the exact message `portsim check` gives for it.
 const INVALID: &[(&str, &str)] = &[
     (
+        "absurd-rate",
+        "6:12: workload.arrivals: about 3.60e15 connections over 3600000 s: at most 1e10 per run (lower the rate or the duration)",
+    ),
+    (
         "bad-active-close",
         "4:16: tcp.active_close: use \"client\", \"server\", or the probability (0 to 1) that the client closes first",
     ),
@@ -52,6 +56,8 @@ const INVALID: &[(&str, &str)] = &[
     ("range-min-over-max", "4:9: ports.range: the range is empty: min 60999 > max 32768"),
     ("reserved-too-big", "4:13: ports.reserved: port 65536 is out of range (ports are 1-65535)"),
     ("syntax-error", "3:10: invalid TOML: unclosed table, expected `]`"),
+    ("too-many-addrs", "4:9: host.addrs: 300 addresses: at most 256 local addresses"),
+    ("too-many-samples", "9:19: metrics.sample_interval: cuts the run into 3600000 rows: at most 1000000"),
     (
         "typo-key",
         "4:1: tcp.time_wiat: unknown key `time_wiat` (valid keys: time_wait, active_close, tw_reuse, tw_reuse_delay)",

@@ -1,0 +1,846 @@
+//! The charts every run draws (`charts/*.svg` and `charts/*.png`): candidates per allocation,
+//! failures and collisions over time, occupancy over time, the reuse-interval CDF and per-port
+//! usage. Each strategy keeps one colour (its position in the run) on every chart.
+
+use super::plot::{
+    self, DrawResult, FONT, Figure, GRID, INK, LegendEntry, NOTE_PX, SHADE, Stroke, TICK_PX, colour,
+    draw_legend, draw_line, layout, line_width, log_tick, nice_max, note, tick,
+};
+use crate::metrics::Sample;
+use crate::scenario::Scenario;
+use crate::sim::RunOutput;
+use crate::stack::{PortRange, Scope};
+use crate::time::secs;
+use anyhow::Result;
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::Ranged;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// One chart of a run, drawn both ways.
+#[derive(Clone, Debug)]
+pub struct Chart {
+    /// File stem under `charts/`.
+    pub name: &'static str,
+    pub title: String,
+    /// One sentence on how to read it (the HTML report prints it under the chart).
+    pub about: &'static str,
+    pub svg: String,
+    pub png: Vec<u8>,
+}
+
+/// The stems of the charts every run draws, in report order.
+pub const RUN_CHARTS: [&str; 5] =
+    ["candidates_cdf", "failures_over_time", "occupancy_over_time", "reuse_interval_cdf", "port_usage"];
+
+/// Draws every chart of a run.
+pub fn run_charts(scenario: &Scenario, outputs: &[RunOutput]) -> Result<Vec<Chart>> {
+    let strategies: Vec<Strat> = outputs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| Strat { label: o.summary.name.clone(), colour: colour(i) })
+        .collect();
+    let warmup = secs(scenario.warmup);
+    let duration = secs(scenario.duration);
+    let mut out = Vec::new();
+
+    let cdf = CandidatesCdf::new(&strategies, outputs);
+    out.push(finish(
+        "candidates_cdf",
+        cdf.title.clone(),
+        "The fraction of connection attempts that needed at most x candidate ports (x on a log scale): a curve that reaches 1 at x = 1 never met a busy port; the further right a curve climbs, the more ports that strategy examined.",
+        &cdf,
+    )?);
+
+    let fail = FailuresOverTime::new(&strategies, outputs, warmup, duration);
+    out.push(finish(
+        "failures_over_time",
+        fail.title.clone(),
+        "Top: connection attempts per second that found no usable port (EADDRNOTAVAIL). Bottom: candidate ports rejected by check_suitable_port per second (local collisions, solid) and new connections whose 4-tuple the server still held in TIME_WAIT (remote collisions, dashed).",
+        &fail,
+    )?);
+
+    let occ = OccupancyOverTime::new(scenario, &strategies, outputs, warmup, duration);
+    out.push(finish(
+        "occupancy_over_time",
+        occ.title.clone(),
+        "4-tuples this host holds in TIME_WAIT (top) and live connections (bottom) over time; when one destination uses the range, live plus TIME_WAIT cannot pass n, the usable ports, and failures start as it gets close.",
+        &occ,
+    )?);
+
+    let reuse = ReuseCdf::new(scenario, &strategies, outputs);
+    out.push(finish(
+        "reuse_interval_cdf",
+        reuse.title.clone(),
+        "For connections that reused a 4-tuple used before: the fraction whose gap since the previous connection on it closed was at most x seconds (log scale). Curves further left reuse sooner, which is what risks remote collisions and confusion with old segments.",
+        &reuse,
+    )?);
+
+    let usage = PortUsage::new(scenario, &strategies, outputs);
+    out.push(finish(
+        "port_usage",
+        usage.title.clone(),
+        "Connections per port across the range, relative to a perfectly even spread (1.0): the line is the mean of each bin of ports, the band runs from its least to its most used port. Reserved ports are left out; a tall band means some ports carry much more than their share.",
+        &usage,
+    )?);
+    Ok(out)
+}
+
+fn finish(name: &'static str, title: String, about: &'static str, fig: &impl Figure) -> Result<Chart> {
+    let r = plot::render(fig).map_err(|e| e.context(format!("chart {name}")))?;
+    Ok(Chart { name, title, about, svg: r.svg, png: r.png })
+}
+
+#[derive(Clone, Debug)]
+struct Strat {
+    label: String,
+    colour: RGBColor,
+}
+
+fn legend_for(strategies: &[Strat], suffix: impl Fn(usize) -> Option<String>) -> Vec<LegendEntry> {
+    strategies
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let label = match suffix(i) {
+                Some(x) => format!("{} {x}", s.label),
+                None => s.label.clone(),
+            };
+            LegendEntry::line(label, s.colour, Stroke::Solid)
+        })
+        .collect()
+}
+
+fn mesh_style<'a, 'b, DB: DrawingBackend, X: Ranged, Y: Ranged>(
+    m: &mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
+    x_desc: &str,
+    y_desc: &str,
+) {
+    m.x_desc(x_desc.to_string())
+        .y_desc(y_desc.to_string())
+        .axis_desc_style((FONT, plot::AXIS_PX).into_font().color(&INK))
+        .label_style((FONT, TICK_PX).into_font().color(&INK))
+        .bold_line_style(GRID.stroke_width(1))
+        .light_line_style(WHITE.mix(0.0))
+        .axis_style(RGBColor(120, 120, 120));
+}
+
+/// A cumulative distribution as a step line: (x, fraction of weight at values <= x).
+fn cdf_steps(hist: &[(f64, u64)], x_end: f64) -> Vec<(f64, f64)> {
+    let total: u64 = hist.iter().map(|(_, c)| c).sum();
+    if total == 0 {
+        return Vec::new();
+    }
+    let mut pts = Vec::with_capacity(hist.len() * 2 + 1);
+    let mut seen = 0u64;
+    for &(x, c) in hist {
+        let before = seen as f64 / total as f64;
+        seen += c;
+        let after = seen as f64 / total as f64;
+        if pts.is_empty() {
+            pts.push((x, after));
+        } else {
+            pts.push((x, before));
+            pts.push((x, after));
+        }
+    }
+    if let Some(&(x, y)) = pts.last()
+        && x_end > x
+    {
+        pts.push((x_end, y));
+    }
+    pts
+}
+
+// --- candidates per allocation ------------------------------------------------------------
+
+struct CandidatesCdf {
+    title: String,
+    strategies: Vec<Strat>,
+    curves: Vec<Vec<(f64, f64)>>,
+    means: Vec<Option<f64>>,
+    x_max: f64,
+    y_min: f64,
+}
+
+impl CandidatesCdf {
+    fn new(strategies: &[Strat], outputs: &[RunOutput]) -> CandidatesCdf {
+        let max = outputs.iter().map(|o| o.summary.probes.max).max().unwrap_or(1).max(1);
+        let x_max = (f64::from(max) * 1.5).max(10.0);
+        let curves: Vec<Vec<(f64, f64)>> = outputs
+            .iter()
+            .map(|o| {
+                let h: Vec<(f64, u64)> =
+                    o.summary.probes.histogram.iter().map(|&(k, c)| (f64::from(k.max(1)), c)).collect();
+                cdf_steps(&h, x_max)
+            })
+            .collect();
+        let lowest = curves.iter().filter_map(|c| c.first().map(|p| p.1)).fold(1.0f64, f64::min);
+        let y_min = if lowest >= 0.95 { 0.9 } else { ((lowest * 10.0).floor() / 10.0).clamp(0.0, 0.9) };
+        let means = outputs
+            .iter()
+            .map(|o| (o.summary.connections.attempted > 0).then_some(o.summary.probes.mean))
+            .collect();
+        CandidatesCdf {
+            title: "Candidate ports examined per connection attempt (CDF)".into(),
+            strategies: strategies.to_vec(),
+            curves,
+            means,
+            x_max,
+            y_min,
+        }
+    }
+}
+
+impl Figure for CandidatesCdf {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let (area, legend) = layout(root, &self.title)?;
+        let y_top = 1.0 + (1.0 - self.y_min) * 0.02;
+        let mut chart = ChartBuilder::on(&area)
+            .margin(12)
+            .x_label_area_size(48)
+            .y_label_area_size(70)
+            .build_cartesian_2d((1f64..self.x_max).log_scale(), self.y_min..y_top)?;
+        let f = |v: &f64| log_tick(*v);
+        let g = |v: &f64| if *v > 1.0 + 1e-9 { String::new() } else { tick(*v) };
+        let mut m = chart.configure_mesh();
+        mesh_style(
+            &mut m,
+            "candidates examined per attempt (log scale)",
+            "fraction of attempts with at most x",
+        );
+        m.x_labels(60).x_label_formatter(&f).y_label_formatter(&g).draw()?;
+        let n = self.curves.len();
+        for (i, c) in self.curves.iter().enumerate() {
+            let pts: Vec<(f64, f64)> = c.iter().map(|&(x, y)| (x, y.max(self.y_min))).collect();
+            draw_line(&mut chart, pts, self.strategies[i].colour, Stroke::Solid, line_width(i, n))?;
+        }
+        if self.y_min > 0.0 {
+            note_corner(&chart, &format!("y axis starts at {}", tick(self.y_min)))?;
+        }
+        let mut entries = vec![LegendEntry::heading("strategy (mean candidates)")];
+        entries.extend(legend_for(&self.strategies, |i| {
+            Some(match self.means[i] {
+                Some(m) => format!("({m:.2})"),
+                None => "(no attempts)".into(),
+            })
+        }));
+        draw_legend(&legend, &entries)
+    }
+}
+
+/// A small grey note in the lower right corner of a plot.
+fn note_corner<DB, CT>(chart: &ChartContext<'_, DB, CT>, text: &str) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    CT: plotters::coord::CoordTranslate,
+{
+    let area = chart.plotting_area().strip_coord_spec();
+    let (w, h) = area.dim_in_pixel();
+    area.draw(&Text::new(
+        text.to_string(),
+        (w as i32 - 8, h as i32 - 8),
+        (FONT, TICK_PX).into_font().color(&RGBColor(110, 110, 110)).pos(Pos::new(HPos::Right, VPos::Bottom)),
+    ))?;
+    Ok(())
+}
+
+// --- time series ----------------------------------------------------------------------------
+
+/// Per-second rates of a per-interval count.
+fn rate_series(samples: &[Sample], value: impl Fn(&Sample) -> u64) -> Vec<(f64, f64)> {
+    let mut prev = 0.0;
+    samples
+        .iter()
+        .map(|s| {
+            let dt = (s.t_s - prev).max(1e-9);
+            prev = s.t_s;
+            (s.t_s, value(s) as f64 / dt)
+        })
+        .collect()
+}
+
+fn level_series(samples: &[Sample], value: impl Fn(&Sample) -> u64) -> Vec<(f64, f64)> {
+    let mut pts = vec![(0.0, 0.0)];
+    pts.extend(samples.iter().map(|s| (s.t_s, value(s) as f64)));
+    pts
+}
+
+/// A line of a time panel.
+#[derive(Clone, Debug)]
+struct Line {
+    points: Vec<(f64, f64)>,
+    colour: RGBColor,
+    stroke: Stroke,
+    width: u32,
+}
+
+/// One line per strategy; or, when every strategy drew the same curve (within 0.5 % of the
+/// largest value), one black line for all of them, so nothing hides behind the last colour.
+/// Returns the lines and whether they were merged.
+fn strategy_lines(series: &[Vec<(f64, f64)>], strategies: &[Strat], stroke: Stroke) -> (Vec<Line>, bool) {
+    let max = series.iter().flat_map(|p| p.iter().map(|q| q.1.abs())).fold(0.0f64, f64::max);
+    let same = series.len() > 1
+        && series.windows(2).all(|w| {
+            w[0].len() == w[1].len() && w[0].iter().zip(&w[1]).all(|(a, b)| (a.1 - b.1).abs() <= 0.005 * max)
+        });
+    if same {
+        return (vec![Line { points: series[0].clone(), colour: INK, stroke, width: 2 }], true);
+    }
+    let n = series.len();
+    let lines = series
+        .iter()
+        .zip(strategies)
+        .enumerate()
+        .map(|(i, (p, s))| Line { points: p.clone(), colour: s.colour, stroke, width: line_width(i, n) })
+        .collect();
+    (lines, false)
+}
+
+/// One panel of a time chart: the warm-up shaded, the series, a note when all are zero.
+#[allow(clippy::too_many_arguments)]
+fn time_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    y_desc: &str,
+    x_desc: &str,
+    duration: f64,
+    warmup: f64,
+    lines: &[Line],
+    empty_note: &str,
+    reference: Option<(f64, String)>,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let data_max = lines.iter().flat_map(|l| l.points.iter().map(|q| q.1)).fold(0.0f64, f64::max);
+    let ref_max = reference.as_ref().map(|r| r.0).unwrap_or(0.0);
+    let y_max = nice_max(data_max.max(ref_max));
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(if x_desc.is_empty() { 28 } else { 48 })
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..duration, 0f64..y_max)?;
+    if warmup > 0.0 {
+        chart.draw_series(std::iter::once(Rectangle::new([(0.0, 0.0), (warmup, y_max)], SHADE.filled())))?;
+    }
+    let f = |v: &f64| tick(*v);
+    let mut m = chart.configure_mesh();
+    mesh_style(&mut m, x_desc, y_desc);
+    m.x_label_formatter(&f).y_label_formatter(&f).x_labels(10).y_labels(6).draw()?;
+    if warmup > 0.0 {
+        let style = (FONT, TICK_PX)
+            .into_font()
+            .color(&RGBColor(120, 120, 120))
+            .pos(Pos::new(HPos::Center, VPos::Top));
+        chart.draw_series(std::iter::once(
+            EmptyElement::at((warmup / 2.0, y_max)) + Text::new("warm-up", (0, 6), style),
+        ))?;
+    }
+    if let Some((y, label)) = &reference {
+        draw_line(&mut chart, vec![(0.0, *y), (duration, *y)], INK, Stroke::Dotted, 2)?;
+        let style = (FONT, TICK_PX).into_font().color(&INK).pos(Pos::new(HPos::Right, VPos::Top));
+        chart.draw_series(std::iter::once(
+            EmptyElement::at((duration, *y)) + Text::new(label.clone(), (-8, 5), style),
+        ))?;
+    }
+    for l in lines {
+        draw_line(&mut chart, l.points.clone(), l.colour, l.stroke, l.width)?;
+    }
+    if data_max == 0.0 && !empty_note.is_empty() {
+        note(&chart, empty_note)?;
+    }
+    Ok(())
+}
+
+struct FailuresOverTime {
+    title: String,
+    strategies: Vec<Strat>,
+    failed: Vec<Vec<(f64, f64)>>,
+    local: Vec<Vec<(f64, f64)>>,
+    remote: Vec<Vec<(f64, f64)>>,
+    totals: Vec<u64>,
+    warmup: f64,
+    duration: f64,
+}
+
+impl FailuresOverTime {
+    fn new(strategies: &[Strat], outputs: &[RunOutput], warmup: f64, duration: f64) -> FailuresOverTime {
+        FailuresOverTime {
+            title: "Failures and collisions over time".into(),
+            strategies: strategies.to_vec(),
+            failed: outputs.iter().map(|o| rate_series(&o.samples, |s| s.failed)).collect(),
+            local: outputs.iter().map(|o| rate_series(&o.samples, |s| s.collisions_local)).collect(),
+            remote: outputs.iter().map(|o| rate_series(&o.samples, |s| s.collisions_remote)).collect(),
+            totals: outputs.iter().map(|o| o.summary.connections.failed).collect(),
+            warmup,
+            duration,
+        }
+    }
+}
+
+impl Figure for FailuresOverTime {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let (area, legend) = layout(root, &self.title)?;
+        let (_, h) = area.dim_in_pixel();
+        let (top, bottom) = area.split_vertically(h * 46 / 100);
+        let (fails, fails_same) = strategy_lines(&self.failed, &self.strategies, Stroke::Solid);
+        time_panel(
+            &top,
+            "failed attempts / s",
+            "",
+            self.duration,
+            self.warmup,
+            &fails,
+            "no connection attempt failed",
+            None,
+        )?;
+        let (mut coll, coll_same) = strategy_lines(&self.local, &self.strategies, Stroke::Solid);
+        let n = self.strategies.len();
+        let mut any_remote = false;
+        for (i, (p, s)) in self.remote.iter().zip(&self.strategies).enumerate() {
+            if p.iter().any(|q| q.1 > 0.0) {
+                any_remote = true;
+                coll.push(Line {
+                    points: p.clone(),
+                    colour: s.colour,
+                    stroke: Stroke::Dashed,
+                    width: line_width(i, n),
+                });
+            }
+        }
+        time_panel(
+            &bottom,
+            "collisions / s",
+            "simulated time (s)",
+            self.duration,
+            self.warmup,
+            &coll,
+            "no collision: every first candidate was free",
+            None,
+        )?;
+        let mut entries = vec![LegendEntry::heading(if self.warmup > 0.0 {
+            "strategy (failed after warm-up)"
+        } else {
+            "strategy (failed)"
+        })];
+        entries.extend(legend_for(&self.strategies, |i| Some(format!("({})", tick(self.totals[i] as f64)))));
+        entries.push(LegendEntry::heading(""));
+        if fails_same || coll_same {
+            entries.push(LegendEntry::line("every strategy (identical curves)", INK, Stroke::Solid));
+        }
+        let key = RGBColor(130, 130, 130);
+        entries.push(LegendEntry::line("solid: local collisions (rejected candidates)", key, Stroke::Solid));
+        if any_remote {
+            entries.push(LegendEntry::line(
+                "dashed: remote collisions (server TIME_WAIT)",
+                key,
+                Stroke::Dashed,
+            ));
+        } else {
+            entries.push(LegendEntry::heading(
+                "no remote collision (the server never held a reused 4-tuple in TIME_WAIT)",
+            ));
+        }
+        if self.warmup > 0.0 {
+            entries.push(LegendEntry::band("warm-up (not counted)", RGBColor(200, 200, 200)));
+        }
+        draw_legend(&legend, &entries)
+    }
+}
+
+struct OccupancyOverTime {
+    title: String,
+    strategies: Vec<Strat>,
+    time_wait: Vec<Vec<(f64, f64)>>,
+    live: Vec<Vec<(f64, f64)>>,
+    limit: Option<u64>,
+    warmup: f64,
+    duration: f64,
+}
+
+impl OccupancyOverTime {
+    fn new(
+        scenario: &Scenario,
+        strategies: &[Strat],
+        outputs: &[RunOutput],
+        warmup: f64,
+        duration: f64,
+    ) -> OccupancyOverTime {
+        // With one key (one destination and one address, or one address in local-port scope),
+        // live + TIME_WAIT is bounded by the usable ports: draw that bound.
+        let mut limits: Vec<u64> = scenario
+            .strategies
+            .iter()
+            .filter(|spec| {
+                let eff = scenario.effective(spec);
+                scenario.addrs.len() == 1
+                    && (eff.scope == Scope::LocalPort || scenario.destination_count() == 1)
+            })
+            .map(|spec| {
+                let eff = scenario.effective(spec);
+                u64::from(eff.range.len() - scenario.ports.reserved.count_in(eff.range))
+            })
+            .collect();
+        limits.sort_unstable();
+        limits.dedup();
+        let limit = if limits.len() == 1 && limits.len() <= scenario.strategies.len() {
+            limits.first().copied()
+        } else {
+            None
+        };
+        OccupancyOverTime {
+            title: "Occupancy over time: 4-tuples in TIME_WAIT and live".into(),
+            strategies: strategies.to_vec(),
+            time_wait: outputs.iter().map(|o| level_series(&o.samples, |s| s.time_wait)).collect(),
+            live: outputs.iter().map(|o| level_series(&o.samples, |s| s.live)).collect(),
+            limit,
+            warmup,
+            duration,
+        }
+    }
+}
+
+impl Figure for OccupancyOverTime {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let (area, legend) = layout(root, &self.title)?;
+        let (_, h) = area.dim_in_pixel();
+        let (top, bottom) = area.split_vertically(h * 50 / 100);
+        let (tw, tw_same) = strategy_lines(&self.time_wait, &self.strategies, Stroke::Solid);
+        let reference = self.limit.map(|n| (n as f64, format!("n = {} usable ports", tick(n as f64))));
+        time_panel(
+            &top,
+            "in TIME_WAIT",
+            "",
+            self.duration,
+            self.warmup,
+            &tw,
+            "nothing in TIME_WAIT (the server closes first)",
+            reference,
+        )?;
+        let (live, live_same) = strategy_lines(&self.live, &self.strategies, Stroke::Solid);
+        time_panel(
+            &bottom,
+            "live connections",
+            "simulated time (s)",
+            self.duration,
+            self.warmup,
+            &live,
+            "",
+            None,
+        )?;
+        let mut entries = vec![LegendEntry::heading("strategy")];
+        entries.extend(legend_for(&self.strategies, |_| None));
+        entries.push(LegendEntry::heading(""));
+        if tw_same || live_same {
+            entries.push(LegendEntry::line("every strategy (identical curves)", INK, Stroke::Solid));
+        }
+        if self.limit.is_some() {
+            entries.push(LegendEntry::line("usable ports n", INK, Stroke::Dotted));
+        }
+        if self.warmup > 0.0 {
+            entries.push(LegendEntry::band("warm-up (not counted)", RGBColor(200, 200, 200)));
+        }
+        draw_legend(&legend, &entries)
+    }
+}
+
+// --- reuse interval -----------------------------------------------------------------------
+
+struct ReuseCdf {
+    title: String,
+    strategies: Vec<Strat>,
+    curves: Vec<Vec<(f64, f64)>>,
+    counts: Vec<u64>,
+    x_min: f64,
+    x_max: f64,
+    marks: Vec<(f64, String, Stroke)>,
+}
+
+impl ReuseCdf {
+    fn new(scenario: &Scenario, strategies: &[Strat], outputs: &[RunOutput]) -> ReuseCdf {
+        let all: Vec<f64> =
+            outputs.iter().flat_map(|o| o.summary.reuse.interval_histogram_s.iter().map(|b| b.0)).collect();
+        let lo = all.iter().copied().filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
+        let hi = all.iter().copied().fold(0.0f64, f64::max);
+        let threshold = secs(scenario.metrics.reuse_threshold);
+        let mut time_waits: Vec<u64> =
+            scenario.strategies.iter().map(|s| scenario.effective(s).time_wait).collect();
+        time_waits.sort_unstable();
+        time_waits.dedup();
+        let mut marks = vec![(threshold, format!("reuse threshold ({})", fmt_s(threshold)), Stroke::Dashed)];
+        if time_waits.len() == 1 && time_waits[0] > 0 {
+            let tw = secs(time_waits[0]);
+            if (tw - threshold).abs() > 1e-9 {
+                marks.push((tw, format!("TIME_WAIT ({})", fmt_s(tw)), Stroke::Dotted));
+            }
+        }
+        let mark_lo = marks.iter().map(|m| m.0).fold(f64::INFINITY, f64::min);
+        let mark_hi = marks.iter().map(|m| m.0).fold(0.0f64, f64::max);
+        let (x_min, x_max) = if lo.is_finite() {
+            let a = lo.min(mark_lo);
+            let b = (hi * 1.1).max(mark_hi);
+            (nice_below(a), nice_above(b).max(nice_below(a) * 10.0))
+        } else {
+            (1.0, 1000f64.max(mark_hi * 2.0))
+        };
+        let x_min = x_min.max(1e-6);
+        let curves = outputs
+            .iter()
+            .map(|o| {
+                let h: Vec<(f64, u64)> =
+                    o.summary.reuse.interval_histogram_s.iter().map(|&(x, c)| (x.max(x_min), c)).collect();
+                cdf_steps(&h, x_max)
+            })
+            .collect();
+        ReuseCdf {
+            title: "Reuse interval: time from a 4-tuple's close to its next use (CDF)".into(),
+            strategies: strategies.to_vec(),
+            curves,
+            counts: outputs.iter().map(|o| o.summary.reuse.count).collect(),
+            x_min,
+            x_max,
+            marks,
+        }
+    }
+}
+
+/// The largest 1, 2 or 5 times a power of ten at or below `v`.
+fn nice_below(v: f64) -> f64 {
+    let e = 10f64.powf(v.log10().floor());
+    [5.0, 2.0, 1.0].into_iter().map(|m| m * e).find(|x| *x <= v * (1.0 + 1e-9)).unwrap_or(e)
+}
+
+/// The smallest 1, 2 or 5 times a power of ten at or above `v`.
+fn nice_above(v: f64) -> f64 {
+    let e = 10f64.powf(v.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * e).find(|x| *x >= v * (1.0 - 1e-9)).unwrap_or(10.0 * e)
+}
+
+fn fmt_s(s: f64) -> String {
+    format!("{} s", tick(s))
+}
+
+impl Figure for ReuseCdf {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let (area, legend) = layout(root, &self.title)?;
+        let mut chart = ChartBuilder::on(&area)
+            .margin(12)
+            .x_label_area_size(48)
+            .y_label_area_size(70)
+            .build_cartesian_2d((self.x_min..self.x_max).log_scale(), 0f64..1.02)?;
+        let f = |v: &f64| log_tick(*v);
+        let g = |v: &f64| if *v > 1.0 + 1e-9 { String::new() } else { tick(*v) };
+        let mut m = chart.configure_mesh();
+        mesh_style(
+            &mut m,
+            "seconds between the previous close and the reuse (log scale)",
+            "fraction of reuses within x",
+        );
+        m.x_labels(60).x_label_formatter(&f).y_label_formatter(&g).draw()?;
+        for (x, _, stroke) in &self.marks {
+            draw_line(&mut chart, vec![(*x, 0.0), (*x, 1.02)], INK, *stroke, 2)?;
+        }
+        let n = self.curves.len();
+        for (i, c) in self.curves.iter().enumerate() {
+            draw_line(&mut chart, c.clone(), self.strategies[i].colour, Stroke::Solid, line_width(i, n))?;
+        }
+        if self.counts.iter().all(|c| *c == 0) {
+            note(&chart, "no 4-tuple was used twice after the warm-up")?;
+        }
+        let mut entries = vec![LegendEntry::heading("strategy (reuses)")];
+        entries.extend(legend_for(&self.strategies, |i| {
+            Some(if self.counts[i] == 0 {
+                "(none)".into()
+            } else {
+                format!("({})", tick(self.counts[i] as f64))
+            })
+        }));
+        entries.push(LegendEntry::heading(""));
+        for (_, label, stroke) in &self.marks {
+            entries.push(LegendEntry::line(label.clone(), INK, *stroke));
+        }
+        draw_legend(&legend, &entries)
+    }
+}
+
+// --- per-port usage -----------------------------------------------------------------------
+
+struct PortPanel {
+    label: String,
+    colour: RGBColor,
+    /// (bin start port, bin end port, min, mean, max) relative to an even spread.
+    bins: Vec<(f64, f64, f64, f64, f64)>,
+    max_over_mean: f64,
+    used: u32,
+}
+
+struct PortUsage {
+    title: String,
+    panels: Vec<PortPanel>,
+    x: (f64, f64),
+    y_max: f64,
+}
+
+const PORT_BINS: u32 = 160;
+
+impl PortUsage {
+    fn new(scenario: &Scenario, strategies: &[Strat], outputs: &[RunOutput]) -> PortUsage {
+        let ranges: Vec<PortRange> = outputs
+            .iter()
+            .map(|o| {
+                scenario
+                    .strategies
+                    .iter()
+                    .find(|s| s.label == o.summary.name)
+                    .map(|s| scenario.effective(s).range)
+                    .unwrap_or(crate::scenario::DEFAULT_RANGE)
+            })
+            .collect();
+        let lo = ranges.iter().map(|r| r.lo()).min().unwrap_or(1);
+        let hi = ranges.iter().map(|r| r.hi()).max().unwrap_or(65535);
+        let mut panels = Vec::new();
+        let mut y_max = 1.5f64;
+        for ((o, s), r) in outputs.iter().zip(strategies).zip(&ranges) {
+            let usable = r.len() - scenario.ports.reserved.count_in(*r);
+            let total: u64 = o.summary.port_usage.per_port.iter().map(|p| p.1).sum();
+            let even = total as f64 / f64::from(usable.max(1));
+            let mut counts = vec![0u64; r.len() as usize];
+            for &(p, c) in &o.summary.port_usage.per_port {
+                if r.contains(p) {
+                    counts[usize::from(p - r.lo())] += c;
+                }
+            }
+            let nbins = PORT_BINS.min(r.len());
+            let mut bins = Vec::with_capacity(nbins as usize);
+            for b in 0..nbins {
+                let a = (u64::from(b) * u64::from(r.len()) / u64::from(nbins)) as usize;
+                let z = (u64::from(b + 1) * u64::from(r.len()) / u64::from(nbins)) as usize;
+                let mut sum = 0u64;
+                let mut max = 0u64;
+                let mut min = u64::MAX;
+                let mut n = 0u64;
+                for (k, &c) in counts[a..z].iter().enumerate() {
+                    let port = r.lo() + (a + k) as u16;
+                    if scenario.ports.reserved.contains(port) {
+                        continue;
+                    }
+                    sum += c;
+                    max = max.max(c);
+                    min = min.min(c);
+                    n += 1;
+                }
+                let (mn, mean, mx) = if n == 0 || even == 0.0 {
+                    (0.0, 0.0, 0.0)
+                } else {
+                    (min as f64 / even, sum as f64 / n as f64 / even, max as f64 / even)
+                };
+                bins.push((f64::from(r.lo()) + a as f64, f64::from(r.lo()) + z as f64, mn, mean, mx));
+                y_max = y_max.max(mx);
+            }
+            panels.push(PortPanel {
+                label: s.label.clone(),
+                colour: s.colour,
+                bins,
+                max_over_mean: o.summary.port_usage.max_over_mean,
+                used: o.summary.port_usage.distinct,
+            });
+        }
+        PortUsage {
+            title: "Per-port usage across the range (1 = an even spread)".into(),
+            panels,
+            x: (f64::from(lo), f64::from(hi) + 1.0),
+            y_max: nice_max(y_max),
+        }
+    }
+
+    fn grid(&self) -> (usize, usize) {
+        let n = self.panels.len().max(1);
+        let cols = if n <= 2 {
+            n
+        } else if n <= 4 {
+            2
+        } else {
+            3
+        };
+        (n.div_ceil(cols), cols)
+    }
+}
+
+impl Figure for PortUsage {
+    fn size(&self) -> (u32, u32) {
+        let (rows, _) = self.grid();
+        (plot::WIDTH, 110 + 250 * rows as u32)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE)?;
+        let body = root.titled(&self.title, (FONT, plot::TITLE_PX).into_font().color(&INK))?;
+        let (_, h) = body.dim_in_pixel();
+        let (grid_area, foot) = body.split_vertically(h - 34);
+        let (rows, cols) = self.grid();
+        let cells = grid_area.split_evenly((rows, cols));
+        let f = |v: &f64| tick(*v);
+        for (p, cell) in self.panels.iter().zip(&cells) {
+            let caption = format!(
+                "{}: max/mean {:.2}, {} ports used",
+                plot::clip(&p.label, 22),
+                p.max_over_mean,
+                tick(f64::from(p.used))
+            );
+            let mut chart = ChartBuilder::on(cell)
+                .margin(10)
+                .caption(caption, (FONT, 15).into_font().color(&p.colour.mix(1.0)))
+                .x_label_area_size(30)
+                .y_label_area_size(48)
+                .build_cartesian_2d(self.x.0..self.x.1, 0f64..self.y_max)?;
+            chart
+                .configure_mesh()
+                .label_style((FONT, 12).into_font().color(&INK))
+                .bold_line_style(GRID.stroke_width(1))
+                .light_line_style(WHITE.mix(0.0))
+                .axis_style(RGBColor(120, 120, 120))
+                .x_labels(4)
+                .y_labels(4)
+                .x_label_formatter(&|v: &f64| format!("{}", v.round() as i64))
+                .y_label_formatter(&f)
+                .draw()?;
+            chart.draw_series(
+                p.bins.iter().map(|&(a, z, mn, _, mx)| {
+                    Rectangle::new([(a, mn), (z, mx)], p.colour.mix(0.30).filled())
+                }),
+            )?;
+            let mut line = Vec::with_capacity(p.bins.len() * 2);
+            for &(a, z, _, mean, _) in &p.bins {
+                line.push((a, mean));
+                line.push((z, mean));
+            }
+            draw_line(&mut chart, line, p.colour, Stroke::Solid, 2)?;
+            draw_line(&mut chart, vec![(self.x.0, 1.0), (self.x.1, 1.0)], INK, Stroke::Dotted, 1)?;
+        }
+        let (fw, _) = foot.dim_in_pixel();
+        foot.draw(&Text::new(
+            format!(
+                "x: local port; y: connections on a port over the mean per usable port. Line: the mean of each bin of ports; band: from its least to its most used port ({PORT_BINS} bins)."
+            ),
+            (fw as i32 / 2, 10),
+            (FONT, NOTE_PX).into_font().color(&INK).pos(Pos::new(HPos::Center, VPos::Top)),
+        ))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,276 @@
+//! `report.html`: one self-contained page (no scripts, no external assets, charts inline as
+//! SVG) with the scenario, the effective settings of every strategy, the summary table, one
+//! sentence per metric and the charts.
+
+use super::charts::Chart;
+use crate::scenario::Scenario;
+use crate::sim::RunOutput;
+use std::fmt::Write as _;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// What each column of the summary means: (header, JSON key, sentence).
+pub const METRICS: &[(&str, &str, &str)] = &[
+    (
+        "attempted",
+        "connections.attempted",
+        "Connection attempts after the warm-up: every strategy faces the same arrivals, destinations and lifetimes.",
+    ),
+    (
+        "failed",
+        "connections.failed",
+        "Attempts that found no usable port (the application would see EADDRNOTAVAIL).",
+    ),
+    ("fail %", "connections.failed_fraction", "Failed attempts as a percentage of attempts."),
+    (
+        "probes mean",
+        "probes.mean",
+        "Candidate ports examined per attempt on average, failed attempts included: 1 means the first candidate was always usable.",
+    ),
+    ("p99", "probes.p99", "99 % of attempts examined at most this many candidates."),
+    ("max", "probes.max", "The most candidates one attempt examined."),
+    (
+        "coll local",
+        "collisions.local",
+        "Candidates check_suitable_port rejected because the port (or 4-tuple) was in use, summed over all attempts.",
+    ),
+    (
+        "coll remote",
+        "collisions.remote",
+        "New connections whose 4-tuple the server still held in TIME_WAIT (RFC 6056 §2.3): possible only when the server closes first.",
+    ),
+    (
+        "reuse <thr",
+        "reuse.within_threshold",
+        "New connections on a 4-tuple that had been closed less than the reuse threshold before.",
+    ),
+    ("reuse min", "reuse.interval_s.min", "The shortest time between a 4-tuple's close and its next use."),
+    (
+        "1st fail",
+        "exhaustion.first_failure_s",
+        "Simulated time of the first failed attempt after the warm-up (- when none failed).",
+    ),
+    (
+        "peak occ",
+        "occupancy.peak",
+        "The most 4-tuples live or in TIME_WAIT toward one destination at once: compare it with the usable ports n.",
+    ),
+    ("ports used", "port_usage.distinct", "Ports that carried at least one connection."),
+    (
+        "max/mean",
+        "port_usage.max_over_mean",
+        "The busiest port's connections over the mean per usable port: 1 is a perfectly even spread.",
+    ),
+];
+
+fn opt_s(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(x) if x >= 100.0 => format!("{x:.0} s"),
+        Some(x) if x >= 1.0 => format!("{x:.2} s"),
+        Some(x) => format!("{:.1} ms", x * 1e3),
+    }
+}
+
+fn row(out: &mut String, cells: &[String]) {
+    out.push_str("<tr>");
+    for (i, c) in cells.iter().enumerate() {
+        if i == 0 {
+            let _ = write!(out, "<th scope=\"row\">{}</th>", escape(c));
+        } else {
+            let _ = write!(out, "<td>{}</td>", escape(c));
+        }
+    }
+    out.push_str("</tr>\n");
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        serde_json::Value::Array(a) if a.is_empty() => "none".into(),
+        serde_json::Value::Array(a) => a.iter().map(json_text).collect::<Vec<_>>().join(", "),
+        serde_json::Value::Object(o) => {
+            o.iter().map(|(k, v)| format!("{k} = {}", json_text(v))).collect::<Vec<_>>().join(", ")
+        }
+        other => other.to_string(),
+    }
+}
+
+const STYLE: &str = "
+body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif; margin: 2rem auto; max-width: 1180px; padding: 0 1rem; color: #222; line-height: 1.45; }
+h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; }
+.meta { color: #555; }
+table { border-collapse: collapse; margin: 0.6rem 0; font-size: 0.92rem; }
+th, td { border: 1px solid #ddd; padding: 0.28rem 0.55rem; text-align: right; vertical-align: top; }
+th[scope=row], thead th:first-child, td.left { text-align: left; }
+thead th { background: #f3f3f3; }
+.scroll { overflow-x: auto; }
+figure { margin: 1.2rem 0 2rem 0; } figcaption { color: #444; max-width: 60rem; }
+figure svg { max-width: 100%; height: auto; border: 1px solid #eee; }
+dt { font-weight: 600; margin-top: 0.4rem; } dd { margin-left: 1.2rem; }
+.swatch { display: inline-block; width: 0.8rem; height: 0.8rem; border-radius: 2px; margin-right: 0.35rem; vertical-align: -0.05rem; }
+";
+
+/// The page. `scenario_json` is `summary.json`'s scenario object.
+pub fn report_html(
+    scenario: &Scenario,
+    scenario_json: &serde_json::Value,
+    outputs: &[RunOutput],
+    charts: &[Chart],
+) -> String {
+    let mut h = String::new();
+    let title = format!("portsim: {}", scenario.name);
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        escape(&title)
+    );
+    let _ = writeln!(h, "<h1>{}</h1>", escape(&scenario.name));
+    if !scenario.description.is_empty() {
+        let _ = writeln!(h, "<p>{}</p>", escape(&scenario.description));
+    }
+    let _ = writeln!(
+        h,
+        "<p class=\"meta\">portsim {} &middot; seed {} &middot; {} simulated, the first {} a warm-up left out of every count &middot; from <code>{}</code></p>",
+        env!("CARGO_PKG_VERSION"),
+        escape(&json_text(&scenario_json["seed"])),
+        escape(&crate::time::format_duration(scenario.duration)),
+        escape(&crate::time::format_duration(scenario.warmup)),
+        escape(&scenario.origin),
+    );
+
+    h.push_str("<h2 id=\"scenario\">Scenario</h2>\n<table>\n<tbody>\n");
+    if let Some(obj) = scenario_json.as_object() {
+        for (k, v) in obj {
+            if matches!(k.as_str(), "name" | "description") {
+                continue;
+            }
+            row(&mut h, &[k.clone(), json_text(v)]);
+        }
+    }
+    h.push_str("</tbody>\n</table>\n");
+
+    h.push_str("<h2 id=\"settings\">Effective settings per strategy</h2>\n<p>What each strategy ran with: the scenario's settings, else its OS profile's, else Linux's defaults.</p>\n<div class=\"scroll\"><table>\n<thead><tr><th>strategy</th><th>algorithm</th><th>range</th><th>ports</th><th>reserved</th><th>scope</th><th>TIME_WAIT</th><th>tw_reuse</th><th>tw_reuse delay</th><th class=\"left\">parameters</th></tr></thead>\n<tbody>\n");
+    for (i, o) in outputs.iter().enumerate() {
+        let s = &o.summary;
+        let get = |k: &str| s.settings.get(k).map(json_text).unwrap_or_else(|| "-".into());
+        let secs = |k: &str| {
+            s.settings.get(k).and_then(|v| v.as_f64()).map(|x| format!("{x} s")).unwrap_or_else(|| "-".into())
+        };
+        let _ = write!(
+            h,
+            "<tr><th scope=\"row\"><span class=\"swatch\" style=\"background:{}\"></span>{}</th>",
+            swatch(i),
+            escape(&s.name)
+        );
+        for c in [
+            s.strategy.clone(),
+            get("range"),
+            get("ports"),
+            get("reserved"),
+            get("scope"),
+            secs("time_wait_s"),
+            get("tw_reuse"),
+            secs("tw_reuse_delay_s"),
+        ] {
+            let _ = write!(h, "<td>{}</td>", escape(&c));
+        }
+        let _ = writeln!(h, "<td class=\"left\">{}</td></tr>", escape(&get("parameters")));
+    }
+    h.push_str("</tbody>\n</table></div>\n");
+
+    h.push_str(
+        "<h2 id=\"summary\">Summary</h2>\n<div class=\"scroll\"><table>\n<thead><tr><th>strategy</th>",
+    );
+    for (name, key, about) in METRICS {
+        let _ = write!(h, "<th title=\"{}: {}\">{}</th>", escape(key), escape(about), escape(name));
+    }
+    h.push_str("</tr></thead>\n<tbody>\n");
+    for o in outputs {
+        let s = &o.summary;
+        row(
+            &mut h,
+            &[
+                s.name.clone(),
+                s.connections.attempted.to_string(),
+                s.connections.failed.to_string(),
+                format!("{:.3}", s.connections.failed_fraction * 100.0),
+                format!("{:.3}", s.probes.mean),
+                s.probes.p99.to_string(),
+                s.probes.max.to_string(),
+                s.collisions.local.to_string(),
+                s.collisions.remote.to_string(),
+                s.reuse.within_threshold.to_string(),
+                opt_s(s.reuse.interval_s.min),
+                opt_s(s.exhaustion.first_failure_s),
+                s.occupancy.peak.to_string(),
+                s.port_usage.distinct.to_string(),
+                format!("{:.2}", s.port_usage.max_over_mean),
+            ],
+        );
+    }
+    h.push_str("</tbody>\n</table></div>\n");
+
+    h.push_str("<h2 id=\"metrics\">What the columns mean</h2>\n<dl>\n");
+    for (name, key, about) in METRICS {
+        let _ =
+            writeln!(h, "<dt>{} <code>{}</code></dt><dd>{}</dd>", escape(name), escape(key), escape(about));
+    }
+    let threshold = crate::time::format_duration(scenario.metrics.reuse_threshold);
+    let _ = writeln!(h, "</dl>\n<p>The reuse threshold of this run is {}.</p>", escape(&threshold));
+
+    h.push_str("<h2 id=\"charts\">Charts</h2>\n");
+    for c in charts {
+        let _ = writeln!(
+            h,
+            "<figure id=\"chart-{}\" data-chart=\"{}\">\n<h3>{}</h3>\n{}\n<figcaption>{} (<a href=\"charts/{}.svg\">SVG</a>, <a href=\"charts/{}.png\">PNG</a>)</figcaption>\n</figure>",
+            c.name,
+            c.name,
+            escape(&c.title),
+            strip_xml_prolog(&c.svg),
+            escape(c.about),
+            c.name,
+            c.name,
+        );
+    }
+    h.push_str("<p class=\"meta\">The same figures as data: summary.json, summary.csv, timeseries.csv and port_usage.csv beside this file (summary.json also says how fast the simulator ran; this page leaves wall-clock figures out, so the same scenario and seed give the same page).</p>\n</body>\n</html>\n");
+    h
+}
+
+/// The strategy colours of the charts, as CSS.
+fn swatch(i: usize) -> String {
+    let c = super::plot::colour(i);
+    format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
+}
+
+fn strip_xml_prolog(svg: &str) -> &str {
+    match svg.find("<svg") {
+        Some(i) => &svg[i..],
+        None => svg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(escape("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
+    }
+}

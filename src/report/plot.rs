@@ -1,0 +1,397 @@
+//! What every chart shares: the embedded font, the strategy palette, the layout (title, plot,
+//! a legend strip on the right that never covers data), line styles, tick labels, and
+//! rendering one figure to both SVG and PNG.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::error::Error;
+use std::sync::Once;
+
+/// The family every chart names; [`ensure_font`] registers Noto Sans under it.
+pub(crate) const FONT: &str = "sans-serif";
+
+pub(crate) type DrawResult = Result<(), Box<dyn Error>>;
+
+/// The plot area and the legend strip of a chart.
+pub(crate) type Areas<DB> = (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>);
+
+/// Registers the embedded Noto Sans (from the `ttf-noto-sans` crate) before any text is drawn,
+/// so charts need no system font library and look the same everywhere.
+pub(crate) fn ensure_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The font is a valid TrueType file compiled into the binary.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, ttf_noto_sans::REGULAR);
+    });
+}
+
+/// Tableau 10: distinct, colour-blind tolerant, readable on white. A strategy keeps the colour
+/// of its position in the run on every chart of that run.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// The colour of the `i`-th strategy of a run.
+pub(crate) fn colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+pub(crate) const INK: RGBColor = RGBColor(40, 40, 40);
+pub(crate) const GRID: RGBColor = RGBColor(225, 225, 225);
+pub(crate) const SHADE: RGBColor = RGBColor(236, 236, 236);
+
+/// Text sizes in pixels at the default chart size.
+pub(crate) const TITLE_PX: u32 = 22;
+pub(crate) const AXIS_PX: u32 = 16;
+pub(crate) const TICK_PX: u32 = 14;
+pub(crate) const LEGEND_PX: u32 = 14;
+pub(crate) const NOTE_PX: u32 = 14;
+
+/// The default chart: wide enough for a legend strip beside the plot.
+pub(crate) const WIDTH: u32 = 1100;
+pub(crate) const HEIGHT: u32 = 620;
+pub(crate) const LEGEND_WIDTH: u32 = 230;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stroke {
+    Solid,
+    Dashed,
+    Dotted,
+}
+
+/// One legend line: a sample of the stroke (or a filled box) and its label.
+#[derive(Clone, Debug)]
+pub(crate) struct LegendEntry {
+    pub label: String,
+    pub colour: RGBColor,
+    pub stroke: Stroke,
+    pub filled: bool,
+}
+
+impl LegendEntry {
+    pub fn line(label: impl Into<String>, colour: RGBColor, stroke: Stroke) -> LegendEntry {
+        LegendEntry { label: label.into(), colour, stroke, filled: false }
+    }
+
+    pub fn band(label: impl Into<String>, colour: RGBColor) -> LegendEntry {
+        LegendEntry { label: label.into(), colour, stroke: Stroke::Solid, filled: true }
+    }
+
+    /// A heading line without a sample.
+    pub fn heading(label: impl Into<String>) -> LegendEntry {
+        LegendEntry { label: label.into(), colour: WHITE, stroke: Stroke::Solid, filled: false }
+    }
+}
+
+/// A chart: its size and how to draw it on any backend.
+pub(crate) trait Figure {
+    fn size(&self) -> (u32, u32) {
+        (WIDTH, HEIGHT)
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static;
+}
+
+/// A figure drawn both ways.
+#[derive(Clone, Debug)]
+pub(crate) struct Rendered {
+    pub svg: String,
+    pub png: Vec<u8>,
+}
+
+/// Draws `fig` as SVG and as PNG. Same figure, same bytes: nothing here depends on time,
+/// threads or the machine.
+pub(crate) fn render(fig: &impl Figure) -> anyhow::Result<Rendered> {
+    ensure_font();
+    let (w, h) = fig.size();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        fig.draw(&root).map_err(|e| anyhow::anyhow!("drawing a chart (SVG): {e}"))?;
+        root.present().map_err(|e| anyhow::anyhow!("drawing a chart (SVG): {e}"))?;
+    }
+    let mut rgb = vec![0u8; (w as usize) * (h as usize) * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        fig.draw(&root).map_err(|e| anyhow::anyhow!("drawing a chart (PNG): {e}"))?;
+        root.present().map_err(|e| anyhow::anyhow!("drawing a chart (PNG): {e}"))?;
+    }
+    let mut png = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut png, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_compression(png::Compression::Default);
+        let mut writer = enc.write_header()?;
+        writer.write_image_data(&rgb)?;
+    }
+    Ok(Rendered { svg, png })
+}
+
+/// White background, the title on top, the plot area on the left and the legend strip on the
+/// right. Returns (plot, legend).
+pub(crate) fn layout<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<Areas<DB>, Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let body = root.titled(title, (FONT, TITLE_PX).into_font().color(&INK))?;
+    let (w, _) = body.dim_in_pixel();
+    let (plot, legend) = body.split_horizontally(w.saturating_sub(LEGEND_WIDTH));
+    Ok((plot, legend))
+}
+
+/// Cuts a label to about `max` characters.
+pub(crate) fn clip(label: &str, max: usize) -> String {
+    if label.chars().count() <= max {
+        label.to_string()
+    } else {
+        let mut s: String = label.chars().take(max.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// Splits `text` into lines no wider than `max_px` (at the legend's font), at spaces.
+fn wrap<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, text: &str, max_px: u32) -> Vec<String>
+where
+    DB::ErrorType: 'static,
+{
+    let font: TextStyle = (FONT, LEGEND_PX).into_font().into();
+    let fits = |s: &str| {
+        area.estimate_text_size(s, &font).map(|(w, _)| w <= max_px).unwrap_or(s.chars().count() <= 24)
+    };
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in text.split(' ') {
+        let candidate = if current.is_empty() { word.to_string() } else { format!("{current} {word}") };
+        if fits(&candidate) || current.is_empty() {
+            current = candidate;
+        } else {
+            lines.push(std::mem::take(&mut current));
+            current = word.to_string();
+        }
+    }
+    if !current.is_empty() || lines.is_empty() {
+        lines.push(current);
+    }
+    // A single word wider than the strip is cut.
+    lines
+        .into_iter()
+        .map(|l| {
+            let mut l = l;
+            while !fits(&l) && l.chars().count() > 2 {
+                let keep = l.chars().count() - 2;
+                l = l.chars().take(keep).collect::<String>() + "…";
+            }
+            l
+        })
+        .collect()
+}
+
+/// Draws the legend strip: one row per entry, top to bottom; long labels wrap.
+pub(crate) fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[LegendEntry],
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let row = (LEGEND_PX as i32 * 3) / 2 + 4;
+    let line_gap = LEGEND_PX as i32 + 3;
+    let mut y = 30;
+    let text = (FONT, LEGEND_PX).into_font().color(&INK).pos(Pos::new(HPos::Left, VPos::Center));
+    let (w, _) = area.dim_in_pixel();
+    let x0 = 10;
+    let x1 = 44;
+    for e in entries {
+        let is_heading = e.colour == WHITE && !e.filled;
+        if is_heading {
+            if e.label.is_empty() {
+                y += row / 2;
+                continue;
+            }
+            for l in wrap(area, &e.label, w.saturating_sub(16)) {
+                area.draw(&Text::new(l, (x0, y), text.clone()))?;
+                y += line_gap;
+            }
+            y += row - line_gap;
+            continue;
+        }
+        if e.filled {
+            area.draw(&Rectangle::new([(x0, y - 6), (x1, y + 6)], e.colour.mix(0.35).filled()))?;
+            area.draw(&PathElement::new(vec![(x0, y), (x1, y)], e.colour.stroke_width(2)))?;
+        } else {
+            let style = e.colour.stroke_width(if e.stroke == Stroke::Dotted { 2 } else { 3 });
+            match e.stroke {
+                Stroke::Solid => area.draw(&PathElement::new(vec![(x0, y), (x1, y)], style))?,
+                Stroke::Dashed => {
+                    for s in [x0, x0 + 13, x0 + 26] {
+                        area.draw(&PathElement::new(vec![(s, y), ((s + 8).min(x1), y)], style))?;
+                    }
+                }
+                Stroke::Dotted => {
+                    let mut s = x0;
+                    while s < x1 {
+                        area.draw(&PathElement::new(vec![(s, y), (s + 2, y)], style))?;
+                        s += 6;
+                    }
+                }
+            }
+        }
+        let lines = wrap(area, &e.label, w.saturating_sub(x1 as u32 + 14));
+        for l in lines {
+            area.draw(&Text::new(l, (x1 + 8, y), text.clone()))?;
+            y += line_gap;
+        }
+        y += row - line_gap;
+    }
+    Ok(())
+}
+
+/// Line width of the `i`-th of `n` series: earlier ones wider, so a series drawn over an equal
+/// one leaves the first's colour visible at its edges.
+pub(crate) fn line_width(i: usize, n: usize) -> u32 {
+    if n <= 1 {
+        return 2;
+    }
+    2 + ((3 * (n - 1 - i.min(n - 1))) as f64 / (n - 1) as f64).round() as u32
+}
+
+/// A line through `points` in one of the three strokes.
+pub(crate) fn draw_line<DB, CT>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    points: Vec<(f64, f64)>,
+    colour: RGBColor,
+    stroke: Stroke,
+    width: u32,
+) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    if points.is_empty() {
+        return Ok(());
+    }
+    let style = colour.stroke_width(width);
+    match stroke {
+        Stroke::Solid => {
+            chart.draw_series(LineSeries::new(points, style))?;
+        }
+        Stroke::Dashed => {
+            chart.draw_series(DashedLineSeries::new(points, 9, 6, style))?;
+        }
+        Stroke::Dotted => {
+            chart.draw_series(DashedLineSeries::new(points, 2, 5, style))?;
+        }
+    }
+    Ok(())
+}
+
+/// A short tick label: `0`, `0.25`, `12`, `1,500`, `12k`, `3.5M`, `1e-5`.
+pub(crate) fn tick(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 {
+        return "0".into();
+    }
+    if a >= 1e6 {
+        return trim(format!("{:.2}", v / 1e6)) + "M";
+    }
+    if a >= 1e4 {
+        return trim(format!("{:.1}", v / 1e3)) + "k";
+    }
+    if a >= 1000.0 {
+        return trim(format!("{:.2}", v / 1e3)) + "k";
+    }
+    if a < 1e-3 {
+        return format!("{v:.0e}");
+    }
+    trim(format!("{v:.4}"))
+}
+
+fn trim(s: String) -> String {
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+}
+
+/// Tick labels of a log axis: only the powers of ten and their 2x and 5x.
+pub(crate) fn log_tick(v: f64) -> String {
+    if v <= 0.0 {
+        return String::new();
+    }
+    let e = v.log10().floor();
+    let m = v / 10f64.powf(e);
+    let near = |x: f64| (m - x).abs() < 1e-6 * x;
+    if near(1.0) || near(2.0) || near(5.0) {
+        if v < 1.0 {
+            return trim(format!("{v:.6}"));
+        }
+        tick(v)
+    } else {
+        String::new()
+    }
+}
+
+/// A note in the middle of a plot area (for example "no connection failed").
+pub(crate) fn note<DB, CT>(chart: &ChartContext<'_, DB, CT>, text: &str) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    CT: plotters::coord::CoordTranslate,
+{
+    let area = chart.plotting_area().strip_coord_spec();
+    let (w, h) = area.dim_in_pixel();
+    area.draw(&Text::new(
+        text.to_string(),
+        (w as i32 / 2, h as i32 / 2),
+        (FONT, NOTE_PX).into_font().color(&RGBColor(110, 110, 110)).pos(Pos::new(HPos::Center, VPos::Center)),
+    ))?;
+    Ok(())
+}
+
+/// A rounded-up "nice" upper bound for an axis from 0.
+pub(crate) fn nice_max(v: f64) -> f64 {
+    if !(v.is_finite() && v > 0.0) {
+        return 1.0;
+    }
+    let e = 10f64.powf(v.log10().floor());
+    for m in [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0] {
+        if m * e >= v * 1.04 {
+            return m * e;
+        }
+    }
+    10.0 * e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_read_well() {
+        assert_eq!(tick(0.0), "0");
+        assert_eq!(tick(0.25), "0.25");
+        assert_eq!(tick(1500.0), "1.5k");
+        assert_eq!(tick(28232.0), "28.2k");
+        assert_eq!(tick(3_500_000.0), "3.5M");
+        assert_eq!(log_tick(100.0), "100");
+        assert_eq!(log_tick(300.0), "");
+        assert_eq!(log_tick(0.01), "0.01");
+        assert_eq!(nice_max(0.93), 1.0);
+        assert_eq!(nice_max(470.0), 500.0);
+    }
+}

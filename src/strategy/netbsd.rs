@@ -1,0 +1,226 @@
+//! NetBSD's `sys/netinet/portalgo.c` (Vlad Balan, 2011, BSD licence; described here from
+//! portalgo.c 1.9 and `operating-systems.md` §5): RFC 6056 made selectable with the
+//! `net.inet.ip.anonportalgo.selected` sysctl. Uniqueness is local (address, port) whatever the
+//! algorithm.
+//!
+//! Three algorithms are exactly the RFC strategies and reuse them: `bsd` is [`Bsd`] counting
+//! down from `anonportmax`, `random_start` is [`RandomStart`], `random_pick` is [`RandomPick`].
+//! The other three keep NetBSD's 16-bit state, which the RFC strategies do not:
+//!
+//! - `hash`: `port = min + (next + Fhash()) % n`, `next++` per candidate, `next` a `uint16_t`
+//!   that wraps at 65,536 (so a long scan can jump by 65536 mod n).
+//! - `doublehash`: `offset = Fhash()`, `idx = Fhash() % 8`, `port = min + (offset + table[idx]) % n`,
+//!   `table[idx]++` per candidate; `table` is eight `uint16_t` drawn (`& 0xffff`) on the first call
+//!   and again whenever `table[0]` is 0.
+//! - `randinc`: `next` (`uint16_t`, drawn when 0) `+= random() % 500 + 1` before each candidate,
+//!   `port = min + next % n`.
+//!
+//! `Fhash()` is MD5 over (laddr, faddr, fport, secret) folded to 16 bits by XOR. Here it is the
+//! strategy's SipHash folded the same way. NetBSD's `Fhash()` draws a fresh secret on every call
+//! (`cprng_fast(secret_f)`), so its `hash` and `doublehash` have no stable per-destination
+//! offset; `per_call_secret = true` reproduces that quirk, the default keeps one secret per boot
+//! as RFC 6056 intends (and then `doublehash`'s two `Fhash()` calls agree: `idx = offset % 8`).
+
+use super::bsd::{Bsd, BsdConfig, Direction, Start};
+use super::keyed_hash::{HashFn, KeyedHash};
+use super::random_pick::RandomPick;
+use super::random_start::RandomStart;
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use crate::stack::Flow;
+use rand::Rng;
+use serde::Serialize;
+
+/// `net.inet.ip.anonportalgo.selected`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum NetBsdAlgorithm {
+    #[serde(rename = "bsd")]
+    Bsd,
+    #[serde(rename = "random_start")]
+    RandomStart,
+    #[serde(rename = "random_pick")]
+    RandomPick,
+    #[serde(rename = "hash")]
+    Hash,
+    #[serde(rename = "doublehash")]
+    DoubleHash,
+    #[serde(rename = "randinc")]
+    RandInc,
+}
+
+impl NetBsdAlgorithm {
+    /// The names `anonportalgo.available` lists, in its order.
+    pub const NAMES: &'static [&'static str] =
+        &["bsd", "random_start", "random_pick", "hash", "doublehash", "randinc"];
+
+    pub fn parse(name: &str) -> Option<NetBsdAlgorithm> {
+        use NetBsdAlgorithm::*;
+        [Bsd, RandomStart, RandomPick, Hash, DoubleHash, RandInc]
+            .into_iter()
+            .zip(Self::NAMES)
+            .find(|(_, n)| **n == name)
+            .map(|(a, _)| a)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct NetBsdConfig {
+    pub algorithm: NetBsdAlgorithm,
+    /// A fresh secret on every `Fhash()` call, as NetBSD's code does.
+    pub per_call_secret: bool,
+    /// `randinc`'s N (a `static const` 500 in the kernel).
+    pub n: u16,
+    /// `doublehash`'s table length (`dhtable[8]`).
+    pub table_length: u8,
+}
+
+impl Default for NetBsdConfig {
+    fn default() -> Self {
+        NetBsdConfig { algorithm: NetBsdAlgorithm::Bsd, per_call_secret: false, n: 500, table_length: 8 }
+    }
+}
+
+/// The keyed `Fhash()`: the 64-bit SipHash folded to 16 bits by XOR, with either one secret or
+/// a fresh one per call.
+#[derive(Debug)]
+struct Fhash {
+    fixed: Option<KeyedHash>,
+}
+
+impl Fhash {
+    fn hash<R: Rng>(&self, flow: &Flow, rng: &mut R) -> u16 {
+        let key = match self.fixed {
+            Some(k) => k,
+            None => KeyedHash::from_rng(rng, HashFn::Siphash24),
+        };
+        let h = key.hash(flow, 0);
+        (h ^ (h >> 16) ^ (h >> 32) ^ (h >> 48)) as u16
+    }
+}
+
+#[derive(Debug)]
+enum Inner<R> {
+    Bsd(Bsd<R>),
+    RandomStart(RandomStart<R>),
+    RandomPick(RandomPick<R>),
+    Own(Own<R>),
+}
+
+/// The state of `hash`, `doublehash` and `randinc`: `portalgo_next_ephemeral[...]` (zero at
+/// boot) and `dhtable`.
+#[derive(Debug)]
+struct Own<R> {
+    cfg: NetBsdConfig,
+    fhash: Fhash,
+    next: u16,
+    table: Vec<u16>,
+    rng: R,
+}
+
+/// NetBSD's selectable allocator.
+#[derive(Debug)]
+pub struct NetBsd<R = StrategyRng> {
+    inner: Inner<R>,
+}
+
+impl<R: Rng + Send> NetBsd<R> {
+    /// `bsd`, `random_start`, `random_pick`: draws as the RFC strategy does. `hash` and
+    /// `doublehash` without `per_call_secret`: draws the secret (k0, k1) first. `doublehash`'s
+    /// table and `randinc`'s counter are drawn lazily at the first selection, as in the kernel.
+    pub fn new(cfg: NetBsdConfig, mut rng: R) -> Self {
+        let inner = match cfg.algorithm {
+            NetBsdAlgorithm::Bsd => {
+                Inner::Bsd(Bsd::new(BsdConfig { start: Start::First, direction: Direction::Down }, rng))
+            }
+            NetBsdAlgorithm::RandomStart => Inner::RandomStart(RandomStart::new(rng)),
+            NetBsdAlgorithm::RandomPick => Inner::RandomPick(RandomPick::new(rng)),
+            NetBsdAlgorithm::Hash | NetBsdAlgorithm::DoubleHash | NetBsdAlgorithm::RandInc => {
+                let keyed = matches!(cfg.algorithm, NetBsdAlgorithm::Hash | NetBsdAlgorithm::DoubleHash);
+                let fixed =
+                    (keyed && !cfg.per_call_secret).then(|| KeyedHash::from_rng(&mut rng, HashFn::Siphash24));
+                let table = vec![0; usize::from(cfg.table_length)];
+                Inner::Own(Own { cfg, fhash: Fhash { fixed }, next: 0, table, rng })
+            }
+        };
+        NetBsd { inner }
+    }
+
+    /// `dhtable`, for tests.
+    pub fn table(&self) -> &[u16] {
+        match &self.inner {
+            Inner::Own(o) => &o.table,
+            _ => &[],
+        }
+    }
+
+    /// `portalgo_next_ephemeral` of `hash` and `randinc`, for tests.
+    pub fn next_ephemeral(&self) -> Option<u16> {
+        match &self.inner {
+            Inner::Own(o) => Some(o.next),
+            _ => None,
+        }
+    }
+}
+
+impl<R: Rng + Send> PortSelector for NetBsd<R> {
+    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+        match &mut self.inner {
+            Inner::Bsd(s) => s.select(req, check),
+            Inner::RandomStart(s) => s.select(req, check),
+            Inner::RandomPick(s) => s.select(req, check),
+            Inner::Own(o) => o.select(req, check),
+        }
+    }
+}
+
+impl<R: Rng + Send> Own<R> {
+    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+        let min = u32::from(req.range.lo());
+        let n = req.range.len();
+        let mut examined = 0;
+        match self.cfg.algorithm {
+            NetBsdAlgorithm::Hash => {
+                let offset = u32::from(self.fhash.hash(req.flow, &mut self.rng));
+                while examined < n {
+                    let port = min + (u32::from(self.next) + offset) % n;
+                    self.next = self.next.wrapping_add(1);
+                    examined += 1;
+                    if check.is_suitable(port as u16) {
+                        return Selection::found(port as u16, examined);
+                    }
+                }
+            }
+            NetBsdAlgorithm::DoubleHash => {
+                if self.table.first() == Some(&0) {
+                    for e in &mut self.table {
+                        *e = random32(&mut self.rng) as u16;
+                    }
+                }
+                let offset = u32::from(self.fhash.hash(req.flow, &mut self.rng));
+                let idx = usize::from(self.fhash.hash(req.flow, &mut self.rng)) % self.table.len();
+                while examined < n {
+                    let port = min + (offset + u32::from(self.table[idx])) % n;
+                    self.table[idx] = self.table[idx].wrapping_add(1);
+                    examined += 1;
+                    if check.is_suitable(port as u16) {
+                        return Selection::found(port as u16, examined);
+                    }
+                }
+            }
+            _ => {
+                if self.next == 0 {
+                    self.next = random32(&mut self.rng) as u16;
+                }
+                while examined < n {
+                    let inc = random32(&mut self.rng) % u32::from(self.cfg.n) + 1;
+                    self.next = self.next.wrapping_add(inc as u16);
+                    let port = min + u32::from(self.next) % n;
+                    examined += 1;
+                    if check.is_suitable(port as u16) {
+                        return Selection::found(port as u16, examined);
+                    }
+                }
+            }
+        }
+        Selection::exhausted(examined)
+    }
+}

@@ -1,0 +1,579 @@
+//! `portsim sweep`: one scenario run over a grid of values of one or more keys (their
+//! Cartesian product), every strategy, `--seeds` seeds per point, on all cores. Writes
+//! `sweep.csv`, `sweep.json` and charts of the failure fraction and mean candidates against the
+//! first swept key, with the closed forms (Erlang-B, the `n/H` ceiling, `1/(1-ρ)` for
+//! `random-pick`) beside the simulated curves.
+//!
+//! Each (point, strategy, seed) is one task; tasks are handed out in order, so points finish
+//! roughly in order, and results are stored by task index, so the files do not depend on the
+//! number of threads. Ctrl-C stops handing out tasks: the runs under way finish and every
+//! point whose runs are all done is written.
+
+mod chart;
+pub mod model;
+pub mod vary;
+
+pub use vary::{Vary, VaryValue, parse_vary};
+
+use crate::cli::SweepArgs;
+use crate::commands::Status;
+use crate::params::Value;
+use crate::report::Staged;
+use crate::scenario::{self, Scenario};
+use crate::sim::{self, DestinationTable, RunOptions};
+use anyhow::{Context, Result, anyhow, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use serde_json::json;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Set by Ctrl-C: stop handing out tasks.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the Ctrl-C handler once per process: the first Ctrl-C asks the sweep to stop and
+/// keep what is done; a second one quits at once.
+fn install_interrupt_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            if INTERRUPTED.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    });
+}
+
+/// One point of the grid: the value of every swept key, and its scenario.
+#[derive(Clone, Debug)]
+pub struct Point {
+    pub values: Vec<VaryValue>,
+    pub scenario: Scenario,
+}
+
+/// What one run measured (a strategy at a point with one seed).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Measured {
+    pub attempted: u64,
+    pub failed: u64,
+    pub failed_fraction: f64,
+    pub mean_candidates: f64,
+    pub p99_candidates: u32,
+    pub collisions_local: u64,
+    pub collisions_remote: u64,
+    pub reuse_within_threshold: u64,
+    pub occupancy_peak: u32,
+    pub first_failure_s: Option<f64>,
+}
+
+/// A mean over seeds and the half-width of its 95 % confidence interval (Student's t; `None`
+/// with one seed).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Estimate {
+    pub mean: f64,
+    pub ci95: Option<f64>,
+}
+
+/// Two-sided 97.5 % quantiles of Student's t for 1 to 30 degrees of freedom.
+const T975: [f64; 30] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+    2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
+
+/// Mean and 95 % confidence half-width of `xs`.
+pub fn estimate(xs: &[f64]) -> Estimate {
+    let k = xs.len();
+    if k == 0 {
+        return Estimate { mean: f64::NAN, ci95: None };
+    }
+    let mean = xs.iter().sum::<f64>() / k as f64;
+    if k == 1 {
+        return Estimate { mean, ci95: None };
+    }
+    let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (k - 1) as f64;
+    let t = T975.get(k - 2).copied().unwrap_or(1.96);
+    Estimate { mean, ci95: Some(t * (var / k as f64).sqrt()) }
+}
+
+/// The closed forms at one point for one strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ClosedForm {
+    /// The busiest key's offered load over its ports, `λ·H/n`.
+    pub load_ratio: f64,
+    /// Erlang-B: the expected fraction of failed attempts.
+    pub blocking: f64,
+    /// `random-pick`'s expected candidates per attempt (for that strategy only).
+    pub random_pick_candidates: Option<f64>,
+    /// The host rate at which the busiest key reaches `n/H`.
+    pub ceiling_rate: f64,
+}
+
+/// One strategy at one point, over all its seeds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub point: usize,
+    pub strategy: String,
+    pub algorithm: String,
+    pub seeds: Vec<u64>,
+    pub failed_fraction: Estimate,
+    pub mean_candidates: Estimate,
+    pub attempted: f64,
+    pub failed: f64,
+    pub p99_candidates: f64,
+    pub collisions_local: f64,
+    pub collisions_remote: f64,
+    pub reuse_within_threshold: f64,
+    pub occupancy_peak: f64,
+    /// Mean over the seeds that failed at all.
+    pub first_failure_s: Option<f64>,
+    pub closed_form: Option<ClosedForm>,
+    pub runs: Vec<Measured>,
+}
+
+/// Everything a sweep produced.
+#[derive(Clone, Debug)]
+pub struct SweepResult {
+    pub name: String,
+    pub origin: String,
+    pub seed: u64,
+    pub seeds: u32,
+    pub varies: Vec<Vary>,
+    pub points: Vec<Point>,
+    /// Strategy labels, in the scenario's order.
+    pub strategies: Vec<String>,
+    /// Complete (point, strategy) rows, point-major.
+    pub rows: Vec<Row>,
+    /// Why there is no closed form, when there is none.
+    pub closed_form_note: Option<String>,
+    pub interrupted: bool,
+}
+
+/// Expands the `--vary` grid into validated scenarios, first key outermost.
+pub fn build_points(
+    text: &str,
+    origin: &str,
+    base_dir: &Path,
+    varies: &[Vary],
+    only: &[String],
+) -> Result<Vec<Point>> {
+    let mut combos: Vec<Vec<VaryValue>> = vec![Vec::new()];
+    for v in varies {
+        let mut next = Vec::with_capacity(combos.len() * v.values.len());
+        for c in &combos {
+            for value in &v.values {
+                let mut c = c.clone();
+                c.push(value.clone());
+                next.push(c);
+            }
+        }
+        combos = next;
+    }
+    if combos.len() > 100_000 {
+        bail!("the --vary grid has {} points: at most 100,000", combos.len());
+    }
+    let mut points = Vec::with_capacity(combos.len());
+    for values in combos {
+        let overrides: Vec<(String, Value)> =
+            varies.iter().zip(&values).map(|(v, x)| (v.key.clone(), x.value.clone())).collect();
+        let mut s = scenario::parse_with_overrides(text, origin, base_dir, &overrides).map_err(|e| {
+            let at: Vec<String> =
+                varies.iter().zip(&values).map(|(v, x)| format!("{}={}", v.key, x.label)).collect();
+            let key = if e.key.is_empty() { String::new() } else { format!("{}: ", e.key) };
+            anyhow!("--vary: the scenario {origin} with {} is not valid: {key}{}", at.join(", "), e.message)
+        })?;
+        if !only.is_empty() {
+            s.retain_strategies(only).map_err(|e| anyhow!("{origin}: {e}"))?;
+        }
+        points.push(Point { values, scenario: s });
+    }
+    Ok(points)
+}
+
+fn measure(o: &sim::RunOutput) -> Measured {
+    let s = &o.summary;
+    Measured {
+        attempted: s.connections.attempted,
+        failed: s.connections.failed,
+        failed_fraction: s.connections.failed_fraction,
+        mean_candidates: s.probes.mean,
+        p99_candidates: s.probes.p99,
+        collisions_local: s.collisions.local,
+        collisions_remote: s.collisions.remote,
+        reuse_within_threshold: s.reuse.within_threshold,
+        occupancy_peak: s.occupancy.peak,
+        first_failure_s: s.exhaustion.first_failure_s,
+    }
+}
+
+/// The closed forms for strategy `spec` at a scenario, or why there are none.
+pub fn closed_form_at(s: &Scenario, spec: &crate::strategy::StrategySpec) -> Result<ClosedForm, String> {
+    let rate = model::host_rate(s)?;
+    let m = model::pool_model(s, spec)?;
+    let (load_ratio, blocking) = m.blocking(rate);
+    let random_pick = spec.config.name() == "random-pick";
+    Ok(ClosedForm {
+        load_ratio,
+        blocking,
+        random_pick_candidates: random_pick.then(|| m.predict(rate).random_pick_candidates),
+        ceiling_rate: m.ceiling_rate(),
+    })
+}
+
+/// Runs every (point, strategy, seed) on `pool`; `tick` hears the simulated time done.
+pub fn run_points(
+    pool: &rayon::ThreadPool,
+    points: &[Point],
+    seed: u64,
+    seeds: u32,
+    tick: &(dyn Fn(u64) + Sync),
+) -> (Vec<Row>, bool) {
+    struct Task {
+        point: usize,
+        strategy: usize,
+        seed: u64,
+    }
+    let mut tasks = Vec::new();
+    for (p, pt) in points.iter().enumerate() {
+        for s in 0..pt.scenario.strategies.len() {
+            for k in 0..u64::from(seeds) {
+                tasks.push(Task { point: p, strategy: s, seed: seed.wrapping_add(k) });
+            }
+        }
+    }
+    let results: Vec<Mutex<Option<Measured>>> = tasks.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let workers = pool.current_num_threads().max(1);
+    pool.scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|_| {
+                loop {
+                    if INTERRUPTED.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(t) = tasks.get(i) else { return };
+                    let s = &points[t.point].scenario;
+                    let dests = DestinationTable::of(s);
+                    let out = sim::run(
+                        s,
+                        &dests,
+                        &s.strategies[t.strategy],
+                        t.seed,
+                        RunOptions { log_connections: false, progress: Some(tick) },
+                    );
+                    *results[i].lock().expect("no panics while holding it") = Some(measure(&out));
+                }
+            });
+        }
+    });
+    let interrupted = INTERRUPTED.load(Ordering::SeqCst);
+    let results: Vec<Option<Measured>> =
+        results.into_iter().map(|m| m.into_inner().expect("no panics while holding it")).collect();
+    let mut rows = Vec::new();
+    let mut i = 0;
+    for (p, pt) in points.iter().enumerate() {
+        let n = pt.scenario.strategies.len();
+        let start = i;
+        i += n * seeds as usize;
+        let slice = &results[start..i];
+        if slice.iter().any(|r| r.is_none()) {
+            // A point is kept whole or not at all.
+            continue;
+        }
+        for (s, spec) in pt.scenario.strategies.iter().enumerate() {
+            let runs: Vec<Measured> = slice[s * seeds as usize..(s + 1) * seeds as usize]
+                .iter()
+                .map(|r| r.expect("checked"))
+                .collect();
+            let mean = |f: &dyn Fn(&Measured) -> f64| runs.iter().map(f).sum::<f64>() / runs.len() as f64;
+            let fails: Vec<f64> = runs.iter().filter_map(|r| r.first_failure_s).collect();
+            rows.push(Row {
+                point: p,
+                strategy: spec.label.clone(),
+                algorithm: spec.config.name().to_string(),
+                seeds: (0..u64::from(seeds)).map(|k| seed.wrapping_add(k)).collect(),
+                failed_fraction: estimate(&runs.iter().map(|r| r.failed_fraction).collect::<Vec<_>>()),
+                mean_candidates: estimate(&runs.iter().map(|r| r.mean_candidates).collect::<Vec<_>>()),
+                attempted: mean(&|r| r.attempted as f64),
+                failed: mean(&|r| r.failed as f64),
+                p99_candidates: mean(&|r| f64::from(r.p99_candidates)),
+                collisions_local: mean(&|r| r.collisions_local as f64),
+                collisions_remote: mean(&|r| r.collisions_remote as f64),
+                reuse_within_threshold: mean(&|r| r.reuse_within_threshold as f64),
+                occupancy_peak: mean(&|r| f64::from(r.occupancy_peak)),
+                first_failure_s: (!fails.is_empty()).then(|| fails.iter().sum::<f64>() / fails.len() as f64),
+                closed_form: closed_form_at(&pt.scenario, spec).ok(),
+                runs,
+            });
+        }
+    }
+    (rows, interrupted)
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// `sweep.csv`: one row per (point, strategy).
+pub fn sweep_csv(r: &SweepResult) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = vec!["point".into()];
+    header.extend(r.varies.iter().map(|v| v.key.clone()));
+    header.extend(
+        [
+            "strategy",
+            "algorithm",
+            "seeds",
+            "attempted",
+            "failed",
+            "failed_fraction",
+            "failed_fraction_ci95",
+            "mean_candidates",
+            "mean_candidates_ci95",
+            "p99_candidates",
+            "collisions_local",
+            "collisions_remote",
+            "reuse_within_threshold",
+            "occupancy_peak",
+            "first_failure_s",
+            "closed_form_load",
+            "closed_form_blocking",
+            "closed_form_random_pick_candidates",
+            "closed_form_ceiling_rate",
+        ]
+        .map(String::from),
+    );
+    w.write_record(&header)?;
+    for row in &r.rows {
+        let mut rec: Vec<String> = vec![row.point.to_string()];
+        rec.extend(r.points[row.point].values.iter().map(|v| v.label.clone()));
+        let cf = row.closed_form;
+        rec.extend([
+            row.strategy.clone(),
+            row.algorithm.clone(),
+            row.seeds.len().to_string(),
+            row.attempted.to_string(),
+            row.failed.to_string(),
+            row.failed_fraction.mean.to_string(),
+            opt(row.failed_fraction.ci95),
+            row.mean_candidates.mean.to_string(),
+            opt(row.mean_candidates.ci95),
+            row.p99_candidates.to_string(),
+            row.collisions_local.to_string(),
+            row.collisions_remote.to_string(),
+            row.reuse_within_threshold.to_string(),
+            row.occupancy_peak.to_string(),
+            opt(row.first_failure_s),
+            opt(cf.map(|c| c.load_ratio)),
+            opt(cf.map(|c| c.blocking)),
+            opt(cf.and_then(|c| c.random_pick_candidates)),
+            opt(cf.map(|c| c.ceiling_rate)),
+        ]);
+        w.write_record(&rec)?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// `sweep.json`.
+pub fn sweep_json(r: &SweepResult) -> serde_json::Value {
+    let points: Vec<serde_json::Value> = r
+        .points
+        .iter()
+        .enumerate()
+        .filter(|(p, _)| r.rows.iter().any(|row| row.point == *p))
+        .map(|(p, pt)| {
+            let values: serde_json::Map<String, serde_json::Value> =
+                r.varies.iter().zip(&pt.values).map(|(v, x)| (v.key.clone(), json!(x.label))).collect();
+            let x: serde_json::Map<String, serde_json::Value> =
+                r.varies.iter().zip(&pt.values).map(|(v, x)| (v.key.clone(), json!(x.x))).collect();
+            let strategies: Vec<&Row> = r.rows.iter().filter(|row| row.point == p).collect();
+            json!({ "point": p, "values": values, "x": x, "strategies": strategies })
+        })
+        .collect();
+    json!({
+        "portsim_version": env!("CARGO_PKG_VERSION"),
+        "scenario": { "name": r.name, "origin": r.origin, "seed": r.seed, "seeds": r.seeds },
+        "vary": r.varies.iter().map(|v| json!({
+            "key": v.key,
+            "values": v.values.iter().map(|x| x.label.clone()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "points_total": r.points.len(),
+        "points_done": points.len(),
+        "complete": !r.interrupted && points.len() == r.points.len(),
+        "closed_form_note": r.closed_form_note,
+        "points": points,
+    })
+}
+
+/// The terminal table: one line per (point, strategy).
+pub fn render_table(r: &SweepResult) -> String {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut header: Vec<String> = r.varies.iter().map(|v| v.key.clone()).collect();
+    header.extend(
+        ["strategy", "fail %", "± 95%", "Erlang-B %", "cand mean", "± 95%", "1/(1-ρ)"].map(String::from),
+    );
+    rows.push(header);
+    let pct = |x: f64| format!("{:.3}", x * 100.0);
+    for row in &r.rows {
+        let mut cells: Vec<String> = r.points[row.point].values.iter().map(|v| v.label.clone()).collect();
+        let cf = row.closed_form;
+        cells.extend([
+            row.strategy.clone(),
+            pct(row.failed_fraction.mean),
+            row.failed_fraction.ci95.map(pct).unwrap_or_else(|| "-".into()),
+            cf.map(|c| pct(c.blocking)).unwrap_or_else(|| "-".into()),
+            format!("{:.3}", row.mean_candidates.mean),
+            row.mean_candidates.ci95.map(|c| format!("{c:.3}")).unwrap_or_else(|| "-".into()),
+            cf.and_then(|c| c.random_pick_candidates)
+                .map(|c| format!("{c:.3}"))
+                .unwrap_or_else(|| "-".into()),
+        ]);
+        rows.push(cells);
+    }
+    let cols = rows[0].len();
+    let widths: Vec<usize> =
+        (0..cols).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for (i, r) in rows.iter().enumerate() {
+        let cells: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(c, v)| {
+                if c < r.len() - 6 {
+                    format!("{v:<w$}", w = widths[c])
+                } else {
+                    format!("{v:>w$}", w = widths[c])
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+        if i == 0 {
+            out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (cols - 1)));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Writes `sweep.csv`, `sweep.json` and (unless `charts` is false) the charts into `dir`.
+pub fn write_outputs(dir: &Path, r: &SweepResult, text: &str, charts: bool) -> Result<Vec<PathBuf>> {
+    let mut staged = Staged::default();
+    staged.write(dir.join("sweep.csv"), sweep_csv(r)?.as_bytes())?;
+    staged.write(dir.join("sweep.json"), serde_json::to_string_pretty(&sweep_json(r))?.as_bytes())?;
+    if charts && !r.rows.is_empty() {
+        for c in chart::sweep_charts(r, text)? {
+            staged.write(dir.join("charts").join(format!("{}.svg", c.name)), c.svg.as_bytes())?;
+            staged.write(dir.join("charts").join(format!("{}.png", c.name)), &c.png)?;
+        }
+    }
+    staged.publish()
+}
+
+/// `portsim sweep`.
+pub fn execute(args: SweepArgs) -> Result<Status> {
+    if args.seeds == 0 {
+        bail!("--seeds 0: give at least one seed per point");
+    }
+    if args.seeds > 1000 {
+        bail!("--seeds {}: at most 1000 seeds per point", args.seeds);
+    }
+    let mut varies: Vec<Vary> = Vec::new();
+    for text in &args.vary {
+        let v = parse_vary(text).map_err(|e| anyhow!("--vary {text}: {e}"))?;
+        if varies.iter().any(|w| w.key == v.key) {
+            bail!("--vary {text}: `{}` is swept twice; give each key one --vary", v.key);
+        }
+        varies.push(v);
+    }
+    let origin = args.scenario.display().to_string();
+    let text = std::fs::read_to_string(&args.scenario)
+        .map_err(|e| anyhow!("{origin}: cannot read the scenario: {e}"))?;
+    let base_dir = args.scenario.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let base = scenario::parse(&text, &origin, &base_dir)?;
+    let points = build_points(&text, &origin, &base_dir, &varies, &args.only)?;
+    let strategies: Vec<String> = points[0].scenario.strategies.iter().map(|s| s.label.clone()).collect();
+    let closed_form_note = points[0]
+        .scenario
+        .strategies
+        .first()
+        .and_then(|spec| closed_form_at(&points[0].scenario, spec).err());
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .context("cannot start worker threads")?;
+    let total: u64 = points
+        .iter()
+        .map(|p| {
+            p.scenario.duration.saturating_mul(p.scenario.strategies.len() as u64 * u64::from(args.seeds))
+        })
+        .sum();
+    let bar = if std::io::stderr().is_terminal() {
+        let b = ProgressBar::new(total);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {percent:>3}% simulated, eta {eta} (Ctrl-C keeps the finished points)",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        b.set_message(format!("sweep {}: {} points", base.name, points.len()));
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    install_interrupt_handler();
+    INTERRUPTED.store(false, Ordering::SeqCst);
+    let tick = |ns: u64| bar.inc(ns);
+    let (rows, interrupted) = run_points(&pool, &points, base.seed, args.seeds, &tick);
+    bar.finish_and_clear();
+
+    let result = SweepResult {
+        name: base.name.clone(),
+        origin: origin.clone(),
+        seed: base.seed,
+        seeds: args.seeds,
+        varies,
+        points,
+        strategies,
+        rows,
+        closed_form_note,
+        interrupted,
+    };
+    let done = result.rows.iter().map(|r| r.point).collect::<std::collections::BTreeSet<_>>().len();
+    let dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(format!("{}-sweep", base.name)));
+    if interrupted && done == 0 {
+        eprintln!("interrupted before any point finished: nothing written");
+        return Ok(Status::Interrupted);
+    }
+    let written = write_outputs(&dir, &result, &text, !args.no_charts)?;
+    println!(
+        "{} sweep: {} point{} x {} strateg{} x {} seed{}",
+        result.name,
+        result.points.len(),
+        if result.points.len() == 1 { "" } else { "s" },
+        result.strategies.len(),
+        if result.strategies.len() == 1 { "y" } else { "ies" },
+        args.seeds,
+        if args.seeds == 1 { "" } else { "s" },
+    );
+    print!("{}", render_table(&result));
+    if let Some(note) = &result.closed_form_note {
+        println!("closed forms: {note}");
+    }
+    let names: Vec<String> =
+        written.iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
+    eprintln!("wrote {}/ ({})", dir.display(), names.join(", "));
+    if interrupted {
+        eprintln!(
+            "interrupted: kept the {done} finished point{} of {}",
+            if done == 1 { "" } else { "s" },
+            result.points.len()
+        );
+        return Ok(Status::Interrupted);
+    }
+    Ok(Status::Ok)
+}
