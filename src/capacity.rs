@@ -242,7 +242,7 @@ pub fn render(c: &Capacity, i: &Inputs) -> String {
         &mut out,
         "port range",
         format!(
-            "{} ({} ports, {} reserved): n = {} usable per key",
+            "{} ({} ports, {} reserved): n = {} usable per pool",
             c.range,
             num(c.ports as f64),
             num(c.reserved as f64),
@@ -271,10 +271,11 @@ pub fn render(c: &Capacity, i: &Inputs) -> String {
     line(&mut out, "hold time H", format!("{} s = {closer}", num(c.hold_s)));
     let keys = match i.scope {
         Scope::FourTuple => format!(
-            "four-tuple: one pool of n ports per destination and source address ({} x {} = {} pools)",
+            "four-tuple: one pool of n ports per destination and source address ({} x {} = {} pool{})",
             num(c.destinations as f64),
             num(c.addrs as f64),
-            num(c.keys as f64)
+            num(c.keys as f64),
+            if c.keys == 1 { "" } else { "s" }
         ),
         Scope::LocalPort => format!(
             "local-port: one pool of n ports per source address, shared by every destination ({} pool{})",

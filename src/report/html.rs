@@ -117,7 +117,8 @@ h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid 
 .meta { color: #555; }
 table { border-collapse: collapse; margin: 0.6rem 0; font-size: 0.92rem; }
 th, td { border: 1px solid #ddd; padding: 0.28rem 0.55rem; text-align: right; vertical-align: top; }
-th[scope=row], thead th:first-child, td.left { text-align: left; }
+th[scope=row], thead th:first-child, td.left, .kv td { text-align: left; }
+td { white-space: nowrap; } td.left { white-space: normal; min-width: 16rem; }
 thead th { background: #f3f3f3; }
 .scroll { overflow-x: auto; }
 figure { margin: 1.2rem 0 2rem 0; } figcaption { color: #444; max-width: 60rem; }
@@ -154,7 +155,7 @@ pub fn report_html(
         escape(&scenario.origin),
     );
 
-    h.push_str("<h2 id=\"scenario\">Scenario</h2>\n<table>\n<tbody>\n");
+    h.push_str("<h2 id=\"scenario\">Scenario</h2>\n<table class=\"kv\">\n<tbody>\n");
     if let Some(obj) = scenario_json.as_object() {
         for (k, v) in obj {
             if matches!(k.as_str(), "name" | "description") {
@@ -231,7 +232,7 @@ pub fn report_html(
         let _ =
             writeln!(h, "<dt>{} <code>{}</code></dt><dd>{}</dd>", escape(name), escape(key), escape(about));
     }
-    let threshold = crate::time::format_duration(scenario.metrics.reuse_threshold);
+    let threshold = format!("{} s", crate::time::secs(scenario.metrics.reuse_threshold));
     let _ = writeln!(h, "</dl>\n<p>The reuse threshold of this run is {}.</p>", escape(&threshold));
 
     h.push_str("<h2 id=\"charts\">Charts</h2>\n");
