@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates the chart gallery of docs/charts.md. Run from the repository root:
+# Regenerates the chart gallery of README.md. Run from the repository root:
 #
 #   sh docs/gallery/generate.sh
 #

@@ -3,6 +3,7 @@
 //! sentence per metric and the charts.
 
 use super::charts::Chart;
+use super::table::{COLUMNS, summary_cells};
 use crate::scenario::Scenario;
 use crate::sim::RunOutput;
 use std::fmt::Write as _;
@@ -21,69 +22,6 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
-}
-
-/// What each column of the summary means: (header, JSON key, sentence).
-pub const METRICS: &[(&str, &str, &str)] = &[
-    (
-        "attempted",
-        "connections.attempted",
-        "Connection attempts after the warm-up: every strategy faces the same arrivals, destinations and lifetimes.",
-    ),
-    (
-        "failed",
-        "connections.failed",
-        "Attempts that found no usable port (the application would see EADDRNOTAVAIL).",
-    ),
-    ("fail %", "connections.failed_fraction", "Failed attempts as a percentage of attempts."),
-    (
-        "probes mean",
-        "probes.mean",
-        "Candidate ports examined per attempt on average, failed attempts included: 1 means the first candidate was always usable.",
-    ),
-    ("p99", "probes.p99", "99 % of attempts examined at most this many candidates."),
-    ("max", "probes.max", "The most candidates one attempt examined."),
-    (
-        "coll local",
-        "collisions.local",
-        "Candidates check_suitable_port rejected because the port (or 4-tuple) was in use, summed over all attempts.",
-    ),
-    (
-        "coll remote",
-        "collisions.remote",
-        "New connections whose 4-tuple the server still held in TIME_WAIT (RFC 6056 §2.3): possible only when the server closes first.",
-    ),
-    (
-        "reuse <thr",
-        "reuse.within_threshold",
-        "New connections on a 4-tuple that had been closed less than the reuse threshold before.",
-    ),
-    ("reuse min", "reuse.interval_s.min", "The shortest time between a 4-tuple's close and its next use."),
-    (
-        "1st fail",
-        "exhaustion.first_failure_s",
-        "Simulated time of the first failed attempt after the warm-up (- when none failed).",
-    ),
-    (
-        "peak occ",
-        "occupancy.peak",
-        "The most 4-tuples live or in TIME_WAIT toward one destination at once: compare it with the usable ports n.",
-    ),
-    ("ports used", "port_usage.distinct", "Ports that carried at least one connection."),
-    (
-        "max/mean",
-        "port_usage.max_over_mean",
-        "The busiest port's connections over the mean per usable port: 1 is a perfectly even spread.",
-    ),
-];
-
-fn opt_s(v: Option<f64>) -> String {
-    match v {
-        None => "-".into(),
-        Some(x) if x >= 100.0 => format!("{x:.0} s"),
-        Some(x) if x >= 1.0 => format!("{x:.2} s"),
-        Some(x) => format!("{:.1} ms", x * 1e3),
-    }
 }
 
 fn row(out: &mut String, cells: &[String]) {
@@ -198,37 +136,18 @@ pub fn report_html(
     h.push_str(
         "<h2 id=\"summary\">Summary</h2>\n<div class=\"scroll\"><table>\n<thead><tr><th>strategy</th>",
     );
-    for (name, key, about) in METRICS {
+    for (name, key, about) in COLUMNS {
         let _ = write!(h, "<th title=\"{}: {}\">{}</th>", escape(key), escape(about), escape(name));
     }
     h.push_str("</tr></thead>\n<tbody>\n");
     for o in outputs {
         let s = &o.summary;
-        row(
-            &mut h,
-            &[
-                s.name.clone(),
-                s.connections.attempted.to_string(),
-                s.connections.failed.to_string(),
-                format!("{:.3}", s.connections.failed_fraction * 100.0),
-                format!("{:.3}", s.probes.mean),
-                s.probes.p99.to_string(),
-                s.probes.max.to_string(),
-                s.collisions.local.to_string(),
-                s.collisions.remote.to_string(),
-                s.reuse.within_threshold.to_string(),
-                opt_s(s.reuse.interval_s.min),
-                opt_s(s.exhaustion.first_failure_s),
-                s.occupancy.peak.to_string(),
-                s.port_usage.distinct.to_string(),
-                format!("{:.2}", s.port_usage.max_over_mean),
-            ],
-        );
+        row(&mut h, &summary_cells(s));
     }
     h.push_str("</tbody>\n</table></div>\n");
 
     h.push_str("<h2 id=\"metrics\">What the columns mean</h2>\n<dl>\n");
-    for (name, key, about) in METRICS {
+    for (name, key, about) in COLUMNS {
         let _ =
             writeln!(h, "<dt>{} <code>{}</code></dt><dd>{}</dd>", escape(name), escape(key), escape(about));
     }

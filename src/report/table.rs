@@ -1,6 +1,61 @@
 //! The summary as an aligned terminal table.
 
+use crate::metrics::StrategySummary;
 use crate::sim::RunOutput;
+
+/// What each column of the summary means: (header, JSON key, sentence).
+pub const COLUMNS: &[(&str, &str, &str)] = &[
+    (
+        "attempted",
+        "connections.attempted",
+        "Connection attempts after the warm-up: every strategy faces the same arrivals, destinations and lifetimes.",
+    ),
+    (
+        "failed",
+        "connections.failed",
+        "Attempts that found no usable port (the application would see EADDRNOTAVAIL).",
+    ),
+    ("fail %", "connections.failed_fraction", "Failed attempts as a percentage of attempts."),
+    (
+        "probes mean",
+        "probes.mean",
+        "Candidate ports examined per attempt on average, failed attempts included: 1 means the first candidate was always usable.",
+    ),
+    ("p99", "probes.p99", "99 % of attempts examined at most this many candidates."),
+    ("max", "probes.max", "The most candidates one attempt examined."),
+    (
+        "coll local",
+        "collisions.local",
+        "Candidates check_suitable_port rejected because the port (or 4-tuple) was in use, summed over all attempts.",
+    ),
+    (
+        "coll remote",
+        "collisions.remote",
+        "New connections whose 4-tuple the server still held in TIME_WAIT (RFC 6056 §2.3): possible only when the server closes first.",
+    ),
+    (
+        "reuse <thr",
+        "reuse.within_threshold",
+        "New connections on a 4-tuple that had been closed less than the reuse threshold before.",
+    ),
+    ("reuse min", "reuse.interval_s.min", "The shortest time between a 4-tuple's close and its next use."),
+    (
+        "1st fail",
+        "exhaustion.first_failure_s",
+        "Simulated time of the first failed attempt after the warm-up (- when none failed).",
+    ),
+    (
+        "peak occ",
+        "occupancy.peak",
+        "The most 4-tuples live or in TIME_WAIT toward one destination at once: compare it with the usable ports n.",
+    ),
+    ("ports used", "port_usage.distinct", "Ports that carried at least one connection."),
+    (
+        "max/mean",
+        "port_usage.max_over_mean",
+        "The busiest port's connections over the mean per usable port: 1 is a perfectly even spread.",
+    ),
+];
 
 fn fmt_opt_s(v: Option<f64>) -> String {
     match v {
@@ -11,46 +66,33 @@ fn fmt_opt_s(v: Option<f64>) -> String {
     }
 }
 
+/// The summary's cells in [`COLUMNS`] order, after the strategy's name: what the terminal table
+/// and `report.html` both show.
+pub fn summary_cells(s: &StrategySummary) -> Vec<String> {
+    vec![
+        s.name.clone(),
+        s.connections.attempted.to_string(),
+        s.connections.failed.to_string(),
+        format!("{:.3}", s.connections.failed_fraction * 100.0),
+        format!("{:.3}", s.probes.mean),
+        s.probes.p99.to_string(),
+        s.probes.max.to_string(),
+        s.collisions.local.to_string(),
+        s.collisions.remote.to_string(),
+        s.reuse.within_threshold.to_string(),
+        fmt_opt_s(s.reuse.interval_s.min),
+        fmt_opt_s(s.exhaustion.first_failure_s),
+        s.occupancy.peak.to_string(),
+        s.port_usage.distinct.to_string(),
+        format!("{:.2}", s.port_usage.max_over_mean),
+    ]
+}
+
 /// One row per strategy, columns right-aligned, a header and a rule.
 pub fn render_table(outputs: &[RunOutput]) -> String {
-    let header = [
-        "strategy",
-        "attempted",
-        "failed",
-        "fail %",
-        "probes mean",
-        "p99",
-        "max",
-        "coll local",
-        "coll remote",
-        "reuse <thr",
-        "reuse min",
-        "1st fail",
-        "peak occ",
-        "ports used",
-        "max/mean",
-    ];
+    let header: Vec<&str> = std::iter::once("strategy").chain(COLUMNS.iter().map(|c| c.0)).collect();
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
-    for o in outputs {
-        let s = &o.summary;
-        rows.push(vec![
-            s.name.clone(),
-            s.connections.attempted.to_string(),
-            s.connections.failed.to_string(),
-            format!("{:.3}", s.connections.failed_fraction * 100.0),
-            format!("{:.3}", s.probes.mean),
-            s.probes.p99.to_string(),
-            s.probes.max.to_string(),
-            s.collisions.local.to_string(),
-            s.collisions.remote.to_string(),
-            s.reuse.within_threshold.to_string(),
-            fmt_opt_s(s.reuse.interval_s.min),
-            fmt_opt_s(s.exhaustion.first_failure_s),
-            s.occupancy.peak.to_string(),
-            s.port_usage.distinct.to_string(),
-            format!("{:.2}", s.port_usage.max_over_mean),
-        ]);
-    }
+    rows.extend(outputs.iter().map(|o| summary_cells(&o.summary)));
     let widths: Vec<usize> =
         (0..header.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();

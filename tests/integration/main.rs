@@ -9,4 +9,5 @@ mod properties;
 mod report;
 mod scenarios;
 mod simulation;
+mod support;
 mod sweep;

@@ -6,6 +6,7 @@
 //! `remaining` = 10, step 2). As in `exact_sequences.rs`, the keyed hashes are the one thing
 //! taken from the code (`KeyedHash::hash`): SipHash is not worked by hand.
 
+use crate::support::{Counting, occupancy};
 use portsim::params::Params;
 use portsim::scenario::{Scenario, parse};
 use portsim::sim::{ConnRecord, RunOptions, RunOutput, run_all};
@@ -13,7 +14,6 @@ use portsim::stack::{Flow, PortRange};
 use portsim::strategy::registry::{configure, strategy_rng};
 use portsim::strategy::*;
 use proptest::prelude::*;
-use std::cell::Cell;
 use std::collections::{BTreeSet, HashSet};
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -451,19 +451,6 @@ fn netbsd_randinc_adds_1_to_500_to_a_16_bit_counter() {
 // Invariants of every OS profile
 // ---------------------------------------------------------------------------------------------
 
-/// Counts the calls a strategy makes to `check_suitable_port`.
-struct Counting<'a> {
-    inner: &'a BusyPorts,
-    calls: Cell<u32>,
-}
-
-impl PortCheck for Counting<'_> {
-    fn is_suitable(&self, port: u16) -> bool {
-        self.calls.set(self.calls.get() + 1);
-        self.inner.is_suitable(port)
-    }
-}
-
 /// (name, parameters, scans the whole range when the range has an even number of ports,
 /// whatever its size). The Linux family rounds an odd count down to even and so can miss a port.
 const PROFILES: &[(&str, &str, bool, bool)] = &[
@@ -488,19 +475,12 @@ const PROFILES: &[(&str, &str, bool, bool)] = &[
     ("windows", "", true, true),
 ];
 
-fn occupancy() -> impl Strategy<Value = (u16, u16, Vec<bool>, u64)> {
-    (1u16..60_000, 1u16..120).prop_flat_map(|(lo, len)| {
-        let len = len.min(65535 - lo + 1);
-        (Just(lo), Just(len), prop::collection::vec(prop::bool::weighted(0.7), len as usize), any::<u64>())
-    })
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(100))]
 
     #[test]
     fn os_profiles_return_suitable_ports_in_range_and_count_every_check(
-        (lo, len, busy_mask, seed) in occupancy(),
+        (lo, len, busy_mask, seed) in occupancy(120),
         dests in 1u8..4,
         per_socket in any::<bool>(),
     ) {
@@ -514,7 +494,7 @@ proptest! {
                 let f = flow((call % u32::from(dests)) as u8 + 1);
                 let mode = [SocketMode::Connect, SocketMode::BindThenConnect, SocketMode::BindNoPort][(call % 3) as usize];
                 let req = Request { flow: &f, now: u64::from(call) * 300_000_000, range, mode, per_socket_range: per_socket };
-                let check = Counting { inner: &held, calls: Cell::new(0) };
+                let check = Counting::new(&held);
                 let sel = s.select(&req, &check);
                 prop_assert_eq!(sel.candidates, check.calls.get(), "{} {}: candidates must be the calls made", name, params);
                 // linux with IP_LOCAL_PORT_RANGE scans every port in one step-1 pass.

@@ -1,26 +1,13 @@
 //! Invariants of every strategy over random ranges, occupancies, parameters and seeds.
 
+use crate::support::{Counting, occupancy};
 use portsim::params::Params;
 use portsim::stack::{Flow, PortRange};
 use portsim::strategy::registry::{configure, strategy_rng};
 use portsim::strategy::*;
 use proptest::prelude::*;
-use std::cell::Cell;
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
-
-/// Counts the calls a strategy makes to `check_suitable_port`.
-struct Counting<'a> {
-    inner: &'a BusyPorts,
-    calls: Cell<u32>,
-}
-
-impl PortCheck for Counting<'_> {
-    fn is_suitable(&self, port: u16) -> bool {
-        self.calls.set(self.calls.get() + 1);
-        self.inner.is_suitable(port)
-    }
-}
 
 /// The strategies with the parameter sets the properties run over. `double-hash` uses 32-bit
 /// entries where the scan must be complete: with the RFC's 16-bit entries a counter that wraps
@@ -41,18 +28,11 @@ const CONFIGS: &[(&str, &str, bool)] = &[
     ("random-increments", "n = 3\ntermination = \"one-pass\"", false),
 ];
 
-fn occupancy() -> impl Strategy<Value = (u16, u16, Vec<bool>, u64)> {
-    (1u16..60_000, 1u16..200).prop_flat_map(|(lo, len)| {
-        let len = len.min(65535 - lo + 1);
-        (Just(lo), Just(len), prop::collection::vec(prop::bool::weighted(0.7), len as usize), any::<u64>())
-    })
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
-    fn every_port_is_in_range_suitable_and_counted((lo, len, busy_mask, seed) in occupancy(), dests in 1u8..4) {
+    fn every_port_is_in_range_suitable_and_counted((lo, len, busy_mask, seed) in occupancy(200), dests in 1u8..4) {
         let range = PortRange::new(lo, lo + len - 1).unwrap();
         let busy: HashSet<u16> = range.iter().zip(&busy_mask).filter(|(_, b)| **b).map(|(p, _)| p).collect();
         for (name, params, complete) in CONFIGS {
@@ -61,7 +41,7 @@ proptest! {
             let mut held = BusyPorts(busy.clone());
             for call in 0..(len as u32 + 3) {
                 let f = Flow::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(192, 0, 2, (call % dests as u32) as u8), 443);
-                let check = Counting { inner: &held, calls: Cell::new(0) };
+                let check = Counting::new(&held);
                 let sel = s.select(&Request::connect(&f, u64::from(call) * 400_000_000, range), &check);
                 prop_assert_eq!(sel.candidates, check.calls.get(), "{} {}: candidates must be the calls made", name, params);
                 prop_assert!(sel.candidates <= range.len() || !complete);

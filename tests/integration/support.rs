@@ -1,0 +1,33 @@
+//! Helpers the test modules share.
+
+use portsim::strategy::{BusyPorts, PortCheck};
+use proptest::prelude::*;
+use std::cell::Cell;
+
+/// Counts the calls a strategy makes to `check_suitable_port`.
+pub struct Counting<'a> {
+    inner: &'a BusyPorts,
+    pub calls: Cell<u32>,
+}
+
+impl<'a> Counting<'a> {
+    pub fn new(inner: &'a BusyPorts) -> Counting<'a> {
+        Counting { inner, calls: Cell::new(0) }
+    }
+}
+
+impl PortCheck for Counting<'_> {
+    fn is_suitable(&self, port: u16) -> bool {
+        self.calls.set(self.calls.get() + 1);
+        self.inner.is_suitable(port)
+    }
+}
+
+/// A random range of up to `max_len` ports (`lo`, `len`), each port busy with probability
+/// 0.7 (`busy_mask`), and a seed.
+pub fn occupancy(max_len: u16) -> impl Strategy<Value = (u16, u16, Vec<bool>, u64)> {
+    (1u16..60_000, 1u16..max_len).prop_flat_map(|(lo, len)| {
+        let len = len.min(65535 - lo + 1);
+        (Just(lo), Just(len), prop::collection::vec(prop::bool::weighted(0.7), len as usize), any::<u64>())
+    })
+}
