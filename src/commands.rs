@@ -142,7 +142,7 @@ fn run(args: RunArgs) -> Result<Status> {
             print!("{}", report::render_table(&outputs));
         }
         let names: Vec<String> =
-            written.iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
+            written.iter().map(|p| p.strip_prefix(&dir).unwrap_or(p).display().to_string()).collect();
         eprintln!("wrote {}/ ({})", dir.display(), names.join(", "));
         for failure in failed_expectations(s, &outputs) {
             eprintln!("expectation failed: {failure}");

@@ -15,7 +15,7 @@ use crate::params::{ParamError, Params};
 use crate::stack::{PortRange, ReservedPorts, Scope, TwReuse};
 use crate::strategy::registry;
 use crate::strategy::{StrategyConfig, StrategySpec};
-use crate::time::{NANOS_PER_SEC, Nanos, parse_duration};
+use crate::time::{NANOS_PER_SEC, Nanos};
 use std::net::Ipv4Addr;
 use std::path::Path;
 
@@ -531,9 +531,4 @@ fn parse_stack_overrides(mut p: Params) -> Result<StackOverrides, ParamError> {
     let tw_reuse_delay = p.duration("tw_reuse_delay")?;
     p.finish(&["range", "scope", "time_wait", "tw_reuse", "tw_reuse_delay"])?;
     Ok(StackOverrides { range, scope, time_wait, tw_reuse, tw_reuse_delay })
-}
-
-/// Parses `text` as a duration, for callers outside scenario files (the CLI).
-pub fn duration_arg(text: &str) -> Result<Nanos, String> {
-    parse_duration(text)
 }
