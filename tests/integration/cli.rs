@@ -115,13 +115,15 @@ fn every_fixture_is_pinned() {
 
 #[test]
 fn check_accepts_every_shipped_scenario() {
-    let mut files: Vec<String> = std::fs::read_dir("scenarios")
-        .unwrap()
+    // The scenarios and the benchmark's big runs (checked, not run: they take seconds).
+    let mut files: Vec<String> = ["scenarios", "benches/scenarios"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
         .map(|e| e.unwrap().path().to_string_lossy().into_owned())
         .filter(|p| p.ends_with(".toml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 9, "{files:?}");
+    assert!(files.len() >= 13, "{files:?}");
     let out = portsim().arg("check").args(&files).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
