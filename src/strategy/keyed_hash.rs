@@ -59,16 +59,27 @@ impl KeyedHash {
         match self.function {
             HashFn::Siphash24 => {
                 let mut h = SipHasher24::new_with_keys(self.k0, self.k1);
-                h.write(&buf);
+                write_fixed(&mut h, &buf);
                 h.finish()
             }
             HashFn::Siphash13 => {
                 let mut h = SipHasher13::new_with_keys(self.k0, self.k1);
-                h.write(&buf);
+                write_fixed(&mut h, &buf);
                 h.finish()
             }
         }
     }
+}
+
+/// Feeds the 18 bytes as three fixed-size writes: the same byte stream as `write(&buf)`, so the
+/// same hash, without the generic variable-length path.
+#[inline]
+fn write_fixed<H: Hasher>(h: &mut H, buf: &[u8; 18]) {
+    // siphasher writes integers little-endian on every platform, so this is the same stream.
+    let word = |b: &[u8]| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    h.write_u64(word(&buf[0..8]));
+    h.write_u16(u16::from_le_bytes([buf[8], buf[9]]));
+    h.write_u64(word(&buf[10..18]));
 }
 
 /// Periodic re-keying, done the way Linux does it since 2022 (commit 4dfa9b438ee3 "tcp: resalt
@@ -134,6 +145,26 @@ mod tests {
         assert_ne!(k.hash(&f, 1), base);
         assert_ne!(KeyedHash { k0: 3, ..k }.hash(&f, 0), base);
         assert_ne!(KeyedHash { function: HashFn::Siphash13, ..k }.hash(&f, 0), base);
+    }
+
+    #[test]
+    fn fixed_size_writes_hash_the_same_bytes_as_one_write() {
+        let k = KeyedHash { k0: 0x0123_4567_89ab_cdef, k1: 42, function: HashFn::Siphash24 };
+        for (i, window) in [(1u32, 0u64), (0xdead_beef, 7), (u32::MAX, u64::MAX)] {
+            let f =
+                Flow { local_index: 0, local_addr: i, dest_index: 0, remote_addr: !i, remote_port: i as u16 };
+            let mut buf = [0u8; 18];
+            buf[0..4].copy_from_slice(&f.local_addr.to_be_bytes());
+            buf[4..8].copy_from_slice(&f.remote_addr.to_be_bytes());
+            buf[8..10].copy_from_slice(&f.remote_port.to_be_bytes());
+            buf[10..18].copy_from_slice(&window.to_le_bytes());
+            let mut h = SipHasher24::new_with_keys(k.k0, k.k1);
+            h.write(&buf);
+            assert_eq!(k.hash(&f, window), h.finish());
+            let mut h = SipHasher13::new_with_keys(k.k0, k.k1);
+            h.write(&buf);
+            assert_eq!(KeyedHash { function: HashFn::Siphash13, ..k }.hash(&f, window), h.finish());
+        }
     }
 
     #[test]
