@@ -219,7 +219,7 @@ impl Figure for CandidatesCdf {
             draw_line(&mut chart, pts, self.strategies[i].colour, Stroke::Solid, line_width(i, n))?;
         }
         if self.y_min > 0.0 {
-            note_corner(&chart, &format!("y axis starts at {}", tick(self.y_min)))?;
+            plot::note_at(&chart, &format!("y axis starts at {}", tick(self.y_min)), true)?;
         }
         let mut entries = vec![LegendEntry::heading("strategy (mean candidates)")];
         entries.extend(legend_for(&self.strategies, |i| {
@@ -230,23 +230,6 @@ impl Figure for CandidatesCdf {
         }));
         draw_legend(&legend, &entries)
     }
-}
-
-/// A small grey note in the lower right corner of a plot.
-fn note_corner<DB, CT>(chart: &ChartContext<'_, DB, CT>, text: &str) -> DrawResult
-where
-    DB: DrawingBackend,
-    DB::ErrorType: 'static,
-    CT: plotters::coord::CoordTranslate,
-{
-    let area = chart.plotting_area().strip_coord_spec();
-    let (w, h) = area.dim_in_pixel();
-    area.draw(&Text::new(
-        text.to_string(),
-        (w as i32 - 8, h as i32 - 8),
-        (FONT, TICK_PX).into_font().color(&RGBColor(110, 110, 110)).pos(Pos::new(HPos::Right, VPos::Bottom)),
-    ))?;
-    Ok(())
 }
 
 // --- time series ----------------------------------------------------------------------------

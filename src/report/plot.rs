@@ -353,12 +353,27 @@ where
     DB::ErrorType: 'static,
     CT: plotters::coord::CoordTranslate,
 {
+    note_at(chart, text, false)
+}
+
+/// A small grey note: in the middle of the plot area, or (`corner`) smaller, in its lower right.
+pub(crate) fn note_at<DB, CT>(chart: &ChartContext<'_, DB, CT>, text: &str, corner: bool) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    CT: plotters::coord::CoordTranslate,
+{
     let area = chart.plotting_area().strip_coord_spec();
     let (w, h) = area.dim_in_pixel();
+    let (at, size, pos) = if corner {
+        ((w as i32 - 8, h as i32 - 8), TICK_PX, Pos::new(HPos::Right, VPos::Bottom))
+    } else {
+        ((w as i32 / 2, h as i32 / 2), NOTE_PX, Pos::new(HPos::Center, VPos::Center))
+    };
     area.draw(&Text::new(
         text.to_string(),
-        (w as i32 / 2, h as i32 / 2),
-        (FONT, NOTE_PX).into_font().color(&RGBColor(110, 110, 110)).pos(Pos::new(HPos::Center, VPos::Center)),
+        at,
+        (FONT, size).into_font().color(&RGBColor(110, 110, 110)).pos(pos),
     ))?;
     Ok(())
 }
