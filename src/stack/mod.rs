@@ -15,6 +15,7 @@ pub use ports::{PortRange, ReservedPorts};
 pub use table::{Entry, TupleState};
 
 use crate::time::Nanos;
+use std::collections::hash_map::Entry as MapEntry;
 use table::TupleMap;
 
 /// What must be unique for a connection to be allowed a port.
@@ -232,58 +233,54 @@ impl Stack {
     pub fn open(&mut self, flow: &Flow, port: u16, now: Nanos, exclusive: bool) -> Opened {
         let key = flow.key(port);
         let mut opened = Opened::default();
-        let mut newly_held = true;
         let port_index = (usize::from(flow.local_index) << 16) | usize::from(port);
-        match self.table.get_mut(&key) {
-            Some(e) => {
+        // Only a recycled TIME_WAIT can still hold the port (and be exclusive): a closed entry
+        // has released both.
+        let (was_held, was_exclusive) = match self.table.entry(key) {
+            MapEntry::Occupied(mut slot) => {
+                let e = slot.get_mut();
                 opened.previous_close = Some(e.closed_at);
-                // Only a recycled TIME_WAIT can still be exclusive: `release` clears the flag.
-                let was_exclusive = e.exclusive;
-                match e.state {
+                let before = match e.state {
                     TupleState::Live => {
                         debug_assert!(false, "opened a live 4-tuple {key:?}");
                         return opened;
                     }
                     TupleState::TimeWait => {
                         opened.recycled_time_wait = true;
-                        newly_held = false;
                         e.generation = e.generation.wrapping_add(1);
                         self.time_wait -= 1;
+                        (true, e.exclusive)
                     }
-                    TupleState::Closed => {}
-                }
+                    TupleState::Closed => (false, false),
+                };
                 opened.remote_collision = now < e.remote_tw_until;
                 e.state = TupleState::Live;
                 e.remote_tw_until = 0;
                 e.exclusive = exclusive;
-                let u = &mut self.ports[port_index];
-                match (was_exclusive, exclusive) {
-                    (true, false) => u.exclusive -= 1,
-                    (false, true) => u.exclusive += 1,
-                    _ => {}
-                }
+                before
             }
-            None => {
-                self.table.insert(
-                    key,
-                    Entry {
-                        state: TupleState::Live,
-                        generation: 0,
-                        exclusive,
-                        closed_at: 0,
-                        remote_tw_until: 0,
-                    },
-                );
-                if exclusive {
-                    self.ports[port_index].exclusive += 1;
-                }
+            MapEntry::Vacant(slot) => {
+                slot.insert(Entry {
+                    state: TupleState::Live,
+                    generation: 0,
+                    exclusive,
+                    closed_at: 0,
+                    remote_tw_until: 0,
+                });
+                (false, false)
             }
+        };
+        let u = &mut self.ports[port_index];
+        match (was_exclusive, exclusive) {
+            (true, false) => u.exclusive -= 1,
+            (false, true) => u.exclusive += 1,
+            _ => {}
         }
-        self.live += 1;
-        if newly_held {
-            self.ports[port_index].holders += 1;
+        if !was_held {
+            u.holders += 1;
             self.held_per_dest[flow.dest_index as usize] += 1;
         }
+        self.live += 1;
         opened
     }
 

@@ -6,7 +6,7 @@
 //! `remaining` = 10, step 2). As in `exact_sequences.rs`, the keyed hashes are the one thing
 //! taken from the code (`KeyedHash::hash`): SipHash is not worked by hand.
 
-use crate::support::{Counting, occupancy};
+use crate::support::{Counting, check_selection, occupancy};
 use portsim::params::Params;
 use portsim::scenario::{Scenario, parse};
 use portsim::sim::{ConnRecord, RunOptions, RunOutput, run_all};
@@ -500,17 +500,7 @@ proptest! {
                 // linux with IP_LOCAL_PORT_RANGE scans every port in one step-1 pass.
                 let complete = if len % 2 == 0 { *even_complete } else { *odd_complete }
                     || (*name == "linux" && per_socket && mode != SocketMode::BindThenConnect);
-                match sel.port {
-                    Some(p) => {
-                        prop_assert!(range.contains(p), "{} returned {} outside {}", name, p, range);
-                        prop_assert!(!held.0.contains(&p), "{} returned busy port {}", name, p);
-                        held.0.insert(p);
-                    }
-                    None => {
-                        let free = range.iter().any(|p| !held.0.contains(&p));
-                        prop_assert!(!(complete && free), "{} {} reported exhaustion with a free port", name, params);
-                    }
-                }
+                check_selection(&format!("{name} {params}"), sel, &mut held, range, complete)?;
             }
         }
     }

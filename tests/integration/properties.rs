@@ -1,6 +1,6 @@
 //! Invariants of every strategy over random ranges, occupancies, parameters and seeds.
 
-use crate::support::{Counting, occupancy};
+use crate::support::{Counting, check_selection, occupancy};
 use portsim::params::Params;
 use portsim::stack::{Flow, PortRange};
 use portsim::strategy::registry::{configure, strategy_rng};
@@ -45,17 +45,7 @@ proptest! {
                 let sel = s.select(&Request::connect(&f, u64::from(call) * 400_000_000, range), &check);
                 prop_assert_eq!(sel.candidates, check.calls.get(), "{} {}: candidates must be the calls made", name, params);
                 prop_assert!(sel.candidates <= range.len() || !complete);
-                match sel.port {
-                    Some(p) => {
-                        prop_assert!(range.contains(p), "{} returned {} outside {}", name, p, range);
-                        prop_assert!(!held.0.contains(&p), "{} returned busy port {}", name, p);
-                        held.0.insert(p);
-                    }
-                    None => {
-                        let free = range.iter().any(|p| !held.0.contains(&p));
-                        prop_assert!(!(*complete && free), "{} {} reported exhaustion with a free port", name, params);
-                    }
-                }
+                check_selection(&format!("{name} {params}"), sel, &mut held, range, *complete)?;
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Helpers the test modules share.
 
-use portsim::strategy::{BusyPorts, PortCheck};
+use portsim::stack::PortRange;
+use portsim::strategy::{BusyPorts, PortCheck, Selection};
 use proptest::prelude::*;
 use std::cell::Cell;
 
@@ -30,4 +31,28 @@ pub fn occupancy(max_len: u16) -> impl Strategy<Value = (u16, u16, Vec<bool>, u6
         let len = len.min(65535 - lo + 1);
         (Just(lo), Just(len), prop::collection::vec(prop::bool::weighted(0.7), len as usize), any::<u64>())
     })
+}
+
+/// The invariants of one selection from `range` against the occupancy `held` it saw: a port
+/// returned is in the range and was free (it is then marked taken); a strategy whose scan is
+/// `complete` reports exhaustion only when no port is free.
+pub fn check_selection(
+    what: &str,
+    sel: Selection,
+    held: &mut BusyPorts,
+    range: PortRange,
+    complete: bool,
+) -> Result<(), TestCaseError> {
+    match sel.port {
+        Some(p) => {
+            prop_assert!(range.contains(p), "{} returned {} outside {}", what, p, range);
+            prop_assert!(!held.0.contains(&p), "{} returned busy port {}", what, p);
+            held.0.insert(p);
+        }
+        None => {
+            let free = range.iter().any(|p| !held.0.contains(&p));
+            prop_assert!(!(complete && free), "{} reported exhaustion with a free port", what);
+        }
+    }
+    Ok(())
 }
