@@ -111,5 +111,11 @@ pub fn render_table(outputs: &[RunOutput]) -> String {
             out.push('\n');
         }
     }
+    // A profile that models undocumented behaviour says so under the table (windows).
+    for o in outputs {
+        if let Some(a) = o.summary.settings.pointer("/parameters/assumption").and_then(|v| v.as_str()) {
+            out.push_str(&format!("note: {} is an assumption: {a}\n", o.summary.name));
+        }
+    }
     out
 }

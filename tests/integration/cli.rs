@@ -288,3 +288,28 @@ fn json_output_is_the_summary_and_runs_are_byte_identical_across_threads() {
     }
     assert_eq!(files[0], files[1]);
 }
+
+#[test]
+fn the_table_says_which_profile_is_an_assumption() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("w.toml");
+    std::fs::write(
+        &file,
+        "name = \"w\"\nduration = \"10s\"\n[[destinations]]\naddr = \"192.0.2.1:443\"\n[workload]\n\
+         arrivals = { process = \"poisson\", rate = 10.0 }\nlifetime = { dist = \"constant\", value = \"1s\" }\n\
+         [[strategies]]\nname = \"windows\"\n[[strategies]]\nname = \"linux\"\n",
+    )
+    .unwrap();
+    let out = portsim()
+        .arg("run")
+        .arg(&file)
+        .arg("--no-charts")
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("note: windows is an assumption: selection order not documented"), "{table}");
+    assert!(!table.contains("note: linux"));
+}
