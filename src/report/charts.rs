@@ -13,7 +13,6 @@ use crate::stack::{PortRange, Scope};
 use crate::time::secs;
 use anyhow::Result;
 use plotters::coord::Shift;
-use plotters::coord::ranged1d::Ranged;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -111,20 +110,6 @@ fn legend_for(strategies: &[Strat], suffix: impl Fn(usize) -> Option<String>) ->
         .collect()
 }
 
-fn mesh_style<'a, 'b, DB: DrawingBackend, X: Ranged, Y: Ranged>(
-    m: &mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
-    x_desc: &str,
-    y_desc: &str,
-) {
-    m.x_desc(x_desc.to_string())
-        .y_desc(y_desc.to_string())
-        .axis_desc_style((FONT, plot::AXIS_PX).into_font().color(&INK))
-        .label_style((FONT, TICK_PX).into_font().color(&INK))
-        .bold_line_style(GRID.stroke_width(1))
-        .light_line_style(WHITE.mix(0.0))
-        .axis_style(RGBColor(120, 120, 120));
-}
-
 /// A cumulative distribution as a step line: (x, fraction of weight at values <= x).
 fn cdf_steps(hist: &[(f64, u64)], x_end: f64) -> Vec<(f64, f64)> {
     let total: u64 = hist.iter().map(|(_, c)| c).sum();
@@ -207,7 +192,7 @@ impl Figure for CandidatesCdf {
         let f = |v: &f64| log_tick(*v);
         let g = |v: &f64| if *v > 1.0 + 1e-9 { String::new() } else { tick(*v) };
         let mut m = chart.configure_mesh();
-        mesh_style(
+        plot::mesh_style(
             &mut m,
             "candidates examined per attempt (log scale)",
             "fraction of attempts with at most x",
@@ -312,7 +297,7 @@ where
     }
     let f = |v: &f64| tick(*v);
     let mut m = chart.configure_mesh();
-    mesh_style(&mut m, x_desc, y_desc);
+    plot::mesh_style(&mut m, x_desc, y_desc);
     m.x_label_formatter(&f).y_label_formatter(&f).x_labels(10).y_labels(6).draw()?;
     if warmup > 0.0 {
         let style = (FONT, TICK_PX)
@@ -627,7 +612,7 @@ impl Figure for ReuseCdf {
         let f = |v: &f64| log_tick(*v);
         let g = |v: &f64| if *v > 1.0 + 1e-9 { String::new() } else { tick(*v) };
         let mut m = chart.configure_mesh();
-        mesh_style(
+        plot::mesh_style(
             &mut m,
             "seconds between the previous close and the reuse (log scale)",
             "fraction of reuses within x",

@@ -410,3 +410,24 @@ mod tests {
         assert_eq!(nice_max(470.0), 500.0);
     }
 }
+
+/// The house style of an axis grid: descriptions, fonts, grid lines; shared by every chart.
+pub(crate) fn mesh_style<
+    'a,
+    'b,
+    DB: DrawingBackend,
+    X: plotters::coord::ranged1d::Ranged,
+    Y: plotters::coord::ranged1d::Ranged,
+>(
+    m: &mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
+    x_desc: &str,
+    y_desc: &str,
+) {
+    m.x_desc(x_desc.to_string())
+        .y_desc(y_desc.to_string())
+        .axis_desc_style((FONT, AXIS_PX).into_font().color(&INK))
+        .label_style((FONT, TICK_PX).into_font().color(&INK))
+        .bold_line_style(GRID.stroke_width(1))
+        .light_line_style(WHITE.mix(0.0))
+        .axis_style(RGBColor(120, 120, 120));
+}

@@ -6,8 +6,8 @@
 use super::{SweepResult, VaryValue, model};
 use crate::params::Value;
 use crate::report::plot::{
-    self, DrawResult, FONT, Figure, INK, LegendEntry, Stroke, TICK_PX, colour, draw_legend, draw_line,
-    layout, line_width, log_tick, nice_max, note, tick,
+    self, DrawResult, Figure, INK, LegendEntry, Stroke, colour, draw_legend, draw_line, layout, line_width,
+    log_tick, nice_max, note, tick,
 };
 use crate::scenario;
 use crate::time::from_secs_f64;
@@ -409,20 +409,9 @@ impl Figure for SweepFigure {
                 .y_label_area_size(70)
                 .build_cartesian_2d(x0..x1, (self.y_floor..top).log_scale())?;
             let yf = |v: &f64| log_tick(*v);
-            chart
-                .configure_mesh()
-                .x_desc(self.x_desc.clone())
-                .y_desc(format!("{} (log scale)", self.y_desc))
-                .axis_desc_style((FONT, plot::AXIS_PX).into_font().color(&INK))
-                .label_style((FONT, TICK_PX).into_font().color(&INK))
-                .bold_line_style(plot::GRID.stroke_width(1))
-                .light_line_style(WHITE.mix(0.0))
-                .axis_style(RGBColor(120, 120, 120))
-                .x_labels(x_labels)
-                .y_labels(40)
-                .x_label_formatter(&xf)
-                .y_label_formatter(&yf)
-                .draw()?;
+            let mut mesh = chart.configure_mesh();
+            plot::mesh_style(&mut mesh, &self.x_desc, &format!("{} (log scale)", self.y_desc));
+            mesh.x_labels(x_labels).y_labels(40).x_label_formatter(&xf).y_label_formatter(&yf).draw()?;
             self.draw_data(&mut chart, top)?;
         } else {
             let top = nice_max(data_max);
@@ -438,20 +427,9 @@ impl Figure for SweepFigure {
                 .y_label_area_size(70)
                 .build_cartesian_2d(x0..x1, bottom..top)?;
             let yf = |v: &f64| tick(*v);
-            chart
-                .configure_mesh()
-                .x_desc(self.x_desc.clone())
-                .y_desc(self.y_desc.clone())
-                .axis_desc_style((FONT, plot::AXIS_PX).into_font().color(&INK))
-                .label_style((FONT, TICK_PX).into_font().color(&INK))
-                .bold_line_style(plot::GRID.stroke_width(1))
-                .light_line_style(WHITE.mix(0.0))
-                .axis_style(RGBColor(120, 120, 120))
-                .x_labels(x_labels)
-                .y_labels(8)
-                .x_label_formatter(&xf)
-                .y_label_formatter(&yf)
-                .draw()?;
+            let mut mesh = chart.configure_mesh();
+            plot::mesh_style(&mut mesh, &self.x_desc, &self.y_desc.clone());
+            mesh.x_labels(x_labels).y_labels(8).x_label_formatter(&xf).y_label_formatter(&yf).draw()?;
             self.draw_data(&mut chart, top)?;
             if sim_max == 0.0 && closed_max == 0.0 && !self.empty_note.is_empty() {
                 note(&chart, self.empty_note)?;
