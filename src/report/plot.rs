@@ -392,25 +392,6 @@ pub(crate) fn nice_max(v: f64) -> f64 {
     10.0 * e
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ticks_read_well() {
-        assert_eq!(tick(0.0), "0");
-        assert_eq!(tick(0.25), "0.25");
-        assert_eq!(tick(1500.0), "1.5k");
-        assert_eq!(tick(28232.0), "28.2k");
-        assert_eq!(tick(3_500_000.0), "3.5M");
-        assert_eq!(log_tick(100.0), "100");
-        assert_eq!(log_tick(300.0), "");
-        assert_eq!(log_tick(0.01), "0.01");
-        assert_eq!(nice_max(0.93), 1.0);
-        assert_eq!(nice_max(470.0), 500.0);
-    }
-}
-
 /// The house style of an axis grid: descriptions, fonts, grid lines; shared by every chart.
 pub(crate) fn mesh_style<
     'a,
@@ -430,4 +411,23 @@ pub(crate) fn mesh_style<
         .bold_line_style(GRID.stroke_width(1))
         .light_line_style(WHITE.mix(0.0))
         .axis_style(RGBColor(120, 120, 120));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_read_well() {
+        assert_eq!(tick(0.0), "0");
+        assert_eq!(tick(0.25), "0.25");
+        assert_eq!(tick(1500.0), "1.5k");
+        assert_eq!(tick(28232.0), "28.2k");
+        assert_eq!(tick(3_500_000.0), "3.5M");
+        assert_eq!(log_tick(100.0), "100");
+        assert_eq!(log_tick(300.0), "");
+        assert_eq!(log_tick(0.01), "0.01");
+        assert_eq!(nice_max(0.93), 1.0);
+        assert_eq!(nice_max(470.0), 500.0);
+    }
 }
