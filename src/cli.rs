@@ -10,6 +10,8 @@ Examples:
   portsim run scenarios/rfc-compare.toml --only bsd,random-pick --seed 3
   portsim run scenarios/*.toml --out /tmp/portsim
   portsim sweep scenarios/sweep-rate.toml --vary workload.arrivals.rate=300..700:9 --seeds 3
+  portsim sweep scenarios/sweep-rate.toml --vary workload.arrivals.rate=300..700:9 --shard 0/4
+  portsim merge output/sweep-rate-sweep          merge shard-0-of-4.json .. shard-3-of-4.json
   portsim capacity --range 32768-60999 --time-wait 60s --rate 470
   portsim check scenarios/*.toml                validate scenario files
   portsim strategies                            list strategies and their parameters";
@@ -35,6 +37,11 @@ pub enum Command {
     /// charts of failure fraction and mean candidates against the swept value.
     #[command(after_help = EXAMPLES)]
     Sweep(SweepArgs),
+    /// Merge the shard-K-of-N.json files of a sharded sweep (--shard) into the sweep's own
+    /// sweep.csv, sweep.json and charts, byte for byte those of the unsharded sweep (exit 2,
+    /// naming the --shard values to rerun, when a shard is missing).
+    #[command(after_help = MERGE_EXAMPLES)]
+    Merge(MergeArgs),
     /// Closed-form capacity: the sustainable connection rate per destination and per host,
     /// and Erlang-B blocking at a given rate.
     #[command(after_help = EXAMPLES)]
@@ -99,6 +106,34 @@ pub struct SweepArgs {
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Skip the charts.
+    #[arg(long)]
+    pub no_charts: bool,
+    /// Run only shard K of N (counted from 0): the tasks whose index is K mod N, written to
+    /// shard-K-of-N.json in the output folder for `portsim merge`. `auto` reads K and N from
+    /// SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, JOB_COMPLETION_INDEX with PORTSIM_SHARDS, or
+    /// PORTSIM_SHARD=K/N.
+    #[arg(long, value_name = "K/N|auto")]
+    pub shard: Option<String>,
+}
+
+const MERGE_EXAMPLES: &str = "\
+Examples:
+  portsim merge output/sweep-rate-sweep         every shard-K-of-N.json in the folder, written beside them
+  portsim merge shards/shard-*.json --out merged
+  for k in 0 1 2 3; do portsim sweep scenarios/sweep-rate.toml --vary workload.arrivals.rate=300..700:9 \\
+      --shard $k/4 --out shards; done; portsim merge shards
+
+See docs/cluster.md for Slurm, Kubernetes and GNU parallel recipes.";
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard files, or folders holding shard-K-of-N.json files.
+    #[arg(required = true, value_name = "DIR|FILES")]
+    pub inputs: Vec<PathBuf>,
+    /// Output folder (default: the folder given, or the first shard file's folder).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Skip the charts.
     #[arg(long)]
     pub no_charts: bool,

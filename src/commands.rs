@@ -33,6 +33,7 @@ pub fn execute(cli: Cli) -> Result<Status> {
         }
         Command::Check { scenarios } => check(&scenarios),
         Command::Sweep(args) => crate::sweep::execute(args),
+        Command::Merge(args) => crate::sweep::merge::execute(args),
         Command::Capacity(args) => crate::capacity::execute(args),
         Command::Run(args) => run(args),
     }

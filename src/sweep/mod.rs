@@ -10,8 +10,12 @@
 //! point whose runs are all done is written.
 
 mod chart;
+pub mod merge;
 pub mod model;
+pub mod shard;
 pub mod vary;
+
+pub use shard::Shard;
 
 pub use vary::{Vary, VaryValue, parse_vary};
 
@@ -221,19 +225,18 @@ pub fn closed_form_at(s: &Scenario, spec: &crate::strategy::StrategySpec) -> Res
     })
 }
 
-/// Runs every (point, strategy, seed) on `pool`; `tick` hears the simulated time done.
-pub fn run_points(
-    pool: &rayon::ThreadPool,
-    points: &[Point],
-    seed: u64,
-    seeds: u32,
-    tick: &(dyn Fn(u64) + Sync),
-) -> (Vec<Row>, bool) {
-    struct Task {
-        point: usize,
-        strategy: usize,
-        seed: u64,
-    }
+/// One run of a sweep: a strategy at a point with one seed. Tasks are numbered point-major,
+/// then strategy, then seed; the number is what `--shard K/N` splits on and what a shard file
+/// stores each run under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Task {
+    pub point: usize,
+    pub strategy: usize,
+    pub seed: u64,
+}
+
+/// Every task of a sweep, in order.
+pub fn tasks(points: &[Point], seed: u64, seeds: u32) -> Vec<Task> {
     let mut tasks = Vec::new();
     for (p, pt) in points.iter().enumerate() {
         for s in 0..pt.scenario.strategies.len() {
@@ -242,7 +245,20 @@ pub fn run_points(
             }
         }
     }
-    let results: Vec<Mutex<Option<Measured>>> = tasks.iter().map(|_| Mutex::new(None)).collect();
+    tasks
+}
+
+/// Runs the tasks numbered `selected` on `pool`; `tick` hears the simulated time done. The
+/// answer has one slot per task of `all`, filled for the selected tasks that finished, and
+/// says whether Ctrl-C stopped the work early.
+pub fn run_tasks(
+    pool: &rayon::ThreadPool,
+    points: &[Point],
+    all: &[Task],
+    selected: &[usize],
+    tick: &(dyn Fn(u64) + Sync),
+) -> (Vec<Option<Measured>>, bool) {
+    let results: Vec<Mutex<Option<Measured>>> = all.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let workers = pool.current_num_threads().max(1);
     pool.scope(|scope| {
@@ -252,8 +268,8 @@ pub fn run_points(
                     if INTERRUPTED.load(Ordering::SeqCst) {
                         return;
                     }
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(t) = tasks.get(i) else { return };
+                    let Some(&i) = selected.get(next.fetch_add(1, Ordering::SeqCst)) else { return };
+                    let t = all[i];
                     let s = &points[t.point].scenario;
                     let dests = DestinationTable::of(s);
                     let out = sim::run(
@@ -269,8 +285,13 @@ pub fn run_points(
         }
     });
     let interrupted = INTERRUPTED.load(Ordering::SeqCst);
-    let results: Vec<Option<Measured>> =
-        results.into_iter().map(|m| m.into_inner().expect("no panics while holding it")).collect();
+    let results = results.into_iter().map(|m| m.into_inner().expect("no panics while holding it")).collect();
+    (results, interrupted)
+}
+
+/// The (point, strategy) rows from every task's result (indexed as [`tasks`] numbers them),
+/// for the points whose runs are all there: a point is kept whole or not at all.
+pub fn rows_from(points: &[Point], seed: u64, seeds: u32, results: &[Option<Measured>]) -> Vec<Row> {
     let mut rows = Vec::new();
     let mut i = 0;
     for (p, pt) in points.iter().enumerate() {
@@ -279,7 +300,6 @@ pub fn run_points(
         i += n * seeds as usize;
         let slice = &results[start..i];
         if slice.iter().any(|r| r.is_none()) {
-            // A point is kept whole or not at all.
             continue;
         }
         for (s, spec) in pt.scenario.strategies.iter().enumerate() {
@@ -309,7 +329,21 @@ pub fn run_points(
             });
         }
     }
-    (rows, interrupted)
+    rows
+}
+
+/// Runs every (point, strategy, seed) on `pool`; `tick` hears the simulated time done.
+pub fn run_points(
+    pool: &rayon::ThreadPool,
+    points: &[Point],
+    seed: u64,
+    seeds: u32,
+    tick: &(dyn Fn(u64) + Sync),
+) -> (Vec<Row>, bool) {
+    let all = tasks(points, seed, seeds);
+    let selected: Vec<usize> = (0..all.len()).collect();
+    let (results, interrupted) = run_tasks(pool, points, &all, &selected, tick);
+    (rows_from(points, seed, seeds, &results), interrupted)
 }
 
 fn opt(v: Option<f64>) -> String {
@@ -472,84 +506,176 @@ pub fn write_outputs(dir: &Path, r: &SweepResult, text: &str, charts: bool) -> R
     staged.publish()
 }
 
-/// `portsim sweep`.
-pub fn execute(args: SweepArgs) -> Result<Status> {
-    if args.seeds == 0 {
+/// A sweep ready to run: the scenario text and the grid it expands to. Built the same way
+/// by `portsim sweep` and, from what a shard file records, by `portsim merge`, so both see the
+/// very same points.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The scenario file's text, as read.
+    pub text: String,
+    /// The scenario's path as given on the command line.
+    pub origin: String,
+    /// Where relative paths in the scenario (a trace file) are taken from.
+    pub base_dir: PathBuf,
+    /// The `--vary` arguments as given.
+    pub vary_args: Vec<String>,
+    /// `--only`.
+    pub only: Vec<String>,
+    pub seeds: u32,
+    pub name: String,
+    /// The scenario's seed: the first of every point's seeds.
+    pub seed: u64,
+    pub varies: Vec<Vary>,
+    pub points: Vec<Point>,
+}
+
+impl Plan {
+    /// Validates the seeds, the `--vary` arguments and every point of the grid.
+    pub fn new(
+        text: String,
+        origin: String,
+        base_dir: PathBuf,
+        vary_args: Vec<String>,
+        only: Vec<String>,
+        seeds: u32,
+    ) -> Result<Plan> {
+        let varies = check_arguments(&vary_args, seeds)?;
+        let base = scenario::parse(&text, &origin, &base_dir)?;
+        let points = build_points(&text, &origin, &base_dir, &varies, &only)?;
+        Ok(Plan {
+            name: base.name,
+            seed: base.seed,
+            text,
+            origin,
+            base_dir,
+            vary_args,
+            only,
+            seeds,
+            varies,
+            points,
+        })
+    }
+
+    /// Reads the scenario file and builds the plan of `portsim sweep` with these arguments.
+    pub fn from_args(args: &SweepArgs) -> Result<Plan> {
+        // Bad arguments are reported before an unreadable file.
+        check_arguments(&args.vary, args.seeds)?;
+        let origin = args.scenario.display().to_string();
+        let text = std::fs::read_to_string(&args.scenario)
+            .map_err(|e| anyhow!("{origin}: cannot read the scenario: {e}"))?;
+        let base_dir = args.scenario.parent().unwrap_or(Path::new(".")).to_path_buf();
+        Plan::new(text, origin, base_dir, args.vary.clone(), args.only.clone(), args.seeds)
+    }
+
+    /// Every task, in order.
+    pub fn tasks(&self) -> Vec<Task> {
+        tasks(&self.points, self.seed, self.seeds)
+    }
+
+    /// The simulated time the tasks numbered `selected` cover, for the progress bar.
+    fn simulated_ns(&self, all: &[Task], selected: &[usize]) -> u64 {
+        selected.iter().map(|&i| self.points[all[i].point].scenario.duration).fold(0, u64::saturating_add)
+    }
+
+    /// The folder the sweep writes to unless told otherwise.
+    pub fn default_dir(&self) -> PathBuf {
+        Path::new("output").join(format!("{}-sweep", self.name))
+    }
+
+    /// The sweep's figures from every task's result (see [`rows_from`]).
+    pub fn result(&self, results: &[Option<Measured>], interrupted: bool) -> SweepResult {
+        let first = &self.points[0].scenario;
+        SweepResult {
+            name: self.name.clone(),
+            origin: self.origin.clone(),
+            seed: self.seed,
+            seeds: self.seeds,
+            varies: self.varies.clone(),
+            points: self.points.clone(),
+            strategies: first.strategies.iter().map(|s| s.label.clone()).collect(),
+            rows: rows_from(&self.points, self.seed, self.seeds, results),
+            closed_form_note: first.strategies.first().and_then(|spec| closed_form_at(first, spec).err()),
+            interrupted,
+        }
+    }
+}
+
+/// Checks `--seeds` and parses every `--vary`.
+fn check_arguments(vary_args: &[String], seeds: u32) -> Result<Vec<Vary>> {
+    if seeds == 0 {
         bail!("--seeds 0: give at least one seed per point");
     }
-    if args.seeds > 1000 {
-        bail!("--seeds {}: at most 1000 seeds per point", args.seeds);
+    if seeds > 1000 {
+        bail!("--seeds {seeds}: at most 1000 seeds per point");
     }
     let mut varies: Vec<Vary> = Vec::new();
-    for text in &args.vary {
+    for text in vary_args {
         let v = parse_vary(text).map_err(|e| anyhow!("--vary {text}: {e}"))?;
         if varies.iter().any(|w| w.key == v.key) {
             bail!("--vary {text}: `{}` is swept twice; give each key one --vary", v.key);
         }
         varies.push(v);
     }
-    let origin = args.scenario.display().to_string();
-    let text = std::fs::read_to_string(&args.scenario)
-        .map_err(|e| anyhow!("{origin}: cannot read the scenario: {e}"))?;
-    let base_dir = args.scenario.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let base = scenario::parse(&text, &origin, &base_dir)?;
-    let points = build_points(&text, &origin, &base_dir, &varies, &args.only)?;
-    let strategies: Vec<String> = points[0].scenario.strategies.iter().map(|s| s.label.clone()).collect();
-    let closed_form_note = points[0]
-        .scenario
-        .strategies
-        .first()
-        .and_then(|spec| closed_form_at(&points[0].scenario, spec).err());
+    Ok(varies)
+}
 
+/// A progress bar over `total` simulated nanoseconds, on a terminal only.
+fn progress_bar(total: u64, message: String) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::new(total);
+    b.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {percent:>3}% simulated, eta {eta} (Ctrl-C keeps the finished points)",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    b.set_message(message);
+    b
+}
+
+/// `portsim sweep`.
+pub fn execute(args: SweepArgs) -> Result<Status> {
+    let plan = Plan::from_args(&args)?;
+    let shard = args.shard.as_deref().map(|s| Shard::from_arg(s, &|k| std::env::var(k).ok())).transpose()?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
         .context("cannot start worker threads")?;
-    let total: u64 = points
-        .iter()
-        .map(|p| {
-            p.scenario.duration.saturating_mul(p.scenario.strategies.len() as u64 * u64::from(args.seeds))
-        })
-        .sum();
-    let bar = if std::io::stderr().is_terminal() {
-        let b = ProgressBar::new(total);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{msg} [{bar:30}] {percent:>3}% simulated, eta {eta} (Ctrl-C keeps the finished points)",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        b.set_message(format!("sweep {}: {} points", base.name, points.len()));
-        b
-    } else {
-        ProgressBar::hidden()
+    let all = plan.tasks();
+    let selected: Vec<usize> = match shard {
+        Some(s) => s.task_indices(all.len()),
+        None => (0..all.len()).collect(),
     };
+    let what = match shard {
+        Some(s) => format!("sweep {} shard {s}: {} of {} tasks", plan.name, selected.len(), all.len()),
+        None => format!("sweep {}: {} points", plan.name, plan.points.len()),
+    };
+    let bar = progress_bar(plan.simulated_ns(&all, &selected), what);
     install_interrupt_handler();
     INTERRUPTED.store(false, Ordering::SeqCst);
     let tick = |ns: u64| bar.inc(ns);
-    let (rows, interrupted) = run_points(&pool, &points, base.seed, args.seeds, &tick);
+    let (results, interrupted) = run_tasks(&pool, &plan.points, &all, &selected, &tick);
     bar.finish_and_clear();
+    let dir = args.out.clone().unwrap_or_else(|| plan.default_dir());
+    if let Some(s) = shard {
+        return shard::finish(&dir, &plan, s, &all, &results, interrupted);
+    }
+    let result = plan.result(&results, interrupted);
+    publish(&dir, &result, &plan.text, !args.no_charts)
+}
 
-    let result = SweepResult {
-        name: base.name.clone(),
-        origin: origin.clone(),
-        seed: base.seed,
-        seeds: args.seeds,
-        varies,
-        points,
-        strategies,
-        rows,
-        closed_form_note,
-        interrupted,
-    };
+/// Writes a sweep's files and prints its table: the end of `portsim sweep` and of
+/// `portsim merge` alike, so a merged sweep is the unsharded one byte for byte.
+pub fn publish(dir: &Path, result: &SweepResult, text: &str, charts: bool) -> Result<Status> {
     let done = result.rows.iter().map(|r| r.point).collect::<std::collections::BTreeSet<_>>().len();
-    let dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(format!("{}-sweep", base.name)));
-    if interrupted && done == 0 {
+    if result.interrupted && done == 0 {
         eprintln!("interrupted before any point finished: nothing written");
         return Ok(Status::Interrupted);
     }
-    let written = write_outputs(&dir, &result, &text, !args.no_charts)?;
+    let written = write_outputs(dir, result, text, charts)?;
     println!(
         "{} sweep: {} point{} x {} strateg{} x {} seed{}",
         result.name,
@@ -557,17 +683,17 @@ pub fn execute(args: SweepArgs) -> Result<Status> {
         if result.points.len() == 1 { "" } else { "s" },
         result.strategies.len(),
         if result.strategies.len() == 1 { "y" } else { "ies" },
-        args.seeds,
-        if args.seeds == 1 { "" } else { "s" },
+        result.seeds,
+        if result.seeds == 1 { "" } else { "s" },
     );
-    print!("{}", render_table(&result));
+    print!("{}", render_table(result));
     if let Some(note) = &result.closed_form_note {
         println!("closed forms: {note}");
     }
     let names: Vec<String> =
         written.iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
     eprintln!("wrote {}/ ({})", dir.display(), names.join(", "));
-    if interrupted {
+    if result.interrupted {
         eprintln!(
             "interrupted: kept the {done} finished point{} of {}",
             if done == 1 { "" } else { "s" },
