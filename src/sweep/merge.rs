@@ -7,7 +7,7 @@
 //! for byte.
 
 use super::shard::{FORMAT, Shard, ShardFile, scenario_hash};
-use super::{Plan, publish};
+use super::{Plan, SweepResult, publish};
 use crate::cli::MergeArgs;
 use crate::commands::Status;
 use anyhow::{Result, anyhow, bail};
@@ -162,14 +162,21 @@ pub fn check(paths: &[PathBuf], files: &[ShardFile]) -> Result<Plan> {
     Ok(plan)
 }
 
-/// `portsim merge`.
-pub fn execute(args: MergeArgs) -> Result<Status> {
-    let paths = shard_paths(&args.inputs)?;
-    let files: Vec<ShardFile> = paths.iter().map(|p| read_shard(p)).collect::<Result<_>>()?;
-    let plan = check(&paths, &files)?;
+/// The sweep the shard files make together: checked by [`check`], every run put back in its
+/// task's place.
+pub fn merge(paths: &[PathBuf], files: &[ShardFile]) -> Result<(Plan, SweepResult)> {
+    let plan = check(paths, files)?;
     let all = plan.tasks();
+    if files[0].manifest.tasks_total != all.len() {
+        bail!(
+            "{}: a damaged shard file: it counts {} tasks, the sweep has {}",
+            paths[0].display(),
+            files[0].manifest.tasks_total,
+            all.len()
+        );
+    }
     let mut results = vec![None; all.len()];
-    for (path, f) in paths.iter().zip(&files) {
+    for (path, f) in paths.iter().zip(files) {
         for r in &f.runs {
             let t = all.get(r.task);
             if t.is_none_or(|t| (t.point, t.strategy, t.seed) != (r.point, r.strategy, r.seed)) {
@@ -182,6 +189,15 @@ pub fn execute(args: MergeArgs) -> Result<Status> {
             results[r.task] = Some(r.measured());
         }
     }
+    let result = plan.result(&results, false);
+    Ok((plan, result))
+}
+
+/// `portsim merge`.
+pub fn execute(args: MergeArgs) -> Result<Status> {
+    let paths = shard_paths(&args.inputs)?;
+    let files: Vec<ShardFile> = paths.iter().map(|p| read_shard(p)).collect::<Result<_>>()?;
+    let (plan, result) = merge(&paths, &files)?;
     let out = match (&args.out, args.inputs.as_slice()) {
         (Some(d), _) => d.clone(),
         (None, [one]) if one.is_dir() => one.clone(),
@@ -190,6 +206,5 @@ pub fn execute(args: MergeArgs) -> Result<Status> {
             _ => PathBuf::from("."),
         },
     };
-    let result = plan.result(&results, false);
     publish(&out, &result, &plan.text, !args.no_charts)
 }

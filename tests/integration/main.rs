@@ -8,6 +8,7 @@ mod os_profiles;
 mod properties;
 mod report;
 mod scenarios;
+mod shard;
 mod simulation;
 mod support;
 mod sweep;
