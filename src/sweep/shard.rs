@@ -9,7 +9,8 @@
 //! `--shard auto` takes K and N from the batch system, the way ns-3's `sem` and OMNeT++'s
 //! `opp_runall` index runs into a grid: a Slurm job array (`SLURM_ARRAY_TASK_ID`,
 //! `SLURM_ARRAY_TASK_COUNT`, offset by `SLURM_ARRAY_TASK_MIN` and divided by
-//! `SLURM_ARRAY_TASK_STEP`), a Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`, with N in
+//! `SLURM_ARRAY_TASK_STEP`; with `PORTSIM_SHARDS` set, the task id is the shard itself, so that
+//! `--array=1,3` reruns two shards), a Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`, with N in
 //! `PORTSIM_SHARDS` since such a Job has no variable for its completions), or `PORTSIM_SHARD=K/N`
 //! (GNU parallel, a shell loop).
 
@@ -71,7 +72,16 @@ impl Shard {
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Shard> {
         let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let mut found: Vec<(&str, Shard)> = Vec::new();
-        if let Some(id) = var("SLURM_ARRAY_TASK_ID") {
+        let slurm_id = var("SLURM_ARRAY_TASK_ID");
+        if let (Some(id), Some(n)) = (&slurm_id, var("PORTSIM_SHARDS")) {
+            // A rerun of some shards (`--array=1,3` with PORTSIM_SHARDS=4): the array's own
+            // count and bounds are not the sweep's, so the task id is the shard number itself.
+            let s = Shard::parse(
+                &format!("{}/{}", id.trim(), n.trim()),
+                "--shard auto: SLURM_ARRAY_TASK_ID/PORTSIM_SHARDS",
+            )?;
+            found.push(("SLURM_ARRAY_TASK_ID", s));
+        } else if let Some(id) = slurm_id {
             let count = var("SLURM_ARRAY_TASK_COUNT").ok_or_else(|| {
                 anyhow!("--shard auto: SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not (Slurm 20.11 or later sets both)")
             })?;
@@ -88,7 +98,7 @@ impl Shard {
             let offset = id.checked_sub(min.unwrap_or(0)).unwrap_or(usize::MAX);
             if offset % step != 0 || offset / step >= n.max(1) {
                 bail!(
-                    "--shard auto: SLURM array task {id} is not one of {n} evenly spaced tasks from SLURM_ARRAY_TASK_MIN={}: submit the array as --array=0-{}",
+                    "--shard auto: SLURM array task {id} is not one of {n} evenly spaced tasks from SLURM_ARRAY_TASK_MIN={}: submit the array as --array=0-{}, or set PORTSIM_SHARDS to the number of shards to use the task id as the shard",
                     min.unwrap_or(0),
                     n.saturating_sub(1)
                 );

@@ -169,6 +169,12 @@ fn a_shard_file_holds_its_round_robin_tasks_and_the_manifest() {
     let r = &f.runs[3];
     assert_eq!((r.task, r.point, r.strategy, r.seed), (11, 2, 1, 6));
     assert!(r.attempted > 0);
+    // The same shard on one thread is the same file.
+    sweep(dir.path(), &["--shard", "2/3", "--threads", "1", "--out", "s1"]);
+    assert!(
+        std::fs::read(dir.path().join("s/shard-2-of-3.json")).unwrap()
+            == std::fs::read(dir.path().join("s1/shard-2-of-3.json")).unwrap()
+    );
     // Nothing but the shard file is written.
     let names: Vec<_> =
         std::fs::read_dir(dir.path().join("s")).unwrap().map(|e| e.unwrap().file_name()).collect();
@@ -380,7 +386,17 @@ fn shard_auto_variable_contract() {
     // `--array=1,5,9`: ids that are not one evenly spaced run.
     assert_eq!(
         from(&[("SLURM_ARRAY_TASK_ID", "9"), ("SLURM_ARRAY_TASK_COUNT", "3"), ("SLURM_ARRAY_TASK_MIN", "1")]),
-        Err("--shard auto: SLURM array task 9 is not one of 3 evenly spaced tasks from SLURM_ARRAY_TASK_MIN=1: submit the array as --array=0-2".into())
+        Err("--shard auto: SLURM array task 9 is not one of 3 evenly spaced tasks from SLURM_ARRAY_TASK_MIN=1: submit the array as --array=0-2, or set PORTSIM_SHARDS to the number of shards to use the task id as the shard".into())
+    );
+    // Rerunning shards 1 and 3 of 4 as `--array=1,3` with PORTSIM_SHARDS=4.
+    assert_eq!(
+        from(&[
+            ("SLURM_ARRAY_TASK_ID", "3"),
+            ("SLURM_ARRAY_TASK_COUNT", "2"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("PORTSIM_SHARDS", "4")
+        ]),
+        ok(3, 4)
     );
     // Kubernetes: the completion index, N from PORTSIM_SHARDS.
     assert_eq!(from(&[("JOB_COMPLETION_INDEX", "6"), ("PORTSIM_SHARDS", "7")]), ok(6, 7));
