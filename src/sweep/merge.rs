@@ -162,9 +162,9 @@ pub fn check(paths: &[PathBuf], files: &[ShardFile]) -> Result<Plan> {
     Ok(plan)
 }
 
-/// The sweep the shard files make together: checked by [`check`], every run put back in its
-/// task's place.
-pub fn merge(paths: &[PathBuf], files: &[ShardFile]) -> Result<(Plan, SweepResult)> {
+/// The sweep the shard files make together, and its scenario text: checked by [`check`], every
+/// run put back in its task's place.
+pub fn merge(paths: &[PathBuf], files: &[ShardFile]) -> Result<(String, SweepResult)> {
     let plan = check(paths, files)?;
     let all = plan.tasks();
     if files[0].manifest.tasks_total != all.len() {
@@ -189,15 +189,15 @@ pub fn merge(paths: &[PathBuf], files: &[ShardFile]) -> Result<(Plan, SweepResul
             results[r.task] = Some(r.measured());
         }
     }
-    let result = plan.result(&results, false);
-    Ok((plan, result))
+    let text = plan.text.clone();
+    Ok((text, plan.into_result(&results, false)))
 }
 
 /// `portsim merge`.
 pub fn execute(args: MergeArgs) -> Result<Status> {
     let paths = shard_paths(&args.inputs)?;
     let files: Vec<ShardFile> = paths.iter().map(|p| read_shard(p)).collect::<Result<_>>()?;
-    let (plan, result) = merge(&paths, &files)?;
+    let (text, result) = merge(&paths, &files)?;
     let out = match (&args.out, args.inputs.as_slice()) {
         (Some(d), _) => d.clone(),
         (None, [one]) if one.is_dir() => one.clone(),
@@ -206,5 +206,5 @@ pub fn execute(args: MergeArgs) -> Result<Status> {
             _ => PathBuf::from("."),
         },
     };
-    publish(&out, &result, &plan.text, !args.no_charts)
+    publish(&out, &result, &text, !args.no_charts)
 }

@@ -582,19 +582,23 @@ impl Plan {
         Path::new("output").join(format!("{}-sweep", self.name))
     }
 
-    /// The sweep's figures from every task's result (see [`rows_from`]).
-    pub fn result(&self, results: &[Option<Measured>], interrupted: bool) -> SweepResult {
+    /// The sweep's figures from every task's result (see [`rows_from`]). Takes the plan: the
+    /// points move into the result rather than being copied (a trace scenario holds its trace).
+    pub fn into_result(self, results: &[Option<Measured>], interrupted: bool) -> SweepResult {
         let first = &self.points[0].scenario;
+        let strategies = first.strategies.iter().map(|s| s.label.clone()).collect();
+        let closed_form_note = first.strategies.first().and_then(|spec| closed_form_at(first, spec).err());
+        let rows = rows_from(&self.points, self.seed, self.seeds, results);
         SweepResult {
-            name: self.name.clone(),
-            origin: self.origin.clone(),
+            name: self.name,
+            origin: self.origin,
             seed: self.seed,
             seeds: self.seeds,
-            varies: self.varies.clone(),
-            points: self.points.clone(),
-            strategies: first.strategies.iter().map(|s| s.label.clone()).collect(),
-            rows: rows_from(&self.points, self.seed, self.seeds, results),
-            closed_form_note: first.strategies.first().and_then(|spec| closed_form_at(first, spec).err()),
+            varies: self.varies,
+            points: self.points,
+            strategies,
+            rows,
+            closed_form_note,
             interrupted,
         }
     }
@@ -663,8 +667,9 @@ pub fn execute(args: SweepArgs) -> Result<Status> {
     if let Some(s) = shard {
         return shard::finish(&dir, &plan, s, &all, &results, interrupted);
     }
-    let result = plan.result(&results, interrupted);
-    publish(&dir, &result, &plan.text, !args.no_charts)
+    let text = plan.text.clone();
+    let result = plan.into_result(&results, interrupted);
+    publish(&dir, &result, &text, !args.no_charts)
 }
 
 /// Writes a sweep's files and prints its table: the end of `portsim sweep` and of

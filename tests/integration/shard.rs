@@ -496,7 +496,7 @@ proptest! {
         let pool = |t: usize| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
         let every: Vec<usize> = (0..all.len()).collect();
         let (whole, _) = run_tasks(&pool(2), &plan.points, &all, &every, &|_| {});
-        let unsharded = plan.result(&whole, false);
+        let unsharded = plan.clone().into_result(&whole, false);
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by_key(|k| (*k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ order_key);
         let mut files = Vec::new();
@@ -525,10 +525,45 @@ fn publish_writes_the_merged_result_like_the_sweep() {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     let every: Vec<usize> = (0..all.len()).collect();
     let (results, _) = run_tasks(&pool, &plan.points, &all, &every, &|_| {});
-    publish(&dir.path().join("a"), &plan.result(&results, false), &plan.text, false).unwrap();
+    publish(&dir.path().join("a"), &plan.clone().into_result(&results, false), &plan.text, false).unwrap();
     let s = Shard { k: 0, n: 1 };
     let f = ShardFile::of(&plan, s, &all, &results).unwrap();
-    let (plan2, merged) = merge(&[PathBuf::from(s.file_name())], &[f]).unwrap();
-    publish(&dir.path().join("b"), &merged, &plan2.text, false).unwrap();
+    let (text, merged) = merge(&[PathBuf::from(s.file_name())], &[f]).unwrap();
+    assert_eq!(text, plan.text);
+    publish(&dir.path().join("b"), &merged, &text, false).unwrap();
     assert_eq!(files(&dir.path().join("a")), files(&dir.path().join("b")));
+}
+
+/// A shard stopped by Ctrl-C writes nothing (half a shard is of no use to merge) and says
+/// which `--shard` to run again.
+#[test]
+fn ctrl_c_leaves_no_half_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    scenario(dir.path());
+    // 300 points x 2 strategies x 30 seeds, half of them: several seconds of work.
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("portsim"));
+    for v in SHARD_VARS {
+        c.env_remove(v);
+    }
+    let mut child = c
+        .current_dir(dir.path())
+        .args(["sweep", "tiny.toml", "--vary", "workload.arrivals.rate=1..30:300", "--seeds", "30"])
+        .args(["--threads", "2", "--shard", "0/2", "--out", "s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    if status.success() {
+        // The machine finished the shard within a second: nothing was left to interrupt.
+        return;
+    }
+    assert_eq!(status.code(), Some(130), "Ctrl-C exits 130");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(stderr, "interrupted: shard 0/2 not written; run `--shard 0/2` again\n");
+    assert!(!dir.path().join("s").exists(), "no shard file, no temporary file");
 }
