@@ -8,6 +8,10 @@
 //! roughly in order, and results are stored by task index, so the files do not depend on the
 //! number of threads. Ctrl-C stops handing out tasks: the runs under way finish and every
 //! point whose runs are all done is written.
+//!
+//! The task list is also what a sweep is cut on to run beyond one machine: `--shard K/N` runs
+//! one round-robin slice of it into a shard file ([`shard`]), and `portsim merge` ([`merge`])
+//! rebuilds the sweep from the shard files through the same [`Plan`] and [`publish`].
 
 mod chart;
 pub mod merge;
@@ -16,7 +20,6 @@ pub mod shard;
 pub mod vary;
 
 pub use shard::Shard;
-
 pub use vary::{Vary, VaryValue, parse_vary};
 
 use crate::cli::SweepArgs;

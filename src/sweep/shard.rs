@@ -52,7 +52,8 @@ impl Shard {
         let Some((k, n)) = text.split_once('/') else {
             bail!("{what} {text}: write K/N (shard K of N, K counted from 0: 0/4 to 3/4) or auto");
         };
-        let (k, n) = (whole(what, k)?, whole(what, n)?);
+        let at = format!("{what} {text}");
+        let (k, n) = (whole(&at, k)?, whole(&at, n)?);
         if n == 0 || n > MAX_SHARDS {
             bail!("{what} {text}: N must be 1 to {MAX_SHARDS} shards");
         }

@@ -264,7 +264,7 @@ fn bad_shard_values_are_pinned_errors() {
         ("4/4", "--shard 4/4: K counts from 0, so it must be 0 to 3 for 4 shards"),
         ("1/0", "--shard 1/0: N must be 1 to 100000 shards"),
         ("2", "--shard 2: write K/N (shard K of N, K counted from 0: 0/4 to 3/4) or auto"),
-        ("a/4", "--shard: `a` is not a whole number"),
+        ("a/4", "--shard a/4: `a` is not a whole number"),
     ] {
         let err = stderr_of(portsim().current_dir(dir.path()).args([
             "sweep",
