@@ -3,7 +3,7 @@
 # sweep on one machine. Starts munged, slurmctld and slurmd itself (as root, from a slurm.conf
 # in a temporary folder), submits `sbatch --wait --array=0-3` of `portsim sweep --shard auto`
 # and a merge job that depends on it (`--dependency=afterok:`), checks the merged files against
-# the unsharded sweep's and prints both wall times. Every daemon it started is stopped by its
+# the unsharded sweep's, reruns two deleted shards as `--array=1,3` and prints both wall times. Every daemon it started is stopped by its
 # PID on the way out, whether the test passed, failed or was interrupted.
 #
 #   tests/cluster/slurm.sh                 # uses target/release/portsim (builds it if absent)
@@ -199,6 +199,19 @@ done < <(cd unsharded && find . -type f | sort)
 extra=$(cd merged && find . -type f | sort | wc -l)
 [ "$extra" = "$count" ] || { echo "the merge wrote $extra files, the sweep $count"; exit 1; }
 
+echo "== rerunning two lost shards as docs/cluster.md says: sbatch --array=1,3 with PORTSIM_SHARDS=$SHARDS"
+rm "shards/shard-1-of-$SHARDS.json" "shards/shard-3-of-$SHARDS.json"
+if "$PORTSIM" merge shards --out remerged 2>merge.err; then
+  echo "merge did not notice the missing shards"
+  exit 1
+fi
+grep -q -- "--shard 1/$SHARDS and --shard 3/$SHARDS" merge.err || { cat merge.err; exit 1; }
+PORTSIM_SHARDS=$SHARDS timeout 100 sbatch --wait --array=1,3 shard.sbatch >/dev/null
+"$PORTSIM" merge shards --out remerged >/dev/null 2>&1
+while IFS= read -r f; do
+  same "unsharded/$f" "remerged/$f" || { echo "remerged/$f differs from the unsharded sweep's"; exit 1; }
+done < <(cd unsharded && find . -type f | sort)
+
 printf 'one machine, %s threads: %.2f s\n' "$(nproc)" "$(awk "BEGIN{print $t1 - $t0}")"
 # sbatch --wait polls: it sleeps 2 s, then 8 s, then 32 s between looks (_job_wait in Slurm's
 # src/sbatch/sbatch.c), so the time it returns is rounded up; the merge job's own clock says
@@ -206,4 +219,4 @@ printf 'one machine, %s threads: %.2f s\n' "$(nproc)" "$(awk "BEGIN{print $t1 - 
 t4=$(cat merge.end)
 printf 'Slurm, %s array tasks of 1 CPU + merge job: %.2f s from the first sbatch to the merged files (sbatch --wait returned after %.2f s)\n' \
   "$SHARDS" "$(awk "BEGIN{print $t4 - $t2}")" "$(awk "BEGIN{print $t3 - $t2}")"
-echo "Slurm: the merge of $SHARDS shards is byte-identical to the unsharded sweep ($count files)"
+echo "Slurm: the merge of $SHARDS shards, and again after rerunning shards 1 and 3, is byte-identical to the unsharded sweep ($count files)"
