@@ -21,13 +21,18 @@ pub enum Start {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Direction {
+    /// `next_ephemeral++`.
     Up,
+    /// `next_ephemeral--`.
     Down,
 }
 
+/// `bsd`'s parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct BsdConfig {
+    /// Where the counter starts.
     pub start: Start,
+    /// Which way it moves.
     pub direction: Direction,
 }
 
@@ -75,6 +80,7 @@ impl ConfiguredStrategy for BsdConfig {
     }
 }
 
+/// The traditional BSD allocator with its counter.
 #[derive(Debug)]
 pub struct Bsd<R = StrategyRng> {
     cfg: BsdConfig,
@@ -83,6 +89,7 @@ pub struct Bsd<R = StrategyRng> {
 }
 
 impl<R: Rng + Send> Bsd<R> {
+    /// A fresh allocator; the counter is set on the first call, from the range it sees.
     pub fn new(cfg: BsdConfig, rng: R) -> Self {
         Bsd { cfg, next: None, rng }
     }

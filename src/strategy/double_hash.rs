@@ -21,8 +21,10 @@ use serde::Serialize;
 /// uses 32 bits to avoid that.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum EntryWidth {
+    /// `uint16_t`, as the RFC's pseudo-code declares the table.
     #[serde(rename = "16")]
     Bits16,
+    /// `u32`, as Linux's `table_perturb[]`.
     #[serde(rename = "32")]
     Bits32,
 }
@@ -54,13 +56,20 @@ pub enum IndexSource {
     XorOffset,
 }
 
+/// `double-hash`'s parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct DoubleHashConfig {
+    /// `TABLE_LENGTH`: how many counters.
     pub table_length: u32,
+    /// The width each counter wraps at.
     pub entry_width: EntryWidth,
+    /// How a counter advances.
     pub increment: Increment,
+    /// Where the table index comes from.
     pub index: IndexSource,
+    /// The keyed hash for F() and G().
     pub hash: HashFn,
+    /// Re-key both hashes every period; `None` never.
     pub rekey_period: Option<Nanos>,
 }
 
@@ -163,6 +172,7 @@ impl ConfiguredStrategy for DoubleHashConfig {
     }
 }
 
+/// RFC 6056 Algorithm 4 with its table and keys.
 #[derive(Debug)]
 pub struct DoubleHash<R = StrategyRng> {
     cfg: DoubleHashConfig,

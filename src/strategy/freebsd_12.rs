@@ -42,6 +42,7 @@ pub static INFO: StrategyInfo = StrategyInfo {
 /// `freebsd-12` (`in_pcb_lport()` with `ipport_tick()`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct FreeBsd12Config {
+    /// `net.inet.ip.portrange.randomized` (1).
     pub randomized: bool,
     /// `net.inet.ip.portrange.randomcps` (10): more allocations than this in one tick's second
     /// switch to sequential allocation.

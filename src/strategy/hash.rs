@@ -11,10 +11,12 @@ use crate::time::Nanos;
 use rand::Rng;
 use serde::Serialize;
 
+/// `hash`'s parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct HashConfig {
     /// Start `next_ephemeral` at a random value instead of 0 ("Could be random").
     pub random_init: bool,
+    /// The keyed hash for F().
     pub hash: HashFn,
     /// Re-key F() every period (RFC 6056 §3.4 leaves when to the implementation).
     pub rekey_period: Option<Nanos>,
@@ -73,6 +75,7 @@ impl ConfiguredStrategy for HashConfig {
     }
 }
 
+/// RFC 6056 Algorithm 3 with its key and counter.
 #[derive(Debug)]
 pub struct HashBased {
     f: KeyedHash,
@@ -90,6 +93,7 @@ impl HashBased {
         HashBased { f, rekey, next_ephemeral }
     }
 
+    /// [`HashBased::new`] drawing from an owned RNG.
     pub fn from_rng(cfg: HashConfig, mut rng: StrategyRng) -> Self {
         Self::new(cfg, &mut rng)
     }

@@ -59,7 +59,9 @@ pub(crate) fn arc4random_uniform<R: Rng>(rng: &mut R, upper: u32) -> u32 {
 /// before the scan), failed ones too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateFallback {
+    /// `net.inet.ip.portrange.randomcps`.
     pub randomcps: u32,
+    /// `net.inet.ip.portrange.randomtime`.
     pub randomtime: u32,
     ticks: Rekey,
     /// The tick window the last request fell in; `None` before the first request.
@@ -135,6 +137,7 @@ impl<R: Rng + Send> PcbScan<R> {
         PcbScan { draw, fallback: Some(fallback), lastport: 0, rng }
     }
 
+    /// FreeBSD <= 12's rate fallback, when it has one.
     pub fn fallback(&self) -> Option<&RateFallback> {
         self.fallback.as_ref()
     }

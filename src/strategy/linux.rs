@@ -186,6 +186,7 @@ pub struct LinuxConfig {
     pub table_length: u32,
     /// The hash-input window (4dfa9b438ee3): 10 s; `None` turns re-keying off.
     pub rekey_period: Option<Nanos>,
+    /// The keyed hash (`siphash_3u32`/`siphash_4u32`: SipHash-2-4).
     pub hash: HashFn,
     /// The socket set `SO_REUSEADDR` before `bind(0)`: `inet_csk_find_open_port()` then tries the
     /// lower half of the range first. Only the search order is modelled; the stack's bind check

@@ -62,6 +62,7 @@ fn hash_32(val: u32, bits: u32) -> u32 {
 pub struct Linux512Config {
     /// `1 << INET_TABLE_PERTURB_SHIFT` = 256. A power of two.
     pub table_length: u32,
+    /// The keyed hash of `secure_ipv4_port_ephemeral()`.
     pub hash: HashFn,
     /// c579bd1b4021: after a success on the first candidate, skip the next one (`i = 2`) when
     /// `prandom_u32() % skip_one_in == 0`; 0 turns the noise off.
@@ -94,6 +95,7 @@ impl<R: Rng + Send> Linux512<R> {
         Linux512 { bits: cfg.table_length.trailing_zeros(), cfg, secret, table, rng }
     }
 
+    /// The counters; for tests and reports.
     pub fn table(&self) -> &[u32] {
         &self.table
     }

@@ -71,9 +71,12 @@ pub enum LegacyEra {
     V3,
 }
 
+/// `linux-legacy`'s parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct LinuxLegacyConfig {
+    /// Which kernels it reproduces.
     pub era: LegacyEra,
+    /// The keyed hash of `secure_ipv4_port_ephemeral()`.
     pub hash: HashFn,
 }
 
@@ -102,6 +105,7 @@ impl<R: Rng + Send> LinuxLegacy<R> {
         LinuxLegacy { cfg, secret, hint: 0, rng }
     }
 
+    /// The shared `hint`; for tests.
     pub fn hint(&self) -> u32 {
         self.hint
     }

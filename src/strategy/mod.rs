@@ -48,7 +48,9 @@ pub use openbsd::OpenBsdConfig;
 pub use random_increments::{RandomIncrements, RandomIncrementsConfig, Termination};
 pub use random_pick::{RandomPick, RandomPickConfig};
 pub use random_start::{RandomStart, RandomStartConfig};
-pub use registry::{ConfiguredStrategy, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo, StrategySpec};
+pub use registry::{
+    ConfiguredStrategy, OsDefaults, ParamInfo, Registry, StrategyConfig, StrategyInfo, StrategySpec,
+};
 pub use scripted::ScriptedRng;
 pub use windows::{WINDOWS_ASSUMPTION, WindowsConfig};
 
@@ -61,13 +63,17 @@ pub type StrategyRng = rand::rngs::ChaCha8Rng;
 
 /// RFC 6056's `check_suitable_port()`, bound to one connection and one instant.
 pub trait PortCheck {
+    /// Whether `port` may be used now (RFC 6056's `check_suitable_port(port)`).
     fn is_suitable(&self, port: u16) -> bool;
 }
 
 /// The stack's answer for one `connect()`.
 pub struct StackCheck<'a> {
+    /// The stack's state.
     pub stack: &'a Stack,
+    /// The connection to complete.
     pub flow: &'a Flow,
+    /// The simulated time of the `connect()`.
     pub now: Nanos,
 }
 
@@ -81,7 +87,9 @@ impl PortCheck for StackCheck<'_> {
 /// The stack's answer for `bind(port)` before `connect()`: the port must be entirely free on the
 /// local address (no `SO_REUSEADDR`), whatever the destination.
 pub struct BindCheck<'a> {
+    /// The stack's state.
     pub stack: &'a Stack,
+    /// The local address the socket binds, as an index into the scenario's addresses.
     pub local_index: u16,
 }
 
@@ -97,6 +105,7 @@ impl PortCheck for BindCheck<'_> {
 pub struct BusyPorts(pub HashSet<u16>);
 
 impl BusyPorts {
+    /// Busy exactly on `ports`.
     pub fn new(ports: impl IntoIterator<Item = u16>) -> BusyPorts {
         BusyPorts(ports.into_iter().collect())
     }
@@ -124,8 +133,10 @@ pub enum SocketMode {
 }
 
 impl SocketMode {
+    /// The modes' names as a scenario writes them, in declaration order.
     pub const NAMES: &'static [&'static str] = &["connect", "bind-then-connect", "bind-no-port"];
 
+    /// The mode a scenario names, if any.
     pub fn parse(text: &str) -> Option<SocketMode> {
         match text {
             "connect" => Some(SocketMode::Connect),
@@ -135,6 +146,7 @@ impl SocketMode {
         }
     }
 
+    /// The name a scenario uses.
     pub fn name(self) -> &'static str {
         Self::NAMES[self as usize]
     }
@@ -143,10 +155,13 @@ impl SocketMode {
 /// What a strategy is asked: complete `flow` at `now` with a port from `range`.
 #[derive(Clone, Copy, Debug)]
 pub struct Request<'a> {
+    /// The connection to complete (its source address, destination and port).
     pub flow: &'a Flow,
+    /// The simulated time of the request.
     pub now: Nanos,
     /// The range to pick from: the stack's, or the socket's own when `per_socket_range`.
     pub range: PortRange,
+    /// How the socket asks for its port.
     pub mode: SocketMode,
     /// The socket narrowed the range itself (Linux `IP_LOCAL_PORT_RANGE`, 6.3+; since 6.8 the
     /// connect() scan then steps by 1 with no parity split).
@@ -164,15 +179,19 @@ impl<'a> Request<'a> {
 /// how many candidates it examined (calls to `check_suitable_port`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Selection {
+    /// The port picked, or `None` for `EADDRNOTAVAIL`.
     pub port: Option<u16>,
+    /// Candidates examined: calls to `check_suitable_port`.
     pub candidates: u32,
 }
 
 impl Selection {
+    /// A port found after examining `candidates` ports.
     pub fn found(port: u16, candidates: u32) -> Selection {
         Selection { port: Some(port), candidates }
     }
 
+    /// No port after examining `candidates` ports.
     pub fn exhausted(candidates: u32) -> Selection {
         Selection { port: None, candidates }
     }
@@ -180,6 +199,7 @@ impl Selection {
 
 /// A port-selection algorithm with its state.
 pub trait PortSelector: Send {
+    /// Picks a port for `req`, asking `check` about each candidate; updates its own state.
     fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection;
 }
 

@@ -36,16 +36,22 @@ use serde::Serialize;
 /// `net.inet.ip.anonportalgo.selected`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum NetBsdAlgorithm {
+    /// `bsd`: the traditional counter, counting down.
     #[serde(rename = "bsd")]
     Bsd,
+    /// `random_start`: Algorithm 1.
     #[serde(rename = "random_start")]
     RandomStart,
+    /// `random_pick`: Algorithm 2.
     #[serde(rename = "random_pick")]
     RandomPick,
+    /// `hash`: Algorithm 3 with a 16-bit counter.
     #[serde(rename = "hash")]
     Hash,
+    /// `doublehash`: Algorithm 4 with 16-bit counters.
     #[serde(rename = "doublehash")]
     DoubleHash,
+    /// `randinc`: Algorithm 5 with a 16-bit counter.
     #[serde(rename = "randinc")]
     RandInc,
 }
@@ -55,6 +61,7 @@ impl NetBsdAlgorithm {
     pub const NAMES: &'static [&'static str] =
         &["bsd", "random_start", "random_pick", "hash", "doublehash", "randinc"];
 
+    /// The algorithm `anonportalgo.selected` names, if any.
     pub fn parse(name: &str) -> Option<NetBsdAlgorithm> {
         use NetBsdAlgorithm::*;
         [Bsd, RandomStart, RandomPick, Hash, DoubleHash, RandInc]
@@ -65,8 +72,10 @@ impl NetBsdAlgorithm {
     }
 }
 
+/// `netbsd`'s parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct NetBsdConfig {
+    /// `net.inet.ip.anonportalgo.selected`.
     pub algorithm: NetBsdAlgorithm,
     /// A fresh secret on every `Fhash()` call, as NetBSD's code does.
     pub per_call_secret: bool,

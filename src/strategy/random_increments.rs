@@ -10,6 +10,7 @@ use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
 use rand::Rng;
 use serde::Serialize;
 
+/// When Algorithm 5 gives up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Termination {
@@ -19,10 +20,12 @@ pub enum Termination {
     OnePass,
 }
 
+/// `random-increments`' parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct RandomIncrementsConfig {
     /// The RFC's N: increments are uniform in 1..=N.
     pub n: u32,
+    /// When to give up.
     pub termination: Termination,
 }
 
@@ -72,6 +75,7 @@ impl ConfiguredStrategy for RandomIncrementsConfig {
     }
 }
 
+/// RFC 6056 Algorithm 5 with its counter.
 #[derive(Debug)]
 pub struct RandomIncrements<R = StrategyRng> {
     cfg: RandomIncrementsConfig,

@@ -31,12 +31,14 @@ impl ConfiguredStrategy for RandomPickConfig {
     }
 }
 
+/// RFC 6056 Algorithm 2; it keeps no state but its RNG.
 #[derive(Debug)]
 pub struct RandomPick<R = StrategyRng> {
     rng: R,
 }
 
 impl<R: Rng + Send> RandomPick<R> {
+    /// Draws from `rng`.
     pub fn new(rng: R) -> Self {
         RandomPick { rng }
     }

@@ -34,12 +34,14 @@ impl ConfiguredStrategy for RandomStartConfig {
     }
 }
 
+/// RFC 6056 Algorithm 1; it keeps no state but its RNG.
 #[derive(Debug)]
 pub struct RandomStart<R = StrategyRng> {
     rng: R,
 }
 
 impl<R: Rng + Send> RandomStart<R> {
+    /// Draws from `rng`.
     pub fn new(rng: R) -> Self {
         RandomStart { rng }
     }

@@ -188,27 +188,94 @@ pub static STRATEGIES: &[&StrategyInfo] = &[
     &super::windows::INFO,
 ];
 
-/// Finds a strategy by its name or one of its aliases.
+/// Finds a built-in strategy by its name or one of its aliases.
 pub fn lookup(name: &str) -> Option<&'static StrategyInfo> {
-    STRATEGIES.iter().copied().find(|s| s.name == name || s.aliases.contains(&name))
+    STRATEGIES.iter().copied().find(|s| s.answers_to(name))
 }
 
-/// Every accepted name, with aliases, for error messages.
+/// Every built-in name, with aliases, for error messages.
 pub fn valid_names() -> String {
-    STRATEGIES
-        .iter()
-        .map(|s| {
-            if s.aliases.is_empty() {
-                s.name.to_string()
-            } else {
-                format!("{} ({})", s.name, s.aliases.join(", "))
+    names_of(STRATEGIES.iter().copied())
+}
+
+fn names_of<'a>(list: impl Iterator<Item = &'a StrategyInfo>) -> String {
+    list.map(|s| {
+        if s.aliases.is_empty() {
+            s.name.to_string()
+        } else {
+            format!("{} ({})", s.name, s.aliases.join(", "))
+        }
+    })
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// The strategies a scenario may name: the built-in ones, plus any a library user adds. Parse a
+/// scenario with [`crate::scenario::parse_with`] or [`crate::scenario::load_with`] to let it
+/// name `[[strategies]]` of your own.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    strategies: Vec<&'static StrategyInfo>,
+}
+
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry::builtin()
+    }
+}
+
+impl Registry {
+    /// Every built-in strategy, in [`STRATEGIES`] order.
+    pub fn builtin() -> Registry {
+        Registry { strategies: STRATEGIES.to_vec() }
+    }
+
+    /// Adds a strategy after the others. Its name and aliases must be new, so that no scenario
+    /// changes meaning.
+    pub fn add(&mut self, info: &'static StrategyInfo) -> Result<(), String> {
+        for name in std::iter::once(&info.name).chain(info.aliases) {
+            if let Some(have) = self.lookup(name) {
+                return Err(format!("strategy name `{name}` is taken by `{}`", have.name));
             }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+        }
+        self.strategies.push(info);
+        Ok(())
+    }
+
+    /// Finds a strategy by its name or one of its aliases.
+    pub fn lookup(&self, name: &str) -> Option<&'static StrategyInfo> {
+        self.strategies.iter().copied().find(|s| s.answers_to(name))
+    }
+
+    /// Every strategy, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'static StrategyInfo> + '_ {
+        self.strategies.iter().copied()
+    }
+
+    /// Every accepted name, with aliases, for error messages.
+    pub fn valid_names(&self) -> String {
+        names_of(self.iter())
+    }
+
+    /// Resolves `name` and reads its parameters; any key left over is an error.
+    pub fn configure(&self, name: &str, params: Params) -> Result<StrategyConfig, ParamError> {
+        match self.lookup(name) {
+            Some(info) => info.configure(params),
+            None => Err(ParamError {
+                key: params.path("name"),
+                span: None,
+                message: format!("unknown strategy `{name}`; valid strategies: {}", self.valid_names()),
+            }),
+        }
+    }
 }
 
 impl StrategyInfo {
+    /// Whether `name` is this strategy's name or one of its aliases.
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.name == name || self.aliases.contains(&name)
+    }
+
     /// Reads this strategy's parameters from `params`, leaving other keys for the caller.
     pub fn configure_partial(&self, params: &mut Params) -> Result<StrategyConfig, ParamError> {
         (self.parse)(params)
@@ -223,16 +290,9 @@ impl StrategyInfo {
     }
 }
 
-/// Resolves `name` and reads its parameters: the one way a strategy comes from configuration.
+/// Resolves a built-in `name` and reads its parameters (see [`Registry::configure`]).
 pub fn configure(name: &str, params: Params) -> Result<StrategyConfig, ParamError> {
-    match lookup(name) {
-        Some(info) => info.configure(params),
-        None => Err(ParamError {
-            key: params.path("name"),
-            span: None,
-            message: format!("unknown strategy `{name}`; valid strategies: {}", valid_names()),
-        }),
-    }
+    Registry::builtin().configure(name, params)
 }
 
 /// The RNG of the strategy reported as `label` in a run seeded with `seed`. Derived from the
