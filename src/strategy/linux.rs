@@ -10,6 +10,16 @@
 //! counters and whose high 32 bits, added to the counter, give the offset; two parity passes;
 //! after a success the counter advances by `max(i, 2·rand(0..7)) + 2`.
 //!
+//! `step_width` is `net.ipv4.ip_local_port_step_width`, net-next commit 7da62262ec96 ("inet:
+//! add ip_local_port_step_width sysctl to improve port usage distribution", Fernando Fernandez
+//! Mancera, March 2026): when set, each `connect()` draws a scan step `s` uniform in
+//! `1..=min(positions, step_width)` (`get_random_u32_inclusive`), moves it up to the next value
+//! coprime with the number of positions (skipping even values when both are even; back to 1
+//! past the bound), and walks both parity passes by `s · step` instead of `step`: a variant of
+//! RFC 6056 Algorithm 5 that still visits every port before `EADDRNOTAVAIL`, so the port after
+//! a reserved block is no longer the one every blocked scan lands on. `i`, and so the table
+//! update, still counts positions times `step`. 0 (the kernel's default) is today's scan.
+//!
 //! `bind(port 0)` (a [`SocketMode::BindThenConnect`] request) is `inet_csk_find_open_port()`
 //! in every era from 4.6 on: a random odd offset, the odd pass first, then the even one, and no
 //! table or hint update. The port it returns is held exclusively (the stack's `BindCheck`).
@@ -55,6 +65,8 @@ pub(super) struct Scan {
     /// `high - low`, rounded down to even when the scan steps by 2.
     pub(super) remaining: u32,
     step: u32,
+    /// How far the port moves per position: `step`, or `step_width`'s random coprime multiple.
+    scan_step: u32,
 }
 
 impl Scan {
@@ -65,7 +77,7 @@ impl Scan {
         if step == 2 && remaining > 1 {
             remaining &= !1;
         }
-        Scan { low: lo, high, remaining, step }
+        Scan { low: lo, high, remaining, step, scan_step: step }
     }
 
     /// One pass from `low + offset`: `remaining / step` positions, wrapping by `remaining` when a
@@ -87,7 +99,7 @@ impl Scan {
                 return Some((port as u16, i));
             }
             i += self.step;
-            port += self.step;
+            port += self.scan_step;
         }
         None
     }
@@ -113,6 +125,33 @@ impl Scan {
             }
         }
     }
+}
+
+/// 7da62262ec96's scan step for `positions` = `remaining / step` positions and
+/// `ip_local_port_step_width` = `width` (> 0): a draw in `1..=min(positions, width)`, moved up to
+/// the first value coprime with `positions`, or 1 if none is left below the bound. In positions;
+/// the caller multiplies by `step`.
+fn random_scan_step<R: Rng>(rng: &mut R, positions: u32, width: u32) -> u32 {
+    let upper_bound = positions.min(width);
+    // get_random_u32_inclusive(1, upper_bound) = 1 + get_random_u32_below(upper_bound).
+    let mut s = 1 + random_u32_below(rng, upper_bound);
+    while gcd(s, positions) != 1 {
+        s += 1;
+        if s & 1 == 0 && positions & 1 == 0 {
+            s += 1;
+        }
+        if s > upper_bound {
+            return 1;
+        }
+    }
+    s
+}
+
+fn gcd(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 /// The socket asks `bind(port 0)` first (`bind-no-port` and `connect` go through connect()).
@@ -192,6 +231,9 @@ pub struct LinuxConfig {
     /// lower half of the range first. Only the search order is modelled; the stack's bind check
     /// stays the one without `SO_REUSEADDR`.
     pub so_reuseaddr: bool,
+    /// `net.ipv4.ip_local_port_step_width` (7da62262ec96): the largest random scan step, in
+    /// positions; 0 (the default) scans by one position.
+    pub step_width: u32,
 }
 
 impl Default for LinuxConfig {
@@ -201,6 +243,7 @@ impl Default for LinuxConfig {
             rekey_period: Some(SHUFFLE_PERIOD),
             hash: HashFn::Siphash24,
             so_reuseaddr: false,
+            step_width: 0,
         }
     }
 }
@@ -227,6 +270,11 @@ pub static INFO: StrategyInfo = StrategyInfo {
             default: "false",
             help: "bind(0) sockets set SO_REUSEADDR: search the lower half of the range first",
         },
+        ParamInfo {
+            name: "step_width",
+            default: "0",
+            help: "net.ipv4.ip_local_port_step_width (7da62262ec96): connect() scans by a random step in 1..=N coprime with the range; 0 = by 1",
+        },
     ],
     parse: |p| {
         let table_length = power_of_two(p, "table_length", 1 << 16, 1 << 24)?;
@@ -237,6 +285,7 @@ pub static INFO: StrategyInfo = StrategyInfo {
             rekey_period,
             hash: HashFn::parse(p.choice("hash", HashFn::NAMES)?),
             so_reuseaddr: flag(p, "so_reuseaddr", false)?,
+            step_width: p.u64_in("step_width", 0, 0, u64::from(u32::MAX))? as u32,
         }))
     },
 };
@@ -261,6 +310,7 @@ impl ConfiguredStrategy for LinuxConfig {
             "rekey_period": period_text(self.rekey_period),
             "hash": self.hash,
             "so_reuseaddr": self.so_reuseaddr,
+            "step_width": self.step_width,
         })
     }
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
@@ -304,12 +354,17 @@ impl<R: Rng + Send> PortSelector for Linux<R> {
         }
         // IP_LOCAL_PORT_RANGE (6.8+): step 1, one pass, no parity split.
         let step = if req.per_socket_range { 1 } else { 2 };
-        let scan = Scan::new(u32::from(req.range.lo()), u32::from(req.range.hi()) + 1, step);
+        let mut scan = Scan::new(u32::from(req.range.lo()), u32::from(req.range.hi()) + 1, step);
         let port_offset = self.secret.hash(req.flow, self.rekey.window(req.now));
         let index = (port_offset as u32 & (self.cfg.table_length - 1)) as usize;
         let mut offset = self.table[index].wrapping_add((port_offset >> 32) as u32) % scan.remaining;
         if step == 2 {
             offset &= !1;
+        }
+        // Drawn once per connect(), after the offset, for both parity passes.
+        if self.cfg.step_width != 0 && scan.remaining > 1 {
+            scan.scan_step =
+                random_scan_step(&mut self.rng, scan.remaining / step, self.cfg.step_width) * step;
         }
         let mut candidates = 0;
         match scan.connect(offset, check, &mut candidates) {
@@ -362,5 +417,69 @@ mod tests {
             assert!(scan.pass(offset, &rec, &mut c).is_none());
             assert_eq!((rec.0.into_inner(), c), (expected, 2));
         }
+    }
+
+    #[test]
+    fn step_width_draws_a_step_then_moves_it_to_the_next_coprime() {
+        let step = |positions, width, draw| random_scan_step(&mut ScriptedRng::new([draw]), positions, width);
+        // 5 positions, width 3: below(3) of 0x8000_0000 is 1, so 2, coprime with 5.
+        assert_eq!(step(5, 3, 0x8000_0000), 2);
+        // 6 positions: below(6) of 0x3000_0000 is 1 -> 2; gcd 2: 3 (odd, no skip); gcd 3: 4,
+        // even with 6 even: 5; coprime.
+        assert_eq!(step(6, 6, 0x3000_0000), 5);
+        // below(6) of 0x6000_0000 is 2 -> 3; gcd 3: 4, skipped to 5.
+        assert_eq!(step(6, 6, 0x6000_0000), 5);
+        // below(6) of 0xE000_0000 is 5 -> 6; gcd 6: 7 > 6, back to 1.
+        assert_eq!(step(6, 6, 0xE000_0000), 1);
+        // A width above the positions is bounded by them: below(5) of 0xF000_0000 is 4 -> 5;
+        // gcd 5: 6 (5 odd: no skip) > 5, back to 1.
+        assert_eq!(step(5, 1000, 0xF000_0000), 1);
+        // Linux's default range, 14116 positions = 4 x 3529: 2 -> 3.
+        assert_eq!(step(14116, 10, 0x2000_0000), 3);
+        // Width 1 always steps by one position (one draw, below(1) = 0).
+        assert_eq!(step(14116, 1, 0xFFFF_FFFF), 1);
+    }
+
+    #[test]
+    fn a_coprime_scan_step_visits_each_port_once_per_parity() {
+        let mut scan = Scan::new(100, 110, 2);
+        scan.scan_step = 4;
+        let rec = Recorder(Default::default());
+        let mut c = 0;
+        assert!(scan.connect(0, &rec, &mut c).is_none());
+        assert_eq!(rec.0.into_inner(), [100, 104, 108, 102, 106, 101, 105, 109, 103, 107]);
+        assert_eq!(c, 10);
+    }
+
+    #[test]
+    fn linux_with_step_width_scans_by_the_step_it_draws_on_each_connect() {
+        use crate::stack::{Flow, PortRange};
+        use crate::strategy::{BusyPorts, keyed_hash::KeyedHash};
+        // [1000, 1010): remaining 10, 5 positions a parity. One-entry table = 100, no re-keying:
+        // script = k0 = 1, k1 = 2, table[0], then per connect() the step draw and, after a
+        // success, get_random_u32_below(8).
+        let cfg =
+            LinuxConfig { table_length: 1, rekey_period: None, step_width: 3, ..LinuxConfig::default() };
+        let rng = ScriptedRng::new([1, 0, 2, 0, 100, 0x8000_0000, 0, 0xF000_0000, 0, 0x2000_0000]);
+        let mut s = Linux::new(cfg, rng);
+        let f = Flow::new([10, 0, 0, 1].into(), [192, 0, 2, 1].into(), 443);
+        let hi = (KeyedHash { k0: 1, k1: 2, function: HashFn::Siphash24 }.hash(&f, 0) >> 32) as u32;
+        let e = (100u32.wrapping_add(hi) % 10) & !1;
+        let port = |k: u32| 1000 + ((e + k) % 10) as u16;
+        let req = Request::connect(&f, 0, PortRange::new(1000, 1009).unwrap());
+        // 1: step 2 positions (below(3) = 1), so 4 ports: port(0), port(4) busy, port(8) free at
+        //    i = 4. r = 0: table += max(4, 0) + 2 -> 106.
+        let mut busy = BusyPorts::new([port(0), port(4)]);
+        assert_eq!(s.select(&req, &busy), Selection::found(port(8), 3));
+        assert_eq!(s.table(), &[106]);
+        // 2: offset e + 6; step 3 positions (below(3) = 2), 6 ports. Every even port busy: e + 6,
+        //    e + 2, e + 8, e + 4, e; the odd pass starts at e + 7, free at i = 0. += 0 + 2 -> 108.
+        busy.0.extend((1000..1010).step_by(2));
+        assert_eq!(s.select(&req, &busy), Selection::found(port(7), 6));
+        assert_eq!(s.table(), &[108]);
+        // 3: everything busy: a step is drawn (below(3) = 0: step 1), every port is tried once.
+        busy.0.extend(1000..1010);
+        assert_eq!(s.select(&req, &busy), Selection::exhausted(10));
+        assert_eq!(s.table(), &[108]);
     }
 }
