@@ -3,7 +3,7 @@
 //! from the top of the range; macOS and FreeBSD with `randomized = 0` count up.
 
 use super::registry::{ConfiguredStrategy, ParamInfo, StrategyConfig, StrategyInfo, serialized};
-use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, TapeRng, random32};
 use rand::Rng;
 use serde::Serialize;
 
@@ -77,6 +77,9 @@ impl ConfiguredStrategy for BsdConfig {
     }
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
         Box::new(Bsd::new(*self, rng))
+    }
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some(Box::new(Bsd::new(*self, rng)))
     }
 }
 

@@ -11,7 +11,7 @@ use super::keyed_hash::{HashFn, KeyedHash, Rekey};
 use super::registry::{
     ConfiguredStrategy, HASH_PARAM, ParamInfo, REKEY_PARAM, StrategyConfig, StrategyInfo, period_text,
 };
-use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, TapeRng, random32};
 use crate::time::Nanos;
 use rand::Rng;
 use serde::Serialize;
@@ -169,6 +169,9 @@ impl ConfiguredStrategy for DoubleHashConfig {
     }
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
         Box::new(DoubleHash::new(*self, rng))
+    }
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some(Box::new(DoubleHash::new(*self, rng)))
     }
 }
 

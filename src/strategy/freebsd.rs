@@ -6,7 +6,7 @@ use super::in_pcb::{PcbScan, StartDraw};
 use super::registry::{
     ConfiguredStrategy, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo, flag, serialized,
 };
-use super::{PortSelector, StrategyRng};
+use super::{PortSelector, StrategyRng, TapeRng};
 use serde::Serialize;
 
 /// `freebsd`.
@@ -51,5 +51,11 @@ impl ConfiguredStrategy for FreeBsdConfig {
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
         let draw = if self.randomized { StartDraw::Modulo } else { StartDraw::Sequential };
         Box::new(PcbScan::new(draw, rng))
+    }
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some({
+            let draw = if self.randomized { StartDraw::Modulo } else { StartDraw::Sequential };
+            Box::new(PcbScan::new(draw, rng))
+        })
     }
 }

@@ -6,7 +6,7 @@ use super::keyed_hash::{HashFn, KeyedHash, Rekey};
 use super::registry::{
     ConfiguredStrategy, HASH_PARAM, ParamInfo, REKEY_PARAM, StrategyConfig, StrategyInfo, period_text,
 };
-use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, TapeRng, random32};
 use crate::time::Nanos;
 use rand::Rng;
 use serde::Serialize;
@@ -72,6 +72,9 @@ impl ConfiguredStrategy for HashConfig {
     }
     fn build(&self, mut rng: StrategyRng) -> Box<dyn PortSelector> {
         Box::new(HashBased::new(*self, &mut rng))
+    }
+    fn build_taped(&self, mut rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some(Box::new(HashBased::new(*self, &mut rng)))
     }
 }
 

@@ -31,7 +31,7 @@
 use super::keyed_hash::{HashFn, KeyedHash, Rekey};
 use super::registry::{ConfiguredStrategy, HASH_PARAM, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo};
 use super::registry::{flag, period_text, power_of_two};
-use super::{PortCheck, PortSelector, Request, Selection, SocketMode, StrategyRng, random32};
+use super::{PortCheck, PortSelector, Request, Selection, SocketMode, StrategyRng, TapeRng, random32};
 use crate::time::{NANOS_PER_SEC, Nanos};
 use rand::Rng;
 use serde::Serialize;
@@ -315,6 +315,9 @@ impl ConfiguredStrategy for LinuxConfig {
     }
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
         Box::new(Linux::new(*self, rng))
+    }
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some(Box::new(Linux::new(*self, rng)))
     }
 }
 

@@ -10,7 +10,7 @@ use super::registry::{
     ConfiguredStrategy, HASH_PARAM, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo, power_of_two,
     serialized,
 };
-use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, TapeRng, random32};
 use rand::Rng;
 use serde::Serialize;
 
@@ -49,6 +49,9 @@ impl ConfiguredStrategy for Linux512Config {
     }
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
         Box::new(Linux512::new(*self, rng))
+    }
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some(Box::new(Linux512::new(*self, rng)))
     }
 }
 

@@ -8,7 +8,7 @@ use super::linux::{BindDraw, Scan, find_open_port, is_bind, linux_defaults};
 use super::registry::{
     ConfiguredStrategy, HASH_PARAM, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo, serialized,
 };
-use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, TapeRng, random32};
 use rand::Rng;
 use serde::Serialize;
 
@@ -56,6 +56,9 @@ impl ConfiguredStrategy for LinuxLegacyConfig {
     }
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
         Box::new(LinuxLegacy::new(*self, rng))
+    }
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some(Box::new(LinuxLegacy::new(*self, rng)))
     }
 }
 

@@ -8,7 +8,7 @@ use super::in_pcb::{PcbScan, StartDraw};
 use super::registry::{
     ConfiguredStrategy, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo, flag, serialized,
 };
-use super::{PortSelector, StrategyRng};
+use super::{PortSelector, StrategyRng, TapeRng};
 use serde::Serialize;
 
 /// `macos`.
@@ -50,5 +50,14 @@ impl ConfiguredStrategy for MacOsConfig {
         } else {
             Box::new(Bsd::new(BsdConfig::default(), rng))
         }
+    }
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some({
+            if self.randomize_ports {
+                Box::new(PcbScan::new(StartDraw::Modulo16, rng))
+            } else {
+                Box::new(Bsd::new(BsdConfig::default(), rng))
+            }
+        })
     }
 }

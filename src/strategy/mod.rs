@@ -30,6 +30,8 @@ mod random_pick;
 mod random_start;
 pub mod registry;
 mod scripted;
+mod tape;
+pub mod vectors;
 mod windows;
 
 pub use bsd::{Bsd, BsdConfig, Direction, Start};
@@ -52,6 +54,7 @@ pub use registry::{
     ConfiguredStrategy, OsDefaults, ParamInfo, Registry, StrategyConfig, StrategyInfo, StrategySpec,
 };
 pub use scripted::ScriptedRng;
+pub use tape::{Tape, TapeRng};
 pub use windows::{WINDOWS_ASSUMPTION, WindowsConfig};
 
 use crate::stack::{Flow, PortRange, Stack};

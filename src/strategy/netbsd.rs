@@ -28,7 +28,7 @@ use super::random_start::RandomStart;
 use super::registry::{
     ConfiguredStrategy, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo, flag, serialized,
 };
-use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, TapeRng, random32};
 use crate::stack::Flow;
 use rand::Rng;
 use serde::Serialize;
@@ -140,6 +140,9 @@ impl ConfiguredStrategy for NetBsdConfig {
     }
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
         Box::new(NetBsd::new(*self, rng))
+    }
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some(Box::new(NetBsd::new(*self, rng)))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::in_pcb::{PcbScan, StartDraw};
 use super::registry::{ConfiguredStrategy, OsDefaults, StrategyConfig, StrategyInfo};
-use super::{PortSelector, StrategyRng};
+use super::{PortSelector, StrategyRng, TapeRng};
 
 /// `openbsd`.
 pub static INFO: StrategyInfo = StrategyInfo {
@@ -32,5 +32,8 @@ impl ConfiguredStrategy for OpenBsdConfig {
     }
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
         Box::new(PcbScan::new(StartDraw::Uniform, rng))
+    }
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some(Box::new(PcbScan::new(StartDraw::Uniform, rng)))
     }
 }

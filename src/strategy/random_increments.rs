@@ -6,7 +6,7 @@
 //! variant subtracts each increment from the budget and so stops after about one pass.
 
 use super::registry::{ConfiguredStrategy, ParamInfo, StrategyConfig, StrategyInfo, serialized};
-use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, TapeRng, random32};
 use rand::Rng;
 use serde::Serialize;
 
@@ -72,6 +72,9 @@ impl ConfiguredStrategy for RandomIncrementsConfig {
     }
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
         Box::new(RandomIncrements::new(*self, rng))
+    }
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some(Box::new(RandomIncrements::new(*self, rng)))
     }
 }
 

@@ -3,7 +3,7 @@
 //! geometric with mean 1/(1-rho); it may give up (probability rho^n) while a port is free.
 
 use super::registry::{ConfiguredStrategy, StrategyConfig, StrategyInfo};
-use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, TapeRng, random32};
 use rand::Rng;
 
 /// `random-pick` (alias `alg2`).
@@ -28,6 +28,9 @@ impl ConfiguredStrategy for RandomPickConfig {
     }
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
         Box::new(RandomPick::new(rng))
+    }
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some(Box::new(RandomPick::new(rng)))
     }
 }
 

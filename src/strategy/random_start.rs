@@ -6,7 +6,7 @@
 //! candidate it returns is `next_ephemeral`, so that is what is tested here.
 
 use super::registry::{ConfiguredStrategy, StrategyConfig, StrategyInfo};
-use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, TapeRng, random32};
 use rand::Rng;
 
 /// `random-start` (aliases `alg1`, `simple-random`).
@@ -31,6 +31,9 @@ impl ConfiguredStrategy for RandomStartConfig {
     }
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
         Box::new(RandomStart::new(rng))
+    }
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some(Box::new(RandomStart::new(rng)))
     }
 }
 

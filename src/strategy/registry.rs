@@ -4,7 +4,7 @@
 //! file holds only the types they share and the list [`STRATEGIES`]. Adding a strategy is its
 //! file plus one line here and one `mod` line in `strategy/mod.rs`.
 
-use super::{PortSelector, StrategyRng};
+use super::{PortSelector, StrategyRng, TapeRng};
 use crate::params::{ParamError, Params};
 use crate::time::Nanos;
 use rand::SeedableRng;
@@ -108,6 +108,13 @@ pub trait ConfiguredStrategy: DynEq + fmt::Debug + Send + Sync + 'static {
 
     /// A fresh selector, drawing from `rng` (its own stream, from [`strategy_rng`]).
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector>;
+
+    /// The same selector drawing from a [`TapeRng`], which logs every draw: what `portsim
+    /// vectors` records and replays. `None`, the default, leaves the strategy out of vectors.
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        let _ = rng;
+        None
+    }
 }
 
 /// A validated strategy configuration of any type, cheap to clone.
@@ -138,6 +145,12 @@ impl StrategyConfig {
     /// Builds the strategy with its own RNG.
     pub fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
         self.0.build(rng)
+    }
+
+    /// Builds the strategy drawing from a [`TapeRng`], if it supports that (every built-in one
+    /// does).
+    pub fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        self.0.build_taped(rng)
     }
 
     /// The configuration as its own type, if it is a `T`.

@@ -4,7 +4,7 @@
 
 use super::bsd::{Bsd, BsdConfig};
 use super::registry::{ConfiguredStrategy, OsDefaults, StrategyConfig, StrategyInfo};
-use super::{PortSelector, StrategyRng};
+use super::{PortSelector, StrategyRng, TapeRng};
 
 /// What the `windows` profile assumes, in its summary and in `summary.json`.
 pub const WINDOWS_ASSUMPTION: &str =
@@ -37,5 +37,8 @@ impl ConfiguredStrategy for WindowsConfig {
     }
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
         Box::new(Bsd::new(BsdConfig::default(), rng))
+    }
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some(Box::new(Bsd::new(BsdConfig::default(), rng)))
     }
 }

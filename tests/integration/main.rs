@@ -12,3 +12,4 @@ mod scenarios;
 mod simulation;
 mod support;
 mod sweep;
+mod vectors;
