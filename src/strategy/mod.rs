@@ -12,27 +12,40 @@
 //! [`PortCheck`] (RFC 6056's `check_suitable_port`), and keeps its own state and RNG. It never
 //! mutates the stack: the simulator opens the connection on the port it returns.
 
-mod bsd;
-mod double_hash;
-mod freebsd;
-mod freebsd_12;
-mod hash;
 mod in_pcb;
 pub mod keyed_hash;
-mod linux;
-mod linux_5_12;
-mod linux_legacy;
-mod macos;
-mod netbsd;
-mod openbsd;
-mod random_increments;
-mod random_pick;
-mod random_start;
 pub mod registry;
 mod scripted;
 mod tape;
 pub mod vectors;
-mod windows;
+
+/// Declares each strategy's module and lists its descriptor, so that adding a strategy is its
+/// file plus one line in the invocation below.
+macro_rules! strategies {
+    ($($module:ident),* $(,)?) => {
+        $(mod $module;)*
+        /// Every built-in strategy's descriptor, in the order `portsim strategies` lists them.
+        pub(crate) static BUILTIN: &[&registry::StrategyInfo] = &[$(&$module::INFO),*];
+    };
+}
+
+strategies! {
+    bsd,
+    random_start,
+    random_pick,
+    hash,
+    double_hash,
+    random_increments,
+    linux,
+    linux_5_12,
+    linux_legacy,
+    freebsd,
+    freebsd_12,
+    openbsd,
+    netbsd,
+    macos,
+    windows,
+}
 
 pub use bsd::{Bsd, BsdConfig, Direction, Start};
 pub use double_hash::{DoubleHash, DoubleHashConfig, EntryWidth, Increment, IndexSource};

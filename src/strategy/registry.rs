@@ -1,8 +1,8 @@
 //! Strategies by name. Each strategy's file describes it completely in one [`StrategyInfo`]
 //! (name, aliases, summary, parameters, how its parameter table becomes a validated config) and
 //! one [`ConfiguredStrategy`] impl (OS defaults, `summary.json` settings, how it is built); this
-//! file holds only the types they share and the list [`STRATEGIES`]. Adding a strategy is its
-//! file plus one line here and one `mod` line in `strategy/mod.rs`.
+//! file holds only the types they share and the lookups over [`STRATEGIES`]. Adding a strategy
+//! is its file plus one line in the `strategies!` list of `strategy/mod.rs`.
 
 use super::{PortSelector, StrategyRng, TapeRng};
 use crate::params::{ParamError, Params};
@@ -182,24 +182,9 @@ pub struct StrategySpec {
     pub config: StrategyConfig,
 }
 
-/// Every strategy, in the order `portsim strategies` lists them.
-pub static STRATEGIES: &[&StrategyInfo] = &[
-    &super::bsd::INFO,
-    &super::random_start::INFO,
-    &super::random_pick::INFO,
-    &super::hash::INFO,
-    &super::double_hash::INFO,
-    &super::random_increments::INFO,
-    &super::linux::INFO,
-    &super::linux_5_12::INFO,
-    &super::linux_legacy::INFO,
-    &super::freebsd::INFO,
-    &super::freebsd_12::INFO,
-    &super::openbsd::INFO,
-    &super::netbsd::INFO,
-    &super::macos::INFO,
-    &super::windows::INFO,
-];
+/// Every built-in strategy, in the order `portsim strategies` lists them (the list is the
+/// `strategies!` invocation in `strategy/mod.rs`).
+pub static STRATEGIES: &[&StrategyInfo] = super::BUILTIN;
 
 /// Finds a built-in strategy by its name or one of its aliases.
 pub fn lookup(name: &str) -> Option<&'static StrategyInfo> {
