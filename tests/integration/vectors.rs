@@ -32,6 +32,9 @@ fn the_shipped_vectors_are_what_portsim_vectors_writes_today() {
     for (a, b) in today.strategies.iter().zip(&file.strategies) {
         assert_eq!(a, b, "{} drifted from {SHIPPED}", a.label);
     }
+    // Byte for byte what the command writes.
+    let text = std::fs::read_to_string(SHIPPED).unwrap();
+    assert_eq!(serde_json::to_string_pretty(&today).unwrap() + "\n", text);
 }
 
 #[test]
