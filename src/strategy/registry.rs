@@ -110,7 +110,8 @@ pub trait ConfiguredStrategy: DynEq + fmt::Debug + Send + Sync + 'static {
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector>;
 
     /// The same selector drawing from a [`TapeRng`], which logs every draw: what `portsim
-    /// vectors` records and replays. `None`, the default, leaves the strategy out of vectors.
+    /// vectors` records and replays. `None`, the default, means no vectors; every built-in
+    /// strategy must implement it (`portsim vectors` fails on one that does not).
     fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
         let _ = rng;
         None

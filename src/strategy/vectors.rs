@@ -162,42 +162,45 @@ const TEMPLATES: &[Template] = &[
     },
 ];
 
-/// The configurations vectors are made for: every built-in strategy with its defaults (Linux's
-/// tables shortened to 16 entries, so the listed setup draws stay short), and the variants
-/// whose code paths the defaults do not reach.
+/// Parameters the default vectors of a strategy set anyway: Linux's tables shortened to 16
+/// entries, so the listed setup draws stay short.
+const DEFAULT_OVERRIDES: &[(&str, &str)] =
+    &[("linux", "table_length = 16"), ("linux-5.12", "table_length = 16")];
+
+/// The variants, beyond each strategy's defaults, whose code paths the defaults do not reach:
+/// (label, strategy, parameters).
 const VARIANTS: &[(&str, &str, &str)] = &[
-    ("bsd", "bsd", ""),
     ("bsd-down-random", "bsd", "start = \"random\"\ndirection = \"down\""),
-    ("random-start", "random-start", ""),
-    ("random-pick", "random-pick", ""),
-    ("hash", "hash", ""),
     ("hash-random-init-rekey", "hash", "next_ephemeral_init = \"random\"\nrekey_period = \"10s\""),
-    ("double-hash", "double-hash", ""),
     (
         "double-hash-linux-like",
         "double-hash",
         "table_length = 16\nentry_width = \"32\"\nincrement = \"linux\"\nindex = \"same-hash\"",
     ),
-    ("random-increments", "random-increments", ""),
     ("random-increments-one-pass", "random-increments", "n = 3\ntermination = \"one-pass\""),
-    ("linux", "linux", "table_length = 16"),
     ("linux-step-width-8", "linux", "table_length = 16\nstep_width = 8"),
-    ("linux-5.12", "linux-5.12", "table_length = 16"),
-    ("linux-legacy", "linux-legacy", ""),
     ("linux-legacy-3.x", "linux-legacy", "era = \"3.x\""),
-    ("freebsd", "freebsd", ""),
-    ("freebsd-12", "freebsd-12", "randomcps = 2\nrandomtime = 3"),
-    ("openbsd", "openbsd", ""),
-    ("netbsd", "netbsd", ""),
+    ("freebsd-12-randomcps-2", "freebsd-12", "randomcps = 2\nrandomtime = 3"),
     ("netbsd-random_start", "netbsd", "algorithm = \"random_start\""),
     ("netbsd-random_pick", "netbsd", "algorithm = \"random_pick\""),
     ("netbsd-hash", "netbsd", "algorithm = \"hash\""),
     ("netbsd-doublehash", "netbsd", "algorithm = \"doublehash\""),
     ("netbsd-randinc", "netbsd", "algorithm = \"randinc\""),
-    ("macos", "macos", ""),
     ("macos-randomized", "macos", "randomize_ports = true"),
-    ("windows", "windows", ""),
 ];
+
+/// Every configuration vectors are made for, in `portsim strategies` order: each built-in
+/// strategy with its defaults (so a new strategy has vectors without further ado), then its
+/// variants.
+fn configurations() -> Vec<(&'static str, &'static str, &'static str)> {
+    let mut out = Vec::new();
+    for info in super::registry::STRATEGIES {
+        let params = DEFAULT_OVERRIDES.iter().find(|(n, _)| *n == info.name).map_or("", |(_, p)| *p);
+        out.push((info.name, info.name, params));
+        out.extend(VARIANTS.iter().filter(|(_, n, _)| *n == info.name));
+    }
+    out
+}
 
 /// Records every port a strategy examines.
 struct Recording<'a> {
@@ -299,7 +302,7 @@ pub fn generate(only: Option<&str>) -> Result<VectorFile, String> {
         None => None,
     };
     let mut strategies = Vec::new();
-    for &(label, strategy, params) in VARIANTS {
+    for (label, strategy, params) in configurations() {
         if only.is_some_and(|o| o != strategy) {
             continue;
         }
