@@ -97,3 +97,29 @@ fn the_command_filters_by_strategy_and_names_a_bad_one() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_taped_strategy_picks_what_the_simulated_one_picks() {
+    // The vectors describe the strategies the simulator runs: the same seed through the
+    // ChaCha8 RNG the simulator uses and through the tape gives the same answers.
+    use portsim::stack::{Flow, PortRange};
+    use portsim::strategy::{BusyPorts, Request, StrategyRng, TapeRng};
+    use rand::SeedableRng;
+    let range = PortRange::new(5000, 5063).unwrap();
+    for info in portsim::strategy::registry::STRATEGIES {
+        let cfg = info.configure(portsim::params::Params::empty("s")).unwrap();
+        let mut sim = cfg.build(StrategyRng::seed_from_u64(9));
+        let mut taped = cfg.build_taped(TapeRng::seeded(9).0).unwrap();
+        let mut busy = BusyPorts::new((5000..5064).filter(|p| p % 3 == 0));
+        for k in 0..200u32 {
+            let f = Flow::new([10, 0, 0, 1].into(), [192, 0, 2, (k % 7) as u8].into(), 443);
+            let req = Request::connect(&f, u64::from(k) * 700_000_000, range);
+            let a = sim.select(&req, &busy);
+            assert_eq!(a, taped.select(&req, &busy), "{} request {k}", info.name);
+            match a.port {
+                Some(p) => busy.0.insert(p),
+                None => busy.0.remove(&(5000 + (k as u16 % 64))),
+            };
+        }
+    }
+}
