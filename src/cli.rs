@@ -14,7 +14,8 @@ Examples:
   portsim merge output/sweep-rate-sweep          merge shard-0-of-4.json .. shard-3-of-4.json
   portsim capacity --range 32768-60999 --time-wait 60s --rate 470
   portsim check scenarios/*.toml                validate scenario files
-  portsim strategies                            list strategies and their parameters";
+  portsim strategies                            list strategies and their parameters
+  portsim vectors --strategy linux --out v.json test vectors for stack authors";
 
 /// portsim: ephemeral port allocation simulator.
 ///
@@ -54,6 +55,26 @@ pub enum Command {
     },
     /// List every strategy with its aliases, parameters and defaults.
     Strategies,
+    /// Test vectors for stack authors: seeded cases with every random draw, every port
+    /// examined and the port picked, as JSON (schema: docs/vectors.md).
+    #[command(after_help = VECTORS_EXAMPLES)]
+    Vectors(VectorsArgs),
+}
+
+const VECTORS_EXAMPLES: &str = "\
+Examples:
+  portsim vectors                               every strategy's vectors, to stdout
+  portsim vectors --strategy linux --out linux.json
+  portsim vectors --strategy alg3               aliases work too";
+
+#[derive(Debug, Args)]
+pub struct VectorsArgs {
+    /// Only this strategy's configurations (a name or alias; default: every strategy).
+    #[arg(long, value_name = "NAME")]
+    pub strategy: Option<String>,
+    /// Write to this file (whole or not at all) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

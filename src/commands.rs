@@ -36,6 +36,7 @@ pub fn execute(cli: Cli) -> Result<Status> {
         Command::Merge(args) => crate::sweep::merge::execute(args),
         Command::Capacity(args) => crate::capacity::execute(args),
         Command::Run(args) => run(args),
+        Command::Vectors(args) => crate::strategy::vectors::execute(args),
     }
 }
 

@@ -134,6 +134,8 @@ impl StrategySummary {
             "reuse_count" => self.reuse.count as f64,
             "reuse_within_threshold" => self.reuse.within_threshold as f64,
             "occupancy_peak" => f64::from(self.occupancy.peak),
+            "port_usage_distinct" => f64::from(self.port_usage.distinct),
+            "port_usage_max_over_mean" => self.port_usage.max_over_mean,
             _ => return None,
         })
     }

@@ -19,6 +19,8 @@ pub const METRICS: &[&str] = &[
     "reuse_count",
     "reuse_within_threshold",
     "occupancy_peak",
+    "port_usage_distinct",
+    "port_usage_max_over_mean",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,7 +13,7 @@ pub use workload::{Arrivals, DestGroup, Lifetime, Popularity, SocketSpec, Trace,
 
 use crate::params::{ParamError, Params};
 use crate::stack::{PortRange, ReservedPorts, Scope, TwReuse};
-use crate::strategy::registry;
+use crate::strategy::registry::Registry;
 use crate::strategy::{StrategyConfig, StrategySpec};
 use crate::time::{NANOS_PER_SEC, Nanos};
 use std::net::Ipv4Addr;
@@ -140,6 +140,16 @@ impl Scenario {
         }
     }
 
+    /// Adds a strategy, reported as `label`, after the scenario's own: the way a library user runs
+    /// a configuration of their own next to the built-in ones.
+    pub fn add_strategy(&mut self, label: &str, config: StrategyConfig) -> Result<(), String> {
+        if self.strategies.iter().any(|s| s.label == label) {
+            return Err(format!("two strategies are labelled `{label}`: give one a different label"));
+        }
+        self.strategies.push(StrategySpec { label: label.to_string(), config });
+        Ok(())
+    }
+
     /// Keeps only the strategies whose label or name is in `names`.
     pub fn retain_strategies(&mut self, names: &[String]) -> Result<(), String> {
         for n in names {
@@ -158,18 +168,33 @@ impl Scenario {
 
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_with(path, &Registry::builtin())
+}
+
+/// [`load`], with the strategies of `registry` (yours added to the built-in ones).
+pub fn load_with(path: &Path, registry: &Registry) -> Result<Scenario, ScenarioError> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ScenarioError::whole(&origin, format!("cannot read the scenario: {e}")))?;
     let base = path.parent().unwrap_or(Path::new("."));
-    parse(&text, &origin, base)
+    parse_with(&text, &origin, base, registry)
 }
 
 /// Validates scenario text. `origin` names it in errors; relative paths in it (a trace file)
 /// are taken from `base_dir`.
 pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
+    parse_with(text, origin, base_dir, &Registry::builtin())
+}
+
+/// [`parse`], with the strategies of `registry` (yours added to the built-in ones).
+pub fn parse_with(
+    text: &str,
+    origin: &str,
+    base_dir: &Path,
+    registry: &Registry,
+) -> Result<Scenario, ScenarioError> {
     let doc = Params::parse_document(text).map_err(|e| ScenarioError::from_param(origin, text, e))?;
-    parse_params(doc, origin, base_dir).map_err(|e| ScenarioError::from_param(origin, text, e))
+    parse_params(doc, origin, base_dir, registry).map_err(|e| ScenarioError::from_param(origin, text, e))
 }
 
 /// Validates scenario text after setting each `(dotted key, value)` of `overrides` in it: the
@@ -192,7 +217,7 @@ pub fn parse_with_overrides(
             message,
         })?;
     }
-    parse_params(Params::new("", table, span), origin, base_dir)
+    parse_params(Params::new("", table, span), origin, base_dir, &Registry::builtin())
         .map_err(|e| ScenarioError::from_param(origin, text, e))
 }
 
@@ -232,7 +257,12 @@ const TOP_KEYS: &[&str] = &[
     "expect",
 ];
 
-fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenario, ParamError> {
+fn parse_params(
+    mut doc: Params,
+    origin: &str,
+    base_dir: &Path,
+    registry: &Registry,
+) -> Result<Scenario, ParamError> {
     let name = doc.required_string("name")?;
     if name.trim().is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
         return Err(
@@ -329,7 +359,7 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
     let (strategies, stack_overrides): (Vec<StrategySpec>, Vec<StackOverrides>) = match doc
         .tables("strategies")?
     {
-        Some(list) if !list.is_empty() => parse_strategies(list)?.into_iter().unzip(),
+        Some(list) if !list.is_empty() => parse_strategies(list, registry)?.into_iter().unzip(),
         _ => {
             return Err(doc.error(
                 "strategies",
@@ -481,7 +511,10 @@ fn parse_host(mut p: Params) -> Result<(Vec<Ipv4Addr>, AddrChoice), ParamError> 
     Ok((addrs, choice))
 }
 
-fn parse_strategies(list: Vec<Params>) -> Result<Vec<(StrategySpec, StackOverrides)>, ParamError> {
+fn parse_strategies(
+    list: Vec<Params>,
+    registry: &Registry,
+) -> Result<Vec<(StrategySpec, StackOverrides)>, ParamError> {
     let mut out: Vec<(StrategySpec, StackOverrides)> = Vec::new();
     for mut p in list {
         let name = p.required_string("name")?;
@@ -492,10 +525,10 @@ fn parse_strategies(list: Vec<Params>) -> Result<Vec<(StrategySpec, StackOverrid
                 format!("two strategies are labelled `{label}`: give one a different `label`"),
             ));
         }
-        let info = registry::lookup(&name).ok_or_else(|| {
+        let info = registry.lookup(&name).ok_or_else(|| {
             p.error(
                 "name",
-                format!("unknown strategy `{name}`; valid strategies: {}", registry::valid_names()),
+                format!("unknown strategy `{name}`; valid strategies: {}", registry.valid_names()),
             )
         })?;
         let stack = match p.table("stack")? {

@@ -2,7 +2,8 @@
 //! per candidate, wrapping at the ends of the range. NetBSD's default `bsd` algorithm counts down
 //! from the top of the range; macOS and FreeBSD with `randomized = 0` count up.
 
-use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use super::registry::{ConfiguredStrategy, ParamInfo, StrategyConfig, StrategyInfo, serialized};
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, TapeRng, random32};
 use rand::Rng;
 use serde::Serialize;
 
@@ -20,13 +21,18 @@ pub enum Start {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Direction {
+    /// `next_ephemeral++`.
     Up,
+    /// `next_ephemeral--`.
     Down,
 }
 
+/// `bsd`'s parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct BsdConfig {
+    /// Where the counter starts.
     pub start: Start,
+    /// Which way it moves.
     pub direction: Direction,
 }
 
@@ -36,6 +42,48 @@ impl Default for BsdConfig {
     }
 }
 
+/// `bsd` (alias `sequential`).
+pub static INFO: StrategyInfo = StrategyInfo {
+    name: "bsd",
+    aliases: &["sequential"],
+    summary: "traditional BSD: one global counter, one port per candidate, wrapping (RFC 6056 §2.2)",
+    params: &[
+        ParamInfo {
+            name: "start",
+            default: "first",
+            help: "initial next_ephemeral: first (min counting up, max counting down) or random",
+        },
+        ParamInfo { name: "direction", default: "up", help: "up (+1, macOS) or down (-1, NetBSD)" },
+    ],
+    parse: |p| {
+        let start = match p.choice("start", &["first", "random"])? {
+            "random" => Start::Random,
+            _ => Start::First,
+        };
+        let direction = match p.choice("direction", &["up", "down"])? {
+            "down" => Direction::Down,
+            _ => Direction::Up,
+        };
+        Ok(StrategyConfig::new(BsdConfig { start, direction }))
+    },
+};
+
+impl ConfiguredStrategy for BsdConfig {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+    fn settings(&self) -> serde_json::Value {
+        serialized(self)
+    }
+    fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
+        Box::new(Bsd::new(*self, rng))
+    }
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some(Box::new(Bsd::new(*self, rng)))
+    }
+}
+
+/// The traditional BSD allocator with its counter.
 #[derive(Debug)]
 pub struct Bsd<R = StrategyRng> {
     cfg: BsdConfig,
@@ -44,6 +92,7 @@ pub struct Bsd<R = StrategyRng> {
 }
 
 impl<R: Rng + Send> Bsd<R> {
+    /// A fresh allocator; the counter is set on the first call, from the range it sees.
     pub fn new(cfg: BsdConfig, rng: R) -> Self {
         Bsd { cfg, next: None, rng }
     }

@@ -3,15 +3,20 @@
 //! the unsigned 32-bit integer it is. Linux before 5.12 ran this algorithm (with a shared `hint`).
 
 use super::keyed_hash::{HashFn, KeyedHash, Rekey};
-use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use super::registry::{
+    ConfiguredStrategy, HASH_PARAM, ParamInfo, REKEY_PARAM, StrategyConfig, StrategyInfo, period_text,
+};
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, TapeRng, random32};
 use crate::time::Nanos;
 use rand::Rng;
 use serde::Serialize;
 
+/// `hash`'s parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct HashConfig {
     /// Start `next_ephemeral` at a random value instead of 0 ("Could be random").
     pub random_init: bool,
+    /// The keyed hash for F().
     pub hash: HashFn,
     /// Re-key F() every period (RFC 6056 §3.4 leaves when to the implementation).
     pub rekey_period: Option<Nanos>,
@@ -23,6 +28,57 @@ impl Default for HashConfig {
     }
 }
 
+/// `hash` (alias `alg3`).
+pub static INFO: StrategyInfo = StrategyInfo {
+    name: "hash",
+    aliases: &["alg3"],
+    summary: "RFC 6056 Algorithm 3: keyed-hash offset per destination plus one global counter",
+    params: &[
+        ParamInfo {
+            name: "next_ephemeral_init",
+            default: "zero",
+            help: "initial global counter: zero or random",
+        },
+        HASH_PARAM,
+        REKEY_PARAM,
+    ],
+    parse: |p| {
+        Ok(StrategyConfig::new(HashConfig {
+            random_init: p.choice("next_ephemeral_init", &["zero", "random"])? == "random",
+            hash: HashFn::parse(p.choice("hash", HashFn::NAMES)?),
+            rekey_period: p.optional_period("rekey_period")?,
+        }))
+    },
+};
+
+/// `summary.json` names the initial counter as the scenario does.
+#[derive(Serialize)]
+struct HashSettings {
+    next_ephemeral_init: &'static str,
+    hash: HashFn,
+    rekey_period: String,
+}
+
+impl ConfiguredStrategy for HashConfig {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+    fn settings(&self) -> serde_json::Value {
+        super::registry::serialized(&HashSettings {
+            next_ephemeral_init: if self.random_init { "random" } else { "zero" },
+            hash: self.hash,
+            rekey_period: period_text(self.rekey_period),
+        })
+    }
+    fn build(&self, mut rng: StrategyRng) -> Box<dyn PortSelector> {
+        Box::new(HashBased::new(*self, &mut rng))
+    }
+    fn build_taped(&self, mut rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some(Box::new(HashBased::new(*self, &mut rng)))
+    }
+}
+
+/// RFC 6056 Algorithm 3 with its key and counter.
 #[derive(Debug)]
 pub struct HashBased {
     f: KeyedHash,
@@ -40,6 +96,7 @@ impl HashBased {
         HashBased { f, rekey, next_ephemeral }
     }
 
+    /// [`HashBased::new`] drawing from an owned RNG.
     pub fn from_rng(cfg: HashConfig, mut rng: StrategyRng) -> Self {
         Self::new(cfg, &mut rng)
     }

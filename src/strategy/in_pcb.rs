@@ -59,7 +59,9 @@ pub(crate) fn arc4random_uniform<R: Rng>(rng: &mut R, upper: u32) -> u32 {
 /// before the scan), failed ones too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateFallback {
+    /// `net.inet.ip.portrange.randomcps`.
     pub randomcps: u32,
+    /// `net.inet.ip.portrange.randomtime`.
     pub randomtime: u32,
     ticks: Rekey,
     /// The tick window the last request fell in; `None` before the first request.
@@ -135,6 +137,7 @@ impl<R: Rng + Send> PcbScan<R> {
         PcbScan { draw, fallback: Some(fallback), lastport: 0, rng }
     }
 
+    /// FreeBSD <= 12's rate fallback, when it has one.
     pub fn fallback(&self) -> Option<&RateFallback> {
         self.fallback.as_ref()
     }
@@ -177,43 +180,6 @@ impl<R: Rng + Send> PortSelector for PcbScan<R> {
             }
         }
     }
-}
-
-/// `freebsd` (current FreeBSD, `in_pcb_lport_dest()`; believed since 13.x).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct FreeBsdConfig {
-    /// `net.inet.ip.portrange.randomized` (1).
-    pub randomized: bool,
-}
-
-impl Default for FreeBsdConfig {
-    fn default() -> Self {
-        FreeBsdConfig { randomized: true }
-    }
-}
-
-/// `freebsd-12` (`in_pcb_lport()` with `ipport_tick()`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct FreeBsd12Config {
-    pub randomized: bool,
-    /// `net.inet.ip.portrange.randomcps` (10): more allocations than this in one tick's second
-    /// switch to sequential allocation.
-    pub randomcps: u32,
-    /// `net.inet.ip.portrange.randomtime` (45): quiet ticks before randomisation comes back.
-    pub randomtime: u32,
-}
-
-impl Default for FreeBsd12Config {
-    fn default() -> Self {
-        FreeBsd12Config { randomized: true, randomcps: 10, randomtime: 45 }
-    }
-}
-
-/// `macos` (XNU `in_pcbbind()`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct MacOsConfig {
-    /// `net.inet.tcp.randomize_ports` (0: sequential).
-    pub randomize_ports: bool,
 }
 
 #[cfg(test)]

@@ -20,8 +20,10 @@ pub enum HashFn {
 }
 
 impl HashFn {
+    /// The names a scenario uses, in declaration order.
     pub const NAMES: &'static [&'static str] = &["siphash24", "siphash13"];
 
+    /// The function named `name` (one of [`HashFn::NAMES`]).
     pub fn parse(name: &str) -> HashFn {
         match name {
             "siphash13" => HashFn::Siphash13,
@@ -34,8 +36,11 @@ impl HashFn {
 /// function it keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeyedHash {
+    /// First half of the 128-bit key.
     pub k0: u64,
+    /// Second half of the 128-bit key.
     pub k1: u64,
+    /// Which SipHash.
     pub function: HashFn,
 }
 
@@ -88,11 +93,14 @@ fn write_fixed<H: Hasher>(h: &mut H, buf: &[u8; 18]) {
 /// is random per run, as boot time is for a real host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rekey {
+    /// How often the key changes; `None` never.
     pub period: Option<Nanos>,
+    /// Where in the period time 0 falls (a random boot phase).
     pub phase: Nanos,
 }
 
 impl Rekey {
+    /// No re-keying.
     pub const NEVER: Rekey = Rekey { period: None, phase: 0 };
 
     /// A re-key schedule with a random phase in `[0, period)`; draws from `rng` only when there

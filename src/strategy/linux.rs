@@ -1,21 +1,24 @@
-//! Linux's `connect()` and `bind(port 0)` port selection, in three eras, from the descriptions
-//! in `operating-systems.md` §1 and `rfc6056.md` §3.2 (the kernel is GPL-2.0: its code is
-//! described and re-derived here, never copied).
+//! The `linux` profile: Linux >= 5.18 (and 6.x) `connect()` and `bind(port 0)` port selection,
+//! from the descriptions in `operating-systems.md` §1 and `rfc6056.md` §3.2 (the kernel is
+//! GPL-2.0: its code is described and re-derived here, never copied). The scan and `bind(0)`
+//! machinery here is shared with the older eras, `linux_5_12.rs` and `linux_legacy.rs`.
 //!
-//! - [`Linux`]: Linux >= 5.18 (and 6.x), `__inet_hash_connect()` after the May 2022 series by
-//!   Willy Tarreau and Eric Dumazet (b2d057560b81, 9e9b70ae923b, 4dfa9b438ee3, ca7af0402550,
-//!   e9261476184b, 4c2c8f03a5ab, e8161345ddbb), with the 6.8 `IP_LOCAL_PORT_RANGE` step-1 scan:
-//!   a 64-bit SipHash of (saddr, daddr, dport, 10-second window) whose low 16 bits index a
-//!   2^16-entry table of random `u32` counters and whose high 32 bits, added to the counter,
-//!   give the offset; two parity passes; after a success the counter advances by
-//!   `max(i, 2·rand(0..7)) + 2`.
-//! - [`Linux512`]: Linux 5.12-5.17, commit 190cc82489f4 ("tcp: change source port
-//!   randomizarion at connect() time", Algorithm 4 with a 256-entry table indexed by
-//!   `hash_32()` of a 32-bit hash) and c579bd1b4021 ("tcp: add some entropy in
-//!   __inet_hash_connect()": skip the next candidate in 1 of 16 first-try successes).
-//! - [`LinuxLegacy`]: Linux <= 5.11, Algorithm 3 with one shared `hint`; by default the 4.6-5.11
-//!   form ("tcp/dccp: better use of ephemeral ports in connect()", 2016: parity passes, step 2,
-//!   `hint += i + 2`), optionally the 3.x form (one pass, step 1, `hint += i`).
+//! [`Linux`] is `__inet_hash_connect()` after the May 2022 series by Willy Tarreau and Eric
+//! Dumazet (b2d057560b81, 9e9b70ae923b, 4dfa9b438ee3, ca7af0402550, e9261476184b, 4c2c8f03a5ab,
+//! e8161345ddbb), with the 6.8 `IP_LOCAL_PORT_RANGE` step-1 scan: a 64-bit SipHash of (saddr,
+//! daddr, dport, 10-second window) whose low 16 bits index a 2^16-entry table of random `u32`
+//! counters and whose high 32 bits, added to the counter, give the offset; two parity passes;
+//! after a success the counter advances by `max(i, 2·rand(0..7)) + 2`.
+//!
+//! `step_width` is `net.ipv4.ip_local_port_step_width`, net-next commit 7da62262ec96 ("inet:
+//! add ip_local_port_step_width sysctl to improve port usage distribution", Fernando Fernandez
+//! Mancera, March 2026): when set, each `connect()` draws a scan step `s` uniform in
+//! `1..=min(positions, step_width)` (`get_random_u32_inclusive`), moves it up to the next value
+//! coprime with the number of positions (skipping even values when both are even; back to 1
+//! past the bound), and walks both parity passes by `s · step` instead of `step`: a variant of
+//! RFC 6056 Algorithm 5 that still visits every port before `EADDRNOTAVAIL`, so the port after
+//! a reserved block is no longer the one every blocked scan lands on. `i`, and so the table
+//! update, still counts positions times `step`. 0 (the kernel's default) is today's scan.
 //!
 //! `bind(port 0)` (a [`SocketMode::BindThenConnect`] request) is `inet_csk_find_open_port()`
 //! in every era from 4.6 on: a random odd offset, the odd pass first, then the even one, and no
@@ -26,7 +29,9 @@
 //! port looked at is one candidate, one `is_suitable` call.
 
 use super::keyed_hash::{HashFn, KeyedHash, Rekey};
-use super::{PortCheck, PortSelector, Request, Selection, SocketMode, StrategyRng, random32};
+use super::registry::{ConfiguredStrategy, HASH_PARAM, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo};
+use super::registry::{flag, period_text, power_of_two};
+use super::{PortCheck, PortSelector, Request, Selection, SocketMode, StrategyRng, TapeRng, random32};
 use crate::time::{NANOS_PER_SEC, Nanos};
 use rand::Rng;
 use serde::Serialize;
@@ -52,35 +57,37 @@ pub(crate) fn random_u32_below<R: Rng>(rng: &mut R, ceil: u32) -> u32 {
     (mult >> 32) as u32
 }
 
-/// `hash_32(val, bits)`: multiply by the golden-ratio constant `0x61C88647`, keep the top `bits`.
-fn hash_32(val: u32, bits: u32) -> u32 {
-    if bits == 0 { 0 } else { val.wrapping_mul(0x61C8_8647) >> (32 - bits) }
-}
-
 /// The half-open range `[low, high)` one scan walks, and its step.
 #[derive(Clone, Copy, Debug)]
-struct Scan {
+pub(super) struct Scan {
     low: u32,
     high: u32,
     /// `high - low`, rounded down to even when the scan steps by 2.
-    remaining: u32,
+    pub(super) remaining: u32,
     step: u32,
+    /// How far the port moves per position: `step`, or `step_width`'s random coprime multiple.
+    scan_step: u32,
 }
 
 impl Scan {
     /// `[lo, hi + 1)`; with `step` 2 the count is rounded to even (when more than 1), which is
     /// why an odd-sized range has a slightly irregular set of reachable ports.
-    fn new(lo: u32, high: u32, step: u32) -> Scan {
+    pub(super) fn new(lo: u32, high: u32, step: u32) -> Scan {
         let mut remaining = high - lo;
         if step == 2 && remaining > 1 {
             remaining &= !1;
         }
-        Scan { low: lo, high, remaining, step }
+        Scan { low: lo, high, remaining, step, scan_step: step }
     }
 
     /// One pass from `low + offset`: `remaining / step` positions, wrapping by `remaining` when a
     /// port reaches `high`. Returns the port and the kernel's `i` for it.
-    fn pass(&self, offset: u32, check: &dyn PortCheck, candidates: &mut u32) -> Option<(u16, u32)> {
+    pub(super) fn pass(
+        &self,
+        offset: u32,
+        check: &dyn PortCheck,
+        candidates: &mut u32,
+    ) -> Option<(u16, u32)> {
         let mut port = self.low.wrapping_add(offset);
         let mut i = 0;
         while i < self.remaining {
@@ -92,14 +99,19 @@ impl Scan {
                 return Some((port as u16, i));
             }
             i += self.step;
-            port += self.step;
+            port += self.scan_step;
         }
         None
     }
 
     /// `__inet_hash_connect()`'s passes: from `offset`, then (with step 2) from `offset + 1`,
     /// the other parity, unless the first pass was already the odd one.
-    fn connect(&self, mut offset: u32, check: &dyn PortCheck, candidates: &mut u32) -> Option<(u16, u32)> {
+    pub(super) fn connect(
+        &self,
+        mut offset: u32,
+        check: &dyn PortCheck,
+        candidates: &mut u32,
+    ) -> Option<(u16, u32)> {
         loop {
             if let Some(hit) = self.pass(offset, check, candidates) {
                 return Some(hit);
@@ -115,15 +127,42 @@ impl Scan {
     }
 }
 
+/// 7da62262ec96's scan step for `positions` = `remaining / step` positions and
+/// `ip_local_port_step_width` = `width` (> 0): a draw in `1..=min(positions, width)`, moved up to
+/// the first value coprime with `positions`, or 1 if none is left below the bound. In positions;
+/// the caller multiplies by `step`.
+fn random_scan_step<R: Rng>(rng: &mut R, positions: u32, width: u32) -> u32 {
+    let upper_bound = positions.min(width);
+    // get_random_u32_inclusive(1, upper_bound) = 1 + get_random_u32_below(upper_bound).
+    let mut s = 1 + random_u32_below(rng, upper_bound);
+    while gcd(s, positions) != 1 {
+        s += 1;
+        if s & 1 == 0 && positions & 1 == 0 {
+            s += 1;
+        }
+        if s > upper_bound {
+            return 1;
+        }
+    }
+    s
+}
+
+fn gcd(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 /// The socket asks `bind(port 0)` first (`bind-no-port` and `connect` go through connect()).
-fn is_bind(req: &Request<'_>) -> bool {
+pub(super) fn is_bind(req: &Request<'_>) -> bool {
     req.mode == SocketMode::BindThenConnect
 }
 
 /// How an era draws `bind(0)`'s offset: `prandom_u32() % remaining` before 6.1,
 /// `get_random_u32_below(remaining)` since.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum BindDraw {
+pub(super) enum BindDraw {
     Modulo,
     Below,
 }
@@ -131,7 +170,7 @@ enum BindDraw {
 /// `inet_csk_find_open_port()` (4.6+): a random odd offset in `[0, remaining)`, the odd pass
 /// first, then `offset - 1`, the even one. With `SO_REUSEADDR` (`so_reuseaddr`) the lower half
 /// of the range is tried first, then the upper half. Nothing is remembered between calls.
-fn find_open_port<R: Rng>(
+pub(super) fn find_open_port<R: Rng>(
     req: &Request<'_>,
     check: &dyn PortCheck,
     rng: &mut R,
@@ -186,11 +225,15 @@ pub struct LinuxConfig {
     pub table_length: u32,
     /// The hash-input window (4dfa9b438ee3): 10 s; `None` turns re-keying off.
     pub rekey_period: Option<Nanos>,
+    /// The keyed hash (`siphash_3u32`/`siphash_4u32`: SipHash-2-4).
     pub hash: HashFn,
     /// The socket set `SO_REUSEADDR` before `bind(0)`: `inet_csk_find_open_port()` then tries the
     /// lower half of the range first. Only the search order is modelled; the stack's bind check
     /// stays the one without `SO_REUSEADDR`.
     pub so_reuseaddr: bool,
+    /// `net.ipv4.ip_local_port_step_width` (7da62262ec96): the largest random scan step, in
+    /// positions; 0 (the default) scans by one position.
+    pub step_width: u32,
 }
 
 impl Default for LinuxConfig {
@@ -200,7 +243,81 @@ impl Default for LinuxConfig {
             rekey_period: Some(SHUFFLE_PERIOD),
             hash: HashFn::Siphash24,
             so_reuseaddr: false,
+            step_width: 0,
         }
+    }
+}
+
+/// `linux`.
+pub static INFO: StrategyInfo = StrategyInfo {
+    name: "linux",
+    aliases: &[],
+    summary: "Linux >= 5.18 connect(): Algorithm 4 with a 2^16 table of u32 counters, 64-bit SipHash of (saddr, daddr, dport, 10 s window), even/odd parity passes, counter += max(i, 2*rand(0..7)) + 2; bind(0) takes odd ports",
+    params: &[
+        ParamInfo {
+            name: "table_length",
+            default: "65536",
+            help: "table_perturb[] entries, a power of two (1 << CONFIG_INET_TABLE_PERTURB_ORDER)",
+        },
+        ParamInfo {
+            name: "rekey_period",
+            default: "10s",
+            help: "the hash-input window, EPHEMERAL_PORT_SHUFFLE_PERIOD (\"none\" for no re-keying)",
+        },
+        HASH_PARAM,
+        ParamInfo {
+            name: "so_reuseaddr",
+            default: "false",
+            help: "bind(0) sockets set SO_REUSEADDR: search the lower half of the range first",
+        },
+        ParamInfo {
+            name: "step_width",
+            default: "0",
+            help: "net.ipv4.ip_local_port_step_width (7da62262ec96): connect() scans by a random step in 1..=N coprime with the range; 0 = by 1",
+        },
+    ],
+    parse: |p| {
+        let table_length = power_of_two(p, "table_length", 1 << 16, 1 << 24)?;
+        let rekey_period =
+            if p.has("rekey_period") { p.optional_period("rekey_period")? } else { Some(SHUFFLE_PERIOD) };
+        Ok(StrategyConfig::new(LinuxConfig {
+            table_length,
+            rekey_period,
+            hash: HashFn::parse(p.choice("hash", HashFn::NAMES)?),
+            so_reuseaddr: flag(p, "so_reuseaddr", false)?,
+            step_width: p.u64_in("step_width", 0, 0, u64::from(u32::MAX))? as u32,
+        }))
+    },
+};
+
+/// The defaults of every Linux since 4.6: `ip_local_port_range` 32768-60999,
+/// `TCP_TIMEWAIT_LEN` 60 s, `tcp_tw_reuse` 2 (loopback only).
+pub(super) fn linux_defaults() -> OsDefaults {
+    use crate::stack::{Scope, TwReuse};
+    OsDefaults::profile(32768, 60999, Scope::FourTuple, 60, TwReuse::Loopback)
+}
+
+impl ConfiguredStrategy for LinuxConfig {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+    fn os_defaults(&self) -> OsDefaults {
+        linux_defaults()
+    }
+    fn settings(&self) -> serde_json::Value {
+        serde_json::json!({
+            "table_length": self.table_length,
+            "rekey_period": period_text(self.rekey_period),
+            "hash": self.hash,
+            "so_reuseaddr": self.so_reuseaddr,
+            "step_width": self.step_width,
+        })
+    }
+    fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
+        Box::new(Linux::new(*self, rng))
+    }
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some(Box::new(Linux::new(*self, rng)))
     }
 }
 
@@ -240,12 +357,17 @@ impl<R: Rng + Send> PortSelector for Linux<R> {
         }
         // IP_LOCAL_PORT_RANGE (6.8+): step 1, one pass, no parity split.
         let step = if req.per_socket_range { 1 } else { 2 };
-        let scan = Scan::new(u32::from(req.range.lo()), u32::from(req.range.hi()) + 1, step);
+        let mut scan = Scan::new(u32::from(req.range.lo()), u32::from(req.range.hi()) + 1, step);
         let port_offset = self.secret.hash(req.flow, self.rekey.window(req.now));
         let index = (port_offset as u32 & (self.cfg.table_length - 1)) as usize;
         let mut offset = self.table[index].wrapping_add((port_offset >> 32) as u32) % scan.remaining;
         if step == 2 {
             offset &= !1;
+        }
+        // Drawn once per connect(), after the offset, for both parity passes.
+        if self.cfg.step_width != 0 && scan.remaining > 1 {
+            scan.scan_step =
+                random_scan_step(&mut self.rng, scan.remaining / step, self.cfg.step_width) * step;
         }
         let mut candidates = 0;
         match scan.connect(offset, check, &mut candidates) {
@@ -256,170 +378,6 @@ impl<R: Rng + Send> PortSelector for Linux<R> {
                 Selection::found(port, candidates)
             }
             None => Selection::exhausted(candidates),
-        }
-    }
-}
-
-/// Linux 5.12-5.17's parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Linux512Config {
-    /// `1 << INET_TABLE_PERTURB_SHIFT` = 256. A power of two.
-    pub table_length: u32,
-    pub hash: HashFn,
-    /// c579bd1b4021: after a success on the first candidate, skip the next one (`i = 2`) when
-    /// `prandom_u32() % skip_one_in == 0`; 0 turns the noise off.
-    pub skip_one_in: u32,
-}
-
-impl Default for Linux512Config {
-    fn default() -> Self {
-        Linux512Config { table_length: 256, hash: HashFn::Siphash24, skip_one_in: 16 }
-    }
-}
-
-/// Linux 5.12-5.17 `connect()`: Algorithm 4 with `table_perturb[256]`, the index
-/// `hash_32(port_offset, 8)` of the same 32-bit hash that gives the offset, increments `i + 2`
-/// (plus the 1-in-16 skip), no re-keying.
-#[derive(Debug)]
-pub struct Linux512<R = StrategyRng> {
-    cfg: Linux512Config,
-    secret: KeyedHash,
-    bits: u32,
-    table: Vec<u32>,
-    rng: R,
-}
-
-impl<R: Rng + Send> Linux512<R> {
-    /// Draws the secret (k0, k1), then the table, one `u32` per entry.
-    pub fn new(cfg: Linux512Config, mut rng: R) -> Self {
-        let secret = KeyedHash::from_rng(&mut rng, cfg.hash);
-        let table = (0..cfg.table_length).map(|_| random32(&mut rng)).collect();
-        Linux512 { bits: cfg.table_length.trailing_zeros(), cfg, secret, table, rng }
-    }
-
-    pub fn table(&self) -> &[u32] {
-        &self.table
-    }
-}
-
-impl<R: Rng + Send> PortSelector for Linux512<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
-        if is_bind(req) {
-            return find_open_port(req, check, &mut self.rng, BindDraw::Modulo, false);
-        }
-        // IP_LOCAL_PORT_RANGE did not exist yet: the range is used, the scan stays step 2.
-        let scan = Scan::new(u32::from(req.range.lo()), u32::from(req.range.hi()) + 1, 2);
-        // secure_ipv4_port_ephemeral() returned the low 32 bits of the SipHash.
-        let port_offset = self.secret.hash(req.flow, 0) as u32;
-        let index = hash_32(port_offset, self.bits) as usize;
-        let offset = (self.table[index].wrapping_add(port_offset) % scan.remaining) & !1;
-        let mut candidates = 0;
-        match scan.connect(offset, check, &mut candidates) {
-            Some((port, mut i)) => {
-                if i == 0
-                    && self.cfg.skip_one_in != 0
-                    && random32(&mut self.rng).is_multiple_of(self.cfg.skip_one_in)
-                {
-                    i = 2;
-                }
-                self.table[index] = self.table[index].wrapping_add(i + 2);
-                Selection::found(port, candidates)
-            }
-            None => Selection::exhausted(candidates),
-        }
-    }
-}
-
-/// Which pre-5.12 kernel [`LinuxLegacy`] reproduces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum LegacyEra {
-    /// 4.6-5.11: parity passes with step 2, `hint += i + 2`; `bind(0)` takes odd ports.
-    #[serde(rename = "4.6")]
-    V4_6,
-    /// 3.x-4.5: one pass `low + (i + hint + hash) % n` for i = 1..n, `hint += i`; `bind(0)` is a
-    /// random start and a +1 scan; default range 32768-61000, `tcp_tw_reuse` 0.
-    #[serde(rename = "3.x")]
-    V3,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct LinuxLegacyConfig {
-    pub era: LegacyEra,
-    pub hash: HashFn,
-}
-
-impl Default for LinuxLegacyConfig {
-    fn default() -> Self {
-        LinuxLegacyConfig { era: LegacyEra::V4_6, hash: HashFn::Siphash24 }
-    }
-}
-
-/// Linux <= 5.11 `connect()`: RFC 6056 Algorithm 3 with one `static u32 hint` shared by every
-/// destination (the counter 190cc82489f4 replaced because websites could count a user's
-/// connections with it). The hash is the 32-bit `secure_ipv4_port_ephemeral()` (SipHash since
-/// 2017, MD5 before; SipHash here).
-#[derive(Debug)]
-pub struct LinuxLegacy<R = StrategyRng> {
-    cfg: LinuxLegacyConfig,
-    secret: KeyedHash,
-    hint: u32,
-    rng: R,
-}
-
-impl<R: Rng + Send> LinuxLegacy<R> {
-    /// Draws the secret (k0, k1); `hint` starts at 0, as a static does.
-    pub fn new(cfg: LinuxLegacyConfig, mut rng: R) -> Self {
-        let secret = KeyedHash::from_rng(&mut rng, cfg.hash);
-        LinuxLegacy { cfg, secret, hint: 0, rng }
-    }
-
-    pub fn hint(&self) -> u32 {
-        self.hint
-    }
-}
-
-impl<R: Rng + Send> PortSelector for LinuxLegacy<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
-        let (lo, hi) = (u32::from(req.range.lo()), u32::from(req.range.hi()));
-        match (self.cfg.era, is_bind(req)) {
-            (LegacyEra::V4_6, true) => find_open_port(req, check, &mut self.rng, BindDraw::Modulo, false),
-            (LegacyEra::V4_6, false) => {
-                let scan = Scan::new(lo, hi + 1, 2);
-                let port_offset = self.secret.hash(req.flow, 0) as u32;
-                let offset = (self.hint.wrapping_add(port_offset) % scan.remaining) & !1;
-                let mut candidates = 0;
-                match scan.connect(offset, check, &mut candidates) {
-                    Some((port, i)) => {
-                        self.hint = self.hint.wrapping_add(i + 2);
-                        Selection::found(port, candidates)
-                    }
-                    None => Selection::exhausted(candidates),
-                }
-            }
-            (LegacyEra::V3, true) => {
-                // inet_csk_get_port(): rover = random % n + low, then +1 with wrap, n candidates.
-                let n = hi - lo + 1;
-                let mut rover = lo + random32(&mut self.rng) % n;
-                for k in 1..=n {
-                    if check.is_suitable(rover as u16) {
-                        return Selection::found(rover as u16, k);
-                    }
-                    rover = if rover == hi { lo } else { rover + 1 };
-                }
-                Selection::exhausted(n)
-            }
-            (LegacyEra::V3, false) => {
-                let n = hi - lo + 1;
-                let offset = self.hint.wrapping_add(self.secret.hash(req.flow, 0) as u32);
-                for i in 1..=n {
-                    let port = lo + i.wrapping_add(offset) % n;
-                    if check.is_suitable(port as u16) {
-                        self.hint = self.hint.wrapping_add(i);
-                        return Selection::found(port as u16, i);
-                    }
-                }
-                Selection::exhausted(n)
-            }
         }
     }
 }
@@ -439,13 +397,6 @@ mod tests {
         let mut rng = ScriptedRng::new([0, 0x8000_0000, 0x1999_999A, 0x3333_3334]);
         assert_eq!(random_u32_below(&mut rng, 10), 2);
         assert_eq!(rng.remaining(), 0);
-    }
-
-    #[test]
-    fn hash_32_keeps_the_top_bits_of_the_golden_ratio_product() {
-        assert_eq!(hash_32(1, 8), 0x61);
-        assert_eq!(hash_32(2, 8), 0xC3);
-        assert_eq!(hash_32(12345, 0), 0);
     }
 
     /// Records the ports looked at; every one is busy.
@@ -469,5 +420,69 @@ mod tests {
             assert!(scan.pass(offset, &rec, &mut c).is_none());
             assert_eq!((rec.0.into_inner(), c), (expected, 2));
         }
+    }
+
+    #[test]
+    fn step_width_draws_a_step_then_moves_it_to_the_next_coprime() {
+        let step = |positions, width, draw| random_scan_step(&mut ScriptedRng::new([draw]), positions, width);
+        // 5 positions, width 3: below(3) of 0x8000_0000 is 1, so 2, coprime with 5.
+        assert_eq!(step(5, 3, 0x8000_0000), 2);
+        // 6 positions: below(6) of 0x3000_0000 is 1 -> 2; gcd 2: 3 (odd, no skip); gcd 3: 4,
+        // even with 6 even: 5; coprime.
+        assert_eq!(step(6, 6, 0x3000_0000), 5);
+        // below(6) of 0x6000_0000 is 2 -> 3; gcd 3: 4, skipped to 5.
+        assert_eq!(step(6, 6, 0x6000_0000), 5);
+        // below(6) of 0xE000_0000 is 5 -> 6; gcd 6: 7 > 6, back to 1.
+        assert_eq!(step(6, 6, 0xE000_0000), 1);
+        // A width above the positions is bounded by them: below(5) of 0xF000_0000 is 4 -> 5;
+        // gcd 5: 6 (5 odd: no skip) > 5, back to 1.
+        assert_eq!(step(5, 1000, 0xF000_0000), 1);
+        // Linux's default range, 14116 positions = 4 x 3529: 2 -> 3.
+        assert_eq!(step(14116, 10, 0x2000_0000), 3);
+        // Width 1 always steps by one position (one draw, below(1) = 0).
+        assert_eq!(step(14116, 1, 0xFFFF_FFFF), 1);
+    }
+
+    #[test]
+    fn a_coprime_scan_step_visits_each_port_once_per_parity() {
+        let mut scan = Scan::new(100, 110, 2);
+        scan.scan_step = 4;
+        let rec = Recorder(Default::default());
+        let mut c = 0;
+        assert!(scan.connect(0, &rec, &mut c).is_none());
+        assert_eq!(rec.0.into_inner(), [100, 104, 108, 102, 106, 101, 105, 109, 103, 107]);
+        assert_eq!(c, 10);
+    }
+
+    #[test]
+    fn linux_with_step_width_scans_by_the_step_it_draws_on_each_connect() {
+        use crate::stack::{Flow, PortRange};
+        use crate::strategy::{BusyPorts, keyed_hash::KeyedHash};
+        // [1000, 1010): remaining 10, 5 positions a parity. One-entry table = 100, no re-keying:
+        // script = k0 = 1, k1 = 2, table[0], then per connect() the step draw and, after a
+        // success, get_random_u32_below(8).
+        let cfg =
+            LinuxConfig { table_length: 1, rekey_period: None, step_width: 3, ..LinuxConfig::default() };
+        let rng = ScriptedRng::new([1, 0, 2, 0, 100, 0x8000_0000, 0, 0xF000_0000, 0, 0x2000_0000]);
+        let mut s = Linux::new(cfg, rng);
+        let f = Flow::new([10, 0, 0, 1].into(), [192, 0, 2, 1].into(), 443);
+        let hi = (KeyedHash { k0: 1, k1: 2, function: HashFn::Siphash24 }.hash(&f, 0) >> 32) as u32;
+        let e = (100u32.wrapping_add(hi) % 10) & !1;
+        let port = |k: u32| 1000 + ((e + k) % 10) as u16;
+        let req = Request::connect(&f, 0, PortRange::new(1000, 1009).unwrap());
+        // 1: step 2 positions (below(3) = 1), so 4 ports: port(0), port(4) busy, port(8) free at
+        //    i = 4. r = 0: table += max(4, 0) + 2 -> 106.
+        let mut busy = BusyPorts::new([port(0), port(4)]);
+        assert_eq!(s.select(&req, &busy), Selection::found(port(8), 3));
+        assert_eq!(s.table(), &[106]);
+        // 2: offset e + 6; step 3 positions (below(3) = 2), 6 ports. Every even port busy: e + 6,
+        //    e + 2, e + 8, e + 4, e; the odd pass starts at e + 7, free at i = 0. += 0 + 2 -> 108.
+        busy.0.extend((1000..1010).step_by(2));
+        assert_eq!(s.select(&req, &busy), Selection::found(port(7), 6));
+        assert_eq!(s.table(), &[108]);
+        // 3: everything busy: a step is drawn (below(3) = 0: step 1), every port is tried once.
+        busy.0.extend(1000..1010);
+        assert_eq!(s.select(&req, &busy), Selection::exhausted(10));
+        assert_eq!(s.table(), &[108]);
     }
 }

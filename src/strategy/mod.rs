@@ -1,40 +1,74 @@
 //! Port-selection strategies: RFC 6056's algorithms and the operating systems' own behind one
 //! trait, chosen by name from a [registry].
 //!
-//! One file per RFC algorithm (`bsd`, `random_start`, `random_pick`, `hash`, `double_hash`,
-//! `random_increments`) and per kernel family: `linux` (>= 5.18, 5.12-5.17, <= 5.11), `in_pcb`
-//! (the FreeBSD / OpenBSD / XNU allocator) and `netbsd`. macOS's default and the Windows
-//! assumption are the RFC's traditional BSD counter, configured in the registry.
+//! One file per strategy, holding everything about it (its [`registry::StrategyInfo`]
+//! descriptor, its config and [`registry::ConfiguredStrategy`] impl, its selector): the RFC
+//! algorithms `bsd`, `random_start`, `random_pick`, `hash`, `double_hash`, `random_increments`,
+//! and the OS profiles `linux`, `linux_5_12`, `linux_legacy`, `freebsd`, `freebsd_12`,
+//! `openbsd`, `netbsd`, `macos`, `windows`. Kernel code several profiles share lives with
+//! them: Linux's scan in `linux`, the BSD `in_pcb` loop in `in_pcb`.
 //!
 //! A strategy sees the connection to complete, the time, the range and a read-only
 //! [`PortCheck`] (RFC 6056's `check_suitable_port`), and keeps its own state and RNG. It never
 //! mutates the stack: the simulator opens the connection on the port it returns.
 
-mod bsd;
-mod double_hash;
-mod hash;
 mod in_pcb;
 pub mod keyed_hash;
-mod linux;
-mod netbsd;
-mod random_increments;
-mod random_pick;
-mod random_start;
 pub mod registry;
 mod scripted;
+mod tape;
+pub mod vectors;
+
+/// Declares each strategy's module and lists its descriptor, so that adding a strategy is its
+/// file plus one line in the invocation below.
+macro_rules! strategies {
+    ($($module:ident),* $(,)?) => {
+        $(mod $module;)*
+        /// Every built-in strategy's descriptor, in the order `portsim strategies` lists them.
+        pub(crate) static BUILTIN: &[&registry::StrategyInfo] = &[$(&$module::INFO),*];
+    };
+}
+
+strategies! {
+    bsd,
+    random_start,
+    random_pick,
+    hash,
+    double_hash,
+    random_increments,
+    linux,
+    linux_5_12,
+    linux_legacy,
+    freebsd,
+    freebsd_12,
+    openbsd,
+    netbsd,
+    macos,
+    windows,
+}
 
 pub use bsd::{Bsd, BsdConfig, Direction, Start};
 pub use double_hash::{DoubleHash, DoubleHashConfig, EntryWidth, Increment, IndexSource};
+pub use freebsd::FreeBsdConfig;
+pub use freebsd_12::FreeBsd12Config;
 pub use hash::{HashBased, HashConfig};
-pub use in_pcb::{FreeBsd12Config, FreeBsdConfig, MacOsConfig, PcbScan, RateFallback, StartDraw};
+pub use in_pcb::{PcbScan, RateFallback, StartDraw};
 pub use keyed_hash::{HashFn, KeyedHash, Rekey};
-pub use linux::{LegacyEra, Linux, Linux512, Linux512Config, LinuxConfig, LinuxLegacy, LinuxLegacyConfig};
+pub use linux::{Linux, LinuxConfig};
+pub use linux_5_12::{Linux512, Linux512Config};
+pub use linux_legacy::{LegacyEra, LinuxLegacy, LinuxLegacyConfig};
+pub use macos::MacOsConfig;
 pub use netbsd::{NetBsd, NetBsdAlgorithm, NetBsdConfig};
+pub use openbsd::OpenBsdConfig;
 pub use random_increments::{RandomIncrements, RandomIncrementsConfig, Termination};
-pub use random_pick::RandomPick;
-pub use random_start::RandomStart;
-pub use registry::{ParamInfo, StrategyConfig, StrategyInfo, StrategySpec};
+pub use random_pick::{RandomPick, RandomPickConfig};
+pub use random_start::{RandomStart, RandomStartConfig};
+pub use registry::{
+    ConfiguredStrategy, OsDefaults, ParamInfo, Registry, StrategyConfig, StrategyInfo, StrategySpec,
+};
 pub use scripted::ScriptedRng;
+pub use tape::{Tape, TapeRng};
+pub use windows::{WINDOWS_ASSUMPTION, WindowsConfig};
 
 use crate::stack::{Flow, PortRange, Stack};
 use crate::time::Nanos;
@@ -45,13 +79,17 @@ pub type StrategyRng = rand::rngs::ChaCha8Rng;
 
 /// RFC 6056's `check_suitable_port()`, bound to one connection and one instant.
 pub trait PortCheck {
+    /// Whether `port` may be used now (RFC 6056's `check_suitable_port(port)`).
     fn is_suitable(&self, port: u16) -> bool;
 }
 
 /// The stack's answer for one `connect()`.
 pub struct StackCheck<'a> {
+    /// The stack's state.
     pub stack: &'a Stack,
+    /// The connection to complete.
     pub flow: &'a Flow,
+    /// The simulated time of the `connect()`.
     pub now: Nanos,
 }
 
@@ -65,7 +103,9 @@ impl PortCheck for StackCheck<'_> {
 /// The stack's answer for `bind(port)` before `connect()`: the port must be entirely free on the
 /// local address (no `SO_REUSEADDR`), whatever the destination.
 pub struct BindCheck<'a> {
+    /// The stack's state.
     pub stack: &'a Stack,
+    /// The local address the socket binds, as an index into the scenario's addresses.
     pub local_index: u16,
 }
 
@@ -81,6 +121,7 @@ impl PortCheck for BindCheck<'_> {
 pub struct BusyPorts(pub HashSet<u16>);
 
 impl BusyPorts {
+    /// Busy exactly on `ports`.
     pub fn new(ports: impl IntoIterator<Item = u16>) -> BusyPorts {
         BusyPorts(ports.into_iter().collect())
     }
@@ -108,8 +149,10 @@ pub enum SocketMode {
 }
 
 impl SocketMode {
+    /// The modes' names as a scenario writes them, in declaration order.
     pub const NAMES: &'static [&'static str] = &["connect", "bind-then-connect", "bind-no-port"];
 
+    /// The mode a scenario names, if any.
     pub fn parse(text: &str) -> Option<SocketMode> {
         match text {
             "connect" => Some(SocketMode::Connect),
@@ -119,6 +162,7 @@ impl SocketMode {
         }
     }
 
+    /// The name a scenario uses.
     pub fn name(self) -> &'static str {
         Self::NAMES[self as usize]
     }
@@ -127,10 +171,13 @@ impl SocketMode {
 /// What a strategy is asked: complete `flow` at `now` with a port from `range`.
 #[derive(Clone, Copy, Debug)]
 pub struct Request<'a> {
+    /// The connection to complete (its source address, destination and port).
     pub flow: &'a Flow,
+    /// The simulated time of the request.
     pub now: Nanos,
     /// The range to pick from: the stack's, or the socket's own when `per_socket_range`.
     pub range: PortRange,
+    /// How the socket asks for its port.
     pub mode: SocketMode,
     /// The socket narrowed the range itself (Linux `IP_LOCAL_PORT_RANGE`, 6.3+; since 6.8 the
     /// connect() scan then steps by 1 with no parity split).
@@ -148,15 +195,19 @@ impl<'a> Request<'a> {
 /// how many candidates it examined (calls to `check_suitable_port`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Selection {
+    /// The port picked, or `None` for `EADDRNOTAVAIL`.
     pub port: Option<u16>,
+    /// Candidates examined: calls to `check_suitable_port`.
     pub candidates: u32,
 }
 
 impl Selection {
+    /// A port found after examining `candidates` ports.
     pub fn found(port: u16, candidates: u32) -> Selection {
         Selection { port: Some(port), candidates }
     }
 
+    /// No port after examining `candidates` ports.
     pub fn exhausted(candidates: u32) -> Selection {
         Selection { port: None, candidates }
     }
@@ -164,6 +215,7 @@ impl Selection {
 
 /// A port-selection algorithm with its state.
 pub trait PortSelector: Send {
+    /// Picks a port for `req`, asking `check` about each candidate; updates its own state.
     fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection;
 }
 

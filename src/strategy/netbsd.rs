@@ -25,7 +25,10 @@ use super::bsd::{Bsd, BsdConfig, Direction, Start};
 use super::keyed_hash::{HashFn, KeyedHash};
 use super::random_pick::RandomPick;
 use super::random_start::RandomStart;
-use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
+use super::registry::{
+    ConfiguredStrategy, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo, flag, serialized,
+};
+use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, TapeRng, random32};
 use crate::stack::Flow;
 use rand::Rng;
 use serde::Serialize;
@@ -33,16 +36,22 @@ use serde::Serialize;
 /// `net.inet.ip.anonportalgo.selected`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum NetBsdAlgorithm {
+    /// `bsd`: the traditional counter, counting down.
     #[serde(rename = "bsd")]
     Bsd,
+    /// `random_start`: Algorithm 1.
     #[serde(rename = "random_start")]
     RandomStart,
+    /// `random_pick`: Algorithm 2.
     #[serde(rename = "random_pick")]
     RandomPick,
+    /// `hash`: Algorithm 3 with a 16-bit counter.
     #[serde(rename = "hash")]
     Hash,
+    /// `doublehash`: Algorithm 4 with 16-bit counters.
     #[serde(rename = "doublehash")]
     DoubleHash,
+    /// `randinc`: Algorithm 5 with a 16-bit counter.
     #[serde(rename = "randinc")]
     RandInc,
 }
@@ -52,6 +61,7 @@ impl NetBsdAlgorithm {
     pub const NAMES: &'static [&'static str] =
         &["bsd", "random_start", "random_pick", "hash", "doublehash", "randinc"];
 
+    /// The algorithm `anonportalgo.selected` names, if any.
     pub fn parse(name: &str) -> Option<NetBsdAlgorithm> {
         use NetBsdAlgorithm::*;
         [Bsd, RandomStart, RandomPick, Hash, DoubleHash, RandInc]
@@ -62,8 +72,10 @@ impl NetBsdAlgorithm {
     }
 }
 
+/// `netbsd`'s parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct NetBsdConfig {
+    /// `net.inet.ip.anonportalgo.selected`.
     pub algorithm: NetBsdAlgorithm,
     /// A fresh secret on every `Fhash()` call, as NetBSD's code does.
     pub per_call_secret: bool,
@@ -76,6 +88,61 @@ pub struct NetBsdConfig {
 impl Default for NetBsdConfig {
     fn default() -> Self {
         NetBsdConfig { algorithm: NetBsdAlgorithm::Bsd, per_call_secret: false, n: 500, table_length: 8 }
+    }
+}
+
+/// `netbsd`.
+pub static INFO: StrategyInfo = StrategyInfo {
+    name: "netbsd",
+    aliases: &[],
+    summary: "NetBSD portalgo.c: the six selectable RFC 6056 algorithms with NetBSD's 16-bit state (default bsd, counting down from the top); local-port scope",
+    params: &[
+        ParamInfo {
+            name: "algorithm",
+            default: "bsd",
+            help: "bsd, random_start, random_pick, hash, doublehash or randinc (net.inet.ip.anonportalgo.selected)",
+        },
+        ParamInfo {
+            name: "per_call_secret",
+            default: "false",
+            help: "Fhash() draws a fresh secret on every call, as NetBSD's code does (hash and doublehash lose their per-destination offset)",
+        },
+        ParamInfo {
+            name: "n",
+            default: "500",
+            help: "randinc's N: increments are uniform in 1..N (1 to 65535)",
+        },
+        ParamInfo { name: "table_length", default: "8", help: "doublehash's dhtable[] entries (1 to 255)" },
+    ],
+    parse: |p| {
+        let algorithm = NetBsdAlgorithm::parse(p.choice("algorithm", NetBsdAlgorithm::NAMES)?)
+            .expect("choice() returns one of NAMES");
+        Ok(StrategyConfig::new(NetBsdConfig {
+            algorithm,
+            per_call_secret: flag(p, "per_call_secret", false)?,
+            n: p.u64_in("n", 500, 1, 65535)? as u16,
+            table_length: p.u64_in("table_length", 8, 1, 255)? as u8,
+        }))
+    },
+};
+
+impl ConfiguredStrategy for NetBsdConfig {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+    /// anonportmin/max 49152-65535, 2 x MSL 30 s.
+    fn os_defaults(&self) -> OsDefaults {
+        use crate::stack::{Scope, TwReuse};
+        OsDefaults::profile(49152, 65535, Scope::LocalPort, 60, TwReuse::Off)
+    }
+    fn settings(&self) -> serde_json::Value {
+        serialized(self)
+    }
+    fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
+        Box::new(NetBsd::new(*self, rng))
+    }
+    fn build_taped(&self, rng: TapeRng) -> Option<Box<dyn PortSelector>> {
+        Some(Box::new(NetBsd::new(*self, rng)))
     }
 }
 

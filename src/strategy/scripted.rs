@@ -13,6 +13,7 @@ pub struct ScriptedRng {
 }
 
 impl ScriptedRng {
+    /// Returns `draws` in order, then panics.
     pub fn new(draws: impl IntoIterator<Item = u32>) -> ScriptedRng {
         ScriptedRng { draws: draws.into_iter().collect() }
     }
