@@ -35,6 +35,7 @@ pub fn execute(cli: Cli) -> Result<Status> {
         Command::Sweep(args) => crate::sweep::execute(args),
         Command::Capacity(args) => crate::capacity::execute(args),
         Command::Run(args) => run(args),
+        Command::Predict(args) => crate::predict::output::execute(args),
     }
 }
 

@@ -50,6 +50,7 @@ pub mod closed_form;
 pub mod commands;
 pub mod metrics;
 pub mod params;
+pub mod predict;
 pub mod report;
 pub mod scenario;
 pub mod sim;

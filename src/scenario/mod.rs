@@ -4,6 +4,7 @@
 
 mod error;
 pub mod expect;
+pub mod predict;
 mod trace;
 pub mod workload;
 
@@ -95,6 +96,8 @@ pub struct Scenario {
     pub stack_overrides: std::collections::BTreeMap<String, StackOverrides>,
     pub metrics: MetricSettings,
     pub expect: Vec<Expectation>,
+    /// `[predict]`: what `portsim predict` measures (defaults when the table is absent).
+    pub predict: predict::PredictSettings,
 }
 
 /// `stack = { ... }` of one `[[strategies]]` entry: what it changes for that strategy alone.
@@ -230,6 +233,7 @@ const TOP_KEYS: &[&str] = &[
     "strategies",
     "metrics",
     "expect",
+    "predict",
 ];
 
 fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenario, ParamError> {
@@ -361,6 +365,10 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
         Some(e) => expect::parse(e, &labels)?,
         None => Vec::new(),
     };
+    let predict = match doc.table("predict")? {
+        Some(p) => predict::parse(p)?,
+        None => predict::PredictSettings::default(),
+    };
     doc.finish(TOP_KEYS)?;
 
     Ok(Scenario {
@@ -387,6 +395,7 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
         strategies,
         metrics,
         expect,
+        predict,
     })
 }
 
