@@ -46,7 +46,8 @@ pub struct DnsRow {
     pub trials: u64,
     pub first_hits: u64,
     pub within_hits: u64,
-    /// `-log2 max(P1, Pw/w)`; `None` when no guess ever hit (then it is above `bound_bits`).
+    /// `-log2` of the peak probability estimated from the hit ranks; `None` when no guess ever
+    /// hit (then it is above `bound_bits`).
     pub port_bits: Option<f64>,
     /// `log2(w · trials)`: what no hit at all shows.
     pub bound_bits: f64,
@@ -65,7 +66,7 @@ pub fn measure(s: &Scenario, spec: &StrategySpec, seed: u64) -> DnsRow {
     let pool = d.range.len() - avoid.count_in(d.range);
     let server = (u32::from(s.predict.server.0), s.predict.server.1);
     let trials = u64::from(d.trials);
-    let hits: Vec<(u64, u64)> = (0..trials)
+    let ranks: Vec<Option<u32>> = (0..trials)
         .into_par_iter()
         .map(|t| {
             let id = 1_000_000 + t;
@@ -85,22 +86,30 @@ pub fn measure(s: &Scenario, spec: &StrategySpec, seed: u64) -> DnsRow {
             }
             let at = s.predict.interval * (u64::from(d.k) + 1);
             let target = dev.connect(at, NAMESERVER.0, NAMESERVER.1, Hold::Reset).map(|p| u32::from(p) - lo);
-            let (Some(last), Some(target)) = (ports.last().copied().flatten(), target) else { return (0, 0) };
+            let (Some(last), Some(target)) = (ports.last().copied().flatten(), target) else { return None };
             let diffs: Vec<u32> = ports.windows(2).filter_map(|w| Some((w[1]? + n - w[0]?) % n)).collect();
             let want = (target + n - last) % n;
-            match rank_guesses(&diffs, n, d.guesses).iter().position(|g| *g == want) {
-                Some(0) => (1, 1),
-                Some(_) => (0, 1),
-                None => (0, 0),
-            }
+            rank_guesses(&diffs, n, d.guesses).iter().position(|g| *g == want).map(|r| r as u32)
         })
         .collect();
-    let (first, within) = hits.iter().fold((0, 0), |a, h| (a.0 + h.0, a.1 + h.1));
-    let p1 = first as f64 / trials as f64;
-    let pw = within as f64 / trials as f64 / f64::from(d.guesses);
-    // A first-guess rate resting on fewer than 5 hits is noise (one lucky hit in 2000 trials
-    // would claim 11 bits): only then does it stand for the peak.
-    let best = if first >= 5 { p1.max(pw) } else { pw };
+    let first = ranks.iter().filter(|r| **r == Some(0)).count() as u64;
+    let within = ranks.iter().filter(|r| r.is_some()).count() as u64;
+    // The peak probability, from below: for r = 1, 2, 4, ..., w, the rate at which one of the
+    // first r guesses hit, over r (an average of the r likeliest ports' probabilities can only
+    // be smaller than the likeliest one's), where at least 5 hits back it.
+    let mut best = 0.0f64;
+    let mut r = 1u32;
+    loop {
+        let r_eff = r.min(d.guesses);
+        let hits = ranks.iter().filter(|x| x.is_some_and(|x| x < r_eff)).count() as u64;
+        if hits >= 5 {
+            best = best.max(hits as f64 / trials as f64 / f64::from(r_eff));
+        }
+        if r_eff == d.guesses {
+            break;
+        }
+        r *= 2;
+    }
     let port_bits = (best > 0.0).then(|| if best >= 1.0 { 0.0 } else { -best.log2() });
     let formula_bits = match &spec.config {
         StrategyConfig::Bsd(_) | StrategyConfig::Windows => Some(0.0),
