@@ -71,6 +71,18 @@ struct AttackFigure {
     title: String,
     series: Vec<Series>,
     x_max: f64,
+    /// Strategies no device of which was identified (not drawn).
+    never: Vec<String>,
+}
+
+/// A darker shade of `c` the higher the background rate, so the extra runs read in order.
+fn shade(c: RGBColor, _runs: usize, rate: Option<f64>) -> RGBColor {
+    let f = match rate {
+        Some(r) if r > 0.0 => (1.0 - (r.log10() / 6.0).clamp(0.0, 0.7)) as f32,
+        _ => 1.0,
+    };
+    let s = |v: u8| (f32::from(v) * f) as u8;
+    RGBColor(s(c.0), s(c.1), s(c.2))
 }
 
 impl Figure for AttackFigure {
@@ -99,8 +111,15 @@ impl Figure for AttackFigure {
         }
         entries.push(LegendEntry::heading(""));
         entries.push(LegendEntry::heading(
-            "solid: idle device; dashed: the scenario's own traffic in the background",
+            "solid: idle device; dashed: the scenario's own traffic; dotted: heavier Poisson background, darker when heavier",
         ));
+        if !self.never.is_empty() {
+            entries.push(LegendEntry::heading(""));
+            entries.push(LegendEntry::heading(format!(
+                "never identified (not drawn): {}",
+                self.never.join(", ")
+            )));
+        }
         draw_legend(&legend, &entries)
     }
 }
@@ -108,7 +127,8 @@ impl Figure for AttackFigure {
 /// Every chart, by file name.
 pub(crate) fn draw(s: &Scenario, r: &PredictReport) -> Result<Vec<(&'static str, Rendered)>> {
     let trials = f64::from(s.predict.trials.max(1));
-    let floor = 10f64.powf((0.5 / trials).log10().floor());
+    let lowest = r.guesses.iter().filter_map(|g| g.formula_first).fold(0.5 / trials, f64::min);
+    let floor = 10f64.powf((lowest * 0.5).log10().floor());
     let k_max = f64::from(*s.predict.k.iter().max().unwrap_or(&1));
     let mut out = Vec::new();
     for (traffic, name, title) in [
@@ -151,7 +171,18 @@ pub(crate) fn draw(s: &Scenario, r: &PredictReport) -> Result<Vec<(&'static str,
             l.dedup();
             l
         };
-        for a in &r.attacks {
+        let never: Vec<String> = {
+            let mut v: Vec<String> = r
+                .attacks
+                .iter()
+                .filter(|a| !r.attacks.iter().any(|b| b.label == a.label && b.identified > 0))
+                .map(|a| a.label.clone())
+                .collect();
+            v.dedup();
+            v
+        };
+        let extra = r.attacks.iter().filter(|a| a.background.starts_with("poisson")).count();
+        for a in r.attacks.iter().filter(|a| !never.contains(&a.label)) {
             let ci = labels.iter().position(|l| *l == a.label).unwrap_or(0);
             let mut xs: Vec<f64> =
                 a.per_device.iter().filter(|d| d.identified).map(|d| d.connections as f64).collect();
@@ -164,9 +195,17 @@ pub(crate) fn draw(s: &Scenario, r: &PredictReport) -> Result<Vec<(&'static str,
             }
             points.push((plot::nice_max(x_max), xs.len() as f64 / n));
             series.push(Series {
-                label: format!("{} ({}): {}/{}", a.label, a.traffic.name(), a.identified, a.devices),
-                colour: colour(ci),
-                stroke: if a.traffic == Traffic::Idle { Stroke::Solid } else { Stroke::Dashed },
+                label: format!("{} ({}): {}/{}", a.label, a.background, a.identified, a.devices),
+                colour: if a.background.starts_with("poisson") {
+                    shade(colour(ci), extra, a.background_rate)
+                } else {
+                    colour(ci)
+                },
+                stroke: match a.background.as_str() {
+                    "idle" => Stroke::Solid,
+                    "scenario" => Stroke::Dashed,
+                    _ => Stroke::Dotted,
+                },
                 points,
             });
         }
@@ -176,6 +215,7 @@ pub(crate) fn draw(s: &Scenario, r: &PredictReport) -> Result<Vec<(&'static str,
                 title: "Tracking attack: devices identified against connections".into(),
                 series,
                 x_max,
+                never,
             })?,
         ));
     }

@@ -66,6 +66,7 @@ pub fn measure(s: &Scenario, spec: &StrategySpec, seed: u64) -> DnsRow {
     let pool = d.range.len() - avoid.count_in(d.range);
     let server = (u32::from(s.predict.server.0), s.predict.server.1);
     let trials = u64::from(d.trials);
+    let step = super::observer::scan_step(&spec.config);
     let ranks: Vec<Option<u32>> = (0..trials)
         .into_par_iter()
         .map(|t| {
@@ -89,7 +90,7 @@ pub fn measure(s: &Scenario, spec: &StrategySpec, seed: u64) -> DnsRow {
             let (Some(last), Some(target)) = (ports.last().copied().flatten(), target) else { return None };
             let diffs: Vec<u32> = ports.windows(2).filter_map(|w| Some((w[1]? + n - w[0]?) % n)).collect();
             let want = (target + n - last) % n;
-            rank_guesses(&diffs, n, d.guesses).iter().position(|g| *g == want).map(|r| r as u32)
+            rank_guesses(&diffs, n, d.guesses, step).iter().position(|g| *g == want).map(|r| r as u32)
         })
         .collect();
     let first = ranks.iter().filter(|r| **r == Some(0)).count() as u64;

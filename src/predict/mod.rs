@@ -31,6 +31,10 @@ pub struct AttackRow {
     pub label: String,
     pub name: &'static str,
     pub traffic: Traffic,
+    /// The host's own traffic: `idle`, `scenario` (its workload) or `poisson R/s`.
+    pub background: String,
+    /// Its mean rate in connections per second, where the arrival process has one.
+    pub background_rate: Option<f64>,
     pub devices: u32,
     /// Devices whose two visits gave the same, non-empty ID.
     pub identified: u32,
@@ -123,6 +127,14 @@ pub fn run(s: &Scenario, seed: u64, progress: Progress<'_>) -> PredictReport {
         for traffic in [Traffic::Idle, Traffic::Busy] {
             attacks.push(attack(s, spec, seed, traffic));
         }
+        for &rate in &s.predict.attack.background_rates {
+            let mut busier = s.clone();
+            busier.arrivals = crate::scenario::Arrivals::Poisson { rate };
+            let mut row = attack(&busier, spec, seed, Traffic::Busy);
+            row.background = format!("poisson {rate}/s");
+            row.background_rate = Some(rate);
+            attacks.push(row);
+        }
     }
     progress("CVE-2022-32296 tester");
     let verdicts = s
@@ -213,10 +225,20 @@ pub fn attack(s: &Scenario, spec: &StrategySpec, seed: u64, traffic: Traffic) ->
     }
     failures.sort();
     let n = f64::from(devices);
+    let (background, background_rate) = match (traffic, &s.arrivals) {
+        (Traffic::Idle, _) => ("idle".to_string(), Some(0.0)),
+        (
+            Traffic::Busy,
+            crate::scenario::Arrivals::Poisson { rate } | crate::scenario::Arrivals::Constant { rate },
+        ) => ("scenario".to_string(), Some(*rate)),
+        (Traffic::Busy, _) => ("scenario".to_string(), None),
+    };
     AttackRow {
         label: spec.label.clone(),
         name: spec.config.name(),
         traffic,
+        background,
+        background_rate,
         devices,
         identified,
         success_rate: f64::from(identified) / n,

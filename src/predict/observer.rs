@@ -6,7 +6,8 @@
 //! each strategy is reported with the one that worked best for it:
 //!
 //! - `difference`: sees only its own connections' ports; guesses the last port plus the most
-//!   frequent differences seen so far (then 1, 2, 3, ... for guesses not yet backed by data).
+//!   frequent differences seen so far, then the scan step's multiples (1, 2, 3, ...; 2, 4, 6,
+//!   ... for Linux, which walks even ports) for guesses not yet backed by data.
 //!   Best against per-destination counters: Algorithm 4 and its Linux forms, whose entry moves
 //!   by a fixed (5.12: 2, 1/16 of the time 4) or random (>= 5.18: 2..16) step, and Algorithm 5.
 //! - `count-1`, `count-2`: also sees how many connections the host made to anyone in between
@@ -107,8 +108,10 @@ struct TrialTally {
 }
 
 /// Ranked guesses for the next port: `last + shift + d` for the `w` best differences `d`.
-/// `diffs` are the residual differences seen so far. Pure: exposed for the exact tests.
-pub fn rank_guesses(diffs: &[u32], n: u32, w: u32) -> Vec<u32> {
+/// `diffs` are the residual differences seen so far; guesses not backed by them are `step`,
+/// `2·step`, ... (the algorithm's scan step: Linux's connect() walks one parity, step 2).
+/// Pure: exposed for the exact tests.
+pub fn rank_guesses(diffs: &[u32], n: u32, w: u32, step: u32) -> Vec<u32> {
     let mut counts: Vec<(u32, u32)> = Vec::new();
     for &d in diffs {
         match counts.iter_mut().find(|(x, _)| *x == d) {
@@ -119,15 +122,32 @@ pub fn rank_guesses(diffs: &[u32], n: u32, w: u32) -> Vec<u32> {
     counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let w = w.min(n) as usize;
     let mut out: Vec<u32> = counts.iter().map(|c| c.0).take(w).collect();
-    let mut d = 1u32;
+    let step = step.max(1);
+    let mut d = step;
+    let mut wrapped = false;
     while out.len() < w {
+        if d >= n && !wrapped {
+            // Every multiple of the step is taken: the other residues, in order.
+            wrapped = true;
+            d = 1;
+        }
         let cand = d % n;
-        if !out.contains(&cand) {
+        if !out.contains(&cand) && (wrapped || cand % step == 0) {
             out.push(cand);
         }
-        d += 1;
+        d += if wrapped { 1 } else { step };
     }
     out
+}
+
+/// The step the algorithm's scan takes from one candidate to the next: 2 for Linux's
+/// `connect()` since 4.6 (even ports first), 1 otherwise. Part of what the observer knows.
+pub fn scan_step(cfg: &StrategyConfig) -> u32 {
+    match cfg {
+        StrategyConfig::Linux(_) | StrategyConfig::Linux512(_) => 2,
+        StrategyConfig::LinuxLegacy(c) if c.era == crate::strategy::LegacyEra::V4_6 => 2,
+        _ => 1,
+    }
 }
 
 /// Observes `spec` over `trials` fresh hosts.
@@ -137,6 +157,7 @@ pub fn measure(s: &Scenario, spec: &StrategySpec, seed: u64, traffic: Traffic) -
     let w = p.guesses;
     let salt = if traffic == Traffic::Busy { 1 } else { 0 };
     let server = (u32::from(p.server.0), p.server.1);
+    let step = scan_step(&spec.config);
     let tallies: Vec<TrialTally> = (0..u64::from(p.trials))
         .into_par_iter()
         .map(|t| {
@@ -163,7 +184,7 @@ pub fn measure(s: &Scenario, spec: &StrategySpec, seed: u64, traffic: Traffic) -
                 between.push(dev.background_made - seen);
                 seen = dev.background_made;
             }
-            tally(&ports, &between, &p.k, n, w)
+            tally(&ports, &between, &p.k, n, w, step)
         })
         .collect();
     let na = ATTACKS.len();
@@ -225,22 +246,22 @@ pub fn measure(s: &Scenario, spec: &StrategySpec, seed: u64, traffic: Traffic) -
 
 /// Scores every attack at every k on one trial's ports (offsets from `lo`, `None` when the
 /// host found no port) and the host's connection counts between them.
-fn tally(ports: &[Option<u32>], between: &[u64], ks: &[u32], n: u32, w: u32) -> TrialTally {
+fn tally(ports: &[Option<u32>], between: &[u64], ks: &[u32], n: u32, w: u32, step: u32) -> TrialTally {
     let na = ATTACKS.len();
     let mut t = TrialTally { first: vec![0; ks.len() * na], within: vec![0; ks.len() * na], sums: [0; 6] };
     let diff = |a: u32, b: u32| (b + n - a) % n;
     for (ki, &k) in ks.iter().enumerate() {
         let k = k as usize;
         let (Some(last), Some(target)) = (ports[k - 1], ports[k]) else { continue };
-        for (ai, step) in [0u64, 1, 2].into_iter().enumerate() {
+        for (ai, per_conn) in [0u64, 1, 2].into_iter().enumerate() {
             let residual = |j: usize| -> Option<u32> {
                 let (a, b) = (ports[j - 1]?, ports[j]?);
-                let shift = ((step * between[j]) % u64::from(n)) as u32;
+                let shift = ((per_conn * between[j]) % u64::from(n)) as u32;
                 Some((diff(a, b) + n - shift) % n)
             };
             let diffs: Vec<u32> = (1..k).filter_map(residual).collect();
-            let shift = ((step * between[k]) % u64::from(n)) as u32;
-            let guesses = rank_guesses(&diffs, n, w);
+            let shift = ((per_conn * between[k]) % u64::from(n)) as u32;
+            let guesses = rank_guesses(&diffs, n, w, step);
             let want = (diff(last, target) + n - shift) % n;
             if let Some(r) = guesses.iter().position(|g| *g == want) {
                 if r == 0 {

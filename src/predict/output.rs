@@ -114,15 +114,18 @@ pub fn guesses_csv(r: &PredictReport) -> String {
 }
 
 fn attack_csv(r: &PredictReport) -> String {
-    let mut out = String::from("label,name,traffic,device,identified,connections,duration_s,failure\n");
+    let mut out = String::from(
+        "label,name,background,background_rate,device,identified,connections,duration_s,failure\n",
+    );
     for a in &r.attacks {
         for (i, d) in a.per_device.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "{},{},{},{i},{},{},{},{}",
+                "{},{},{},{},{i},{},{},{},{}",
                 a.label,
                 a.name,
-                a.traffic.name(),
+                a.background,
+                opt(a.background_rate),
                 d.identified,
                 d.connections,
                 d.duration_s,
@@ -233,9 +236,9 @@ pub fn table(r: &PredictReport) -> String {
         for a in &r.attacks {
             let _ = writeln!(
                 out,
-                "  {:<20} {:<5} identified {}/{}  {:>8.0} connections  {:>6.1} s{}",
+                "  {:<20} {:<18} identified {:>2}/{:<2} {:>8.0} connections {:>6.1} s{}",
                 a.label,
-                a.traffic.name(),
+                a.background,
                 a.identified,
                 a.devices,
                 a.mean_connections,
@@ -309,13 +312,13 @@ pub fn html(s: &Scenario, seed: u64, r: &PredictReport, svgs: &[(&str, &str)]) -
     for (name, svg) in svgs {
         let _ = writeln!(h, "<figure>{svg}<figcaption>{}</figcaption></figure>", escape(name));
     }
-    h.push_str("<h2 id=\"tracking\">Tracking attack</h2>\n<table><thead><tr><th>strategy</th><th>traffic</th><th>identified</th><th>devices</th><th>mean connections</th><th>mean seconds</th><th>failures</th></tr></thead><tbody>\n");
+    h.push_str("<h2 id=\"tracking\">Tracking attack</h2>\n<table><thead><tr><th>strategy</th><th>background traffic</th><th>identified</th><th>devices</th><th>mean connections</th><th>mean seconds</th><th>failures</th></tr></thead><tbody>\n");
     for a in &r.attacks {
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.1}</td><td>{}</td></tr>",
             escape(&a.label),
-            a.traffic.name(),
+            escape(&a.background),
             a.identified,
             a.devices,
             a.mean_connections,

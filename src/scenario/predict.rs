@@ -40,6 +40,9 @@ pub struct AttackSettings {
     pub max_batches: u32,
     /// The tracking server's address.
     pub tracker: Ipv4Addr,
+    /// Extra runs with the host's own traffic replaced by Poisson arrivals at these rates
+    /// (connections per second, over the scenario's destinations and lifetimes).
+    pub background_rates: Vec<f64>,
 }
 
 /// `[predict.dns]`: a resolver's UDP socket pool and a spoofer who has seen `k` of its ports.
@@ -83,6 +86,7 @@ impl Default for AttackSettings {
             revisit: 60 * NANOS_PER_SEC,
             max_batches: 60,
             tracker: Ipv4Addr::new(198, 51, 100, 77),
+            background_rates: Vec::new(),
         }
     }
 }
@@ -180,8 +184,48 @@ fn parse_attack(mut p: Params) -> Result<AttackSettings, ParamError> {
         }
         None => d.tracker,
     };
-    p.finish(&["strategies", "seeds", "rate", "rtt", "revisit", "max_batches", "tracker"])?;
-    Ok(AttackSettings { strategies, seeds, rate, rtt, revisit, max_batches, tracker })
+    let background_rates = match p.take("background_rates") {
+        None => Vec::new(),
+        Some(Node { value: Value::Array(items), .. }) => {
+            let mut out = Vec::new();
+            for n in items {
+                let v = match n.value {
+                    Value::Integer(i) => i as f64,
+                    Value::Float(f) => f,
+                    _ => f64::NAN,
+                };
+                if !(v > 0.0 && v <= 1e6) {
+                    return Err(ParamError {
+                        key: p.path("background_rates"),
+                        span: Some(n.span),
+                        message:
+                            "every rate must be a number of connections per second above 0 and at most 1e6"
+                                .into(),
+                    });
+                }
+                out.push(v);
+            }
+            out
+        }
+        Some(n) => {
+            return Err(ParamError {
+                key: p.path("background_rates"),
+                span: Some(n.span),
+                message: "must be a list of rates, e.g. [100.0, 1000.0]".into(),
+            });
+        }
+    };
+    p.finish(&[
+        "strategies",
+        "seeds",
+        "rate",
+        "rtt",
+        "revisit",
+        "max_batches",
+        "tracker",
+        "background_rates",
+    ])?;
+    Ok(AttackSettings { strategies, seeds, rate, rtt, revisit, max_batches, tracker, background_rates })
 }
 
 fn parse_dns(mut p: Params) -> Result<DnsSettings, ParamError> {
