@@ -132,7 +132,7 @@ pub fn rank_guesses(diffs: &[u32], n: u32, w: u32, step: u32) -> Vec<u32> {
             d = 1;
         }
         let cand = d % n;
-        if !out.contains(&cand) && (wrapped || cand % step == 0) {
+        if !out.contains(&cand) && (wrapped || cand.is_multiple_of(step)) {
             out.push(cand);
         }
         d += if wrapped { 1 } else { step };
