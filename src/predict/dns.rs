@@ -54,7 +54,9 @@ pub struct DnsRow {
     /// `port_bits + 16`.
     pub total_bits: Option<f64>,
     /// The closed form: 0 for one global +1 counter, log2 N for Algorithm 5 (one global
-    /// counter), log2 of the pool for everything keyed by destination or random.
+    /// counter), log2 of the pool for everything keyed by destination or random, and log2 of
+    /// the pool's ports of one parity for Linux's connect() (even ports first). An upper bound
+    /// where reserved ports make some ports likelier than others (Algorithm 1, Linux).
     pub formula_bits: Option<f64>,
 }
 
@@ -95,24 +97,31 @@ pub fn measure(s: &Scenario, spec: &StrategySpec, seed: u64) -> DnsRow {
         .collect();
     let first = ranks.iter().filter(|r| **r == Some(0)).count() as u64;
     let within = ranks.iter().filter(|r| r.is_some()).count() as u64;
-    // The peak probability, from below: for r = 1, 2, 4, ..., w, the rate at which one of the
-    // first r guesses hit, over r (an average of the r likeliest ports' probabilities can only
-    // be smaller than the likeliest one's), where at least 5 hits back it.
-    let mut best = 0.0f64;
+    // The peak probability: for r = 1, 2, 4, ..., w, the rate at which one of the first r
+    // guesses hit, over r, is an average of the r likeliest ports' probabilities, so no larger
+    // than the likeliest one's. Of these the one whose lower 2-sigma bound is highest is taken
+    // (taking the largest estimate instead would pick whichever r was luckiest).
+    let mut best = (f64::NEG_INFINITY, 0.0f64);
     let mut r = 1u32;
     loop {
         let r_eff = r.min(d.guesses);
-        let hits = ranks.iter().filter(|x| x.is_some_and(|x| x < r_eff)).count() as u64;
-        if hits >= 5 {
-            best = best.max(hits as f64 / trials as f64 / f64::from(r_eff));
+        let hits = ranks.iter().filter(|x| x.is_some_and(|x| x < r_eff)).count() as f64;
+        let scale = trials as f64 * f64::from(r_eff);
+        let lower = (hits - 2.0 * hits.sqrt()) / scale;
+        if hits > 0.0 && lower > best.0 {
+            best = (lower, hits / scale);
         }
         if r_eff == d.guesses {
             break;
         }
         r *= 2;
     }
+    let best = best.1;
     let port_bits = (best > 0.0).then(|| if best >= 1.0 { 0.0 } else { -best.log2() });
+    // Linux's connect() takes ports of `lo`'s parity first: on a quiet pool only those.
+    let same_parity = d.range.iter().filter(|p| (p - d.range.lo()) % 2 == 0 && !avoid.contains(*p)).count();
     let formula_bits = match &spec.config {
+        _ if step == 2 => Some((same_parity as f64).log2()),
         StrategyConfig::Bsd(_) | StrategyConfig::Windows => Some(0.0),
         StrategyConfig::MacOs(c) if !c.randomize_ports => Some(0.0),
         StrategyConfig::RandomIncrements(c) => Some(f64::from(c.n).log2()),
