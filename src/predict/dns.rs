@@ -119,7 +119,8 @@ pub fn measure(s: &Scenario, spec: &StrategySpec, seed: u64) -> DnsRow {
     let best = best.1;
     let port_bits = (best > 0.0).then(|| if best >= 1.0 { 0.0 } else { -best.log2() });
     // Linux's connect() takes ports of `lo`'s parity first: on a quiet pool only those.
-    let same_parity = d.range.iter().filter(|p| (p - d.range.lo()) % 2 == 0 && !avoid.contains(*p)).count();
+    let same_parity =
+        d.range.iter().filter(|p| (p - d.range.lo()).is_multiple_of(2) && !avoid.contains(*p)).count();
     let formula_bits = match &spec.config {
         _ if step == 2 => Some((same_parity as f64).log2()),
         StrategyConfig::Bsd(_) | StrategyConfig::Windows => Some(0.0),
