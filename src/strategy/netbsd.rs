@@ -25,6 +25,9 @@ use super::bsd::{Bsd, BsdConfig, Direction, Start};
 use super::keyed_hash::{HashFn, KeyedHash};
 use super::random_pick::RandomPick;
 use super::random_start::RandomStart;
+use super::registry::{
+    ConfiguredStrategy, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo, flag, serialized,
+};
 use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
 use crate::stack::Flow;
 use rand::Rng;
@@ -76,6 +79,58 @@ pub struct NetBsdConfig {
 impl Default for NetBsdConfig {
     fn default() -> Self {
         NetBsdConfig { algorithm: NetBsdAlgorithm::Bsd, per_call_secret: false, n: 500, table_length: 8 }
+    }
+}
+
+/// `netbsd`.
+pub static INFO: StrategyInfo = StrategyInfo {
+    name: "netbsd",
+    aliases: &[],
+    summary: "NetBSD portalgo.c: the six selectable RFC 6056 algorithms with NetBSD's 16-bit state (default bsd, counting down from the top); local-port scope",
+    params: &[
+        ParamInfo {
+            name: "algorithm",
+            default: "bsd",
+            help: "bsd, random_start, random_pick, hash, doublehash or randinc (net.inet.ip.anonportalgo.selected)",
+        },
+        ParamInfo {
+            name: "per_call_secret",
+            default: "false",
+            help: "Fhash() draws a fresh secret on every call, as NetBSD's code does (hash and doublehash lose their per-destination offset)",
+        },
+        ParamInfo {
+            name: "n",
+            default: "500",
+            help: "randinc's N: increments are uniform in 1..N (1 to 65535)",
+        },
+        ParamInfo { name: "table_length", default: "8", help: "doublehash's dhtable[] entries (1 to 255)" },
+    ],
+    parse: |p| {
+        let algorithm = NetBsdAlgorithm::parse(p.choice("algorithm", NetBsdAlgorithm::NAMES)?)
+            .expect("choice() returns one of NAMES");
+        Ok(StrategyConfig::new(NetBsdConfig {
+            algorithm,
+            per_call_secret: flag(p, "per_call_secret", false)?,
+            n: p.u64_in("n", 500, 1, 65535)? as u16,
+            table_length: p.u64_in("table_length", 8, 1, 255)? as u8,
+        }))
+    },
+};
+
+impl ConfiguredStrategy for NetBsdConfig {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+    /// anonportmin/max 49152-65535, 2 x MSL 30 s.
+    fn os_defaults(&self) -> OsDefaults {
+        use crate::stack::{Scope, TwReuse};
+        OsDefaults::profile(49152, 65535, Scope::LocalPort, 60, TwReuse::Off)
+    }
+    fn settings(&self) -> serde_json::Value {
+        serialized(self)
+    }
+    fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
+        Box::new(NetBsd::new(*self, rng))
     }
 }
 
