@@ -15,7 +15,7 @@ use super::device::{Device, Hold, StackSettings};
 use super::observer::rank_guesses;
 use crate::scenario::Scenario;
 use crate::stack::{ReservedPorts, Scope};
-use crate::strategy::{StrategyConfig, StrategySpec};
+use crate::strategy::StrategySpec;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -68,7 +68,7 @@ pub fn measure(s: &Scenario, spec: &StrategySpec, seed: u64) -> DnsRow {
     let pool = d.range.len() - avoid.count_in(d.range);
     let server = (u32::from(s.predict.server.0), s.predict.server.1);
     let trials = u64::from(d.trials);
-    let step = super::observer::scan_step(&spec.config);
+    let step = adapter::scan_step(&spec.config);
     let ranks: Vec<Option<u32>> = (0..trials)
         .into_par_iter()
         .map(|t| {
@@ -121,14 +121,7 @@ pub fn measure(s: &Scenario, spec: &StrategySpec, seed: u64) -> DnsRow {
     // Linux's connect() takes ports of `lo`'s parity first: on a quiet pool only those.
     let same_parity =
         d.range.iter().filter(|p| (p - d.range.lo()).is_multiple_of(2) && !avoid.contains(*p)).count();
-    let formula_bits = match &spec.config {
-        _ if step == 2 => Some((same_parity as f64).log2()),
-        StrategyConfig::Bsd(_) | StrategyConfig::Windows => Some(0.0),
-        StrategyConfig::MacOs(c) if !c.randomize_ports => Some(0.0),
-        StrategyConfig::RandomIncrements(c) => Some(f64::from(c.n).log2()),
-        StrategyConfig::NetBsd(_) | StrategyConfig::FreeBsd12(_) => None,
-        _ => Some(f64::from(pool).log2()),
-    };
+    let formula_bits = adapter::dns_formula(&spec.config, pool, same_parity as u32);
     DnsRow {
         label: spec.label.clone(),
         name: spec.config.name(),

@@ -14,7 +14,7 @@ pub mod output;
 pub mod tracker;
 
 use crate::scenario::Scenario;
-use crate::strategy::{StrategyConfig, StrategySpec};
+use crate::strategy::StrategySpec;
 use crate::time::{NANOS_PER_SEC, Nanos};
 use device::Device;
 use observer::{StrategyGuess, Traffic};
@@ -84,10 +84,7 @@ pub fn attack_targets(s: &Scenario) -> Vec<&StrategySpec> {
         .iter()
         .filter(|spec| {
             if names.is_empty() {
-                matches!(
-                    spec.config,
-                    StrategyConfig::Linux(_) | StrategyConfig::Linux512(_) | StrategyConfig::LinuxLegacy(_)
-                )
+                adapter::is_linux_profile(&spec.config)
             } else {
                 names.iter().any(|n| n == &spec.label || n == spec.config.name())
             }

@@ -22,7 +22,7 @@
 use super::adapter;
 use super::device::{Device, Hold};
 use crate::scenario::Scenario;
-use crate::strategy::{Increment, StrategyConfig, StrategySpec};
+use crate::strategy::StrategySpec;
 use crate::time::Nanos;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -140,16 +140,6 @@ pub fn rank_guesses(diffs: &[u32], n: u32, w: u32, step: u32) -> Vec<u32> {
     out
 }
 
-/// The step the algorithm's scan takes from one candidate to the next: 2 for Linux's
-/// `connect()` since 4.6 (even ports first), 1 otherwise. Part of what the observer knows.
-pub fn scan_step(cfg: &StrategyConfig) -> u32 {
-    match cfg {
-        StrategyConfig::Linux(_) | StrategyConfig::Linux512(_) => 2,
-        StrategyConfig::LinuxLegacy(c) if c.era == crate::strategy::LegacyEra::V4_6 => 2,
-        _ => 1,
-    }
-}
-
 /// Observes `spec` over `trials` fresh hosts.
 pub fn measure(s: &Scenario, spec: &StrategySpec, seed: u64, traffic: Traffic) -> StrategyGuess {
     let p = &s.predict;
@@ -157,7 +147,7 @@ pub fn measure(s: &Scenario, spec: &StrategySpec, seed: u64, traffic: Traffic) -
     let w = p.guesses;
     let salt = if traffic == Traffic::Busy { 1 } else { 0 };
     let server = (u32::from(p.server.0), p.server.1);
-    let step = scan_step(&spec.config);
+    let step = adapter::scan_step(&spec.config);
     let tallies: Vec<TrialTally> = (0..u64::from(p.trials))
         .into_par_iter()
         .map(|t| {
@@ -227,7 +217,7 @@ pub fn measure(s: &Scenario, spec: &StrategySpec, seed: u64, traffic: Traffic) -
     let last = points.iter().rev().find(|q| q.attack == best_attack).map(|q| q.first).unwrap_or(0.0);
     let count_correlation = (traffic == Traffic::Busy).then(|| correlation(&sums)).flatten();
     let n = s.effective(spec).range.len();
-    let (ff, fw) = formula(&spec.config, n, w);
+    let (ff, fw) = adapter::idle_formula(&spec.config, n, w);
     StrategyGuess {
         label: spec.label.clone(),
         name: spec.config.name(),
@@ -296,39 +286,4 @@ fn correlation(s: &[i128; 6]) -> Option<f64> {
     }
     let cov = n * s[5] - s[1] * s[2];
     Some(cov as f64 / ((var_d as f64).sqrt() * (var_m as f64).sqrt()))
-}
-
-/// The closed forms on an idle host, toward the observer's own server, with `w` guesses:
-/// `None` where the strategy has none simple enough to state.
-pub fn formula(cfg: &StrategyConfig, n: u32, w: u32) -> (Option<f64>, Option<f64>) {
-    let uniform = (Some(1.0 / f64::from(n)), Some(f64::from(w.min(n)) / f64::from(n)));
-    let sure = (Some(1.0), Some(1.0));
-    match cfg {
-        // One counter, +1 (or +2) per connection: the next port is the last plus one step.
-        StrategyConfig::Bsd(_)
-        | StrategyConfig::Hash(_)
-        | StrategyConfig::LinuxLegacy(_)
-        | StrategyConfig::Windows => sure,
-        StrategyConfig::MacOs(c) if !c.randomize_ports => sure,
-        StrategyConfig::DoubleHash(c) => match c.increment {
-            Increment::Rfc | Increment::Linux512 => sure,
-            Increment::Linux => (Some(1.0 / 8.0), Some(f64::from(w.min(8)) / 8.0)),
-        },
-        // The counter moves by 2, or by 4 when c579bd1b4021 skips (1 in skip_one_in).
-        StrategyConfig::Linux512(c) if c.skip_one_in == 0 => sure,
-        StrategyConfig::Linux512(c) => {
-            let skip = 1.0 / f64::from(c.skip_one_in);
-            (Some(1.0 - skip), Some(if w >= 2 { 1.0 } else { 1.0 - skip }))
-        }
-        // max(0, 2·rand(0..7)) + 2: eight equally likely even steps, within one key window.
-        StrategyConfig::Linux(_) => (Some(1.0 / 8.0), Some(f64::from(w.min(8)) / 8.0)),
-        // A random 1..N step before the first candidate.
-        StrategyConfig::RandomIncrements(c) => {
-            (Some(1.0 / f64::from(c.n)), Some(f64::from(w.min(c.n)) / f64::from(c.n)))
-        }
-        StrategyConfig::RandomStart | StrategyConfig::RandomPick | StrategyConfig::OpenBsd => uniform,
-        StrategyConfig::FreeBsd(c) if c.randomized => uniform,
-        StrategyConfig::FreeBsd(_) => sure,
-        _ => (None, None),
-    }
 }
