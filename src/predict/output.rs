@@ -77,6 +77,11 @@ pub fn json(s: &Scenario, seed: u64, r: &PredictReport) -> serde_json::Value {
     })
 }
 
+/// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
 fn opt(v: Option<f64>) -> String {
     v.map(|x| format!("{x}")).unwrap_or_default()
 }
@@ -91,7 +96,7 @@ pub fn guesses_csv(r: &PredictReport) -> String {
             let _ = writeln!(
                 out,
                 "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                g.label,
+                field(&g.label),
                 g.name,
                 g.traffic.name(),
                 p.attack,
@@ -122,14 +127,14 @@ fn attack_csv(r: &PredictReport) -> String {
             let _ = writeln!(
                 out,
                 "{},{},{},{},{i},{},{},{},{}",
-                a.label,
+                field(&a.label),
                 a.name,
                 a.background,
                 opt(a.background_rate),
                 d.identified,
                 d.connections,
                 d.duration_s,
-                d.failure.clone().unwrap_or_default()
+                field(d.failure.as_deref().unwrap_or_default())
             );
         }
     }
@@ -139,7 +144,7 @@ fn attack_csv(r: &PredictReport) -> String {
 fn classifier_csv(r: &PredictReport) -> String {
     let mut out = String::from("label,name,traffic,verdict\n");
     for v in &r.verdicts {
-        let _ = writeln!(out, "{},{},{},\"{}\"", v.label, v.name, v.traffic.name(), v.verdict);
+        let _ = writeln!(out, "{},{},{},{}", field(&v.label), v.name, v.traffic.name(), field(v.verdict));
     }
     out
 }
@@ -152,7 +157,7 @@ fn dns_csv(r: &PredictReport) -> String {
         let _ = writeln!(
             out,
             "{},{},{},{},{},{},{},{},{},{},{},{}",
-            d.label,
+            field(&d.label),
             d.name,
             d.pool_ports,
             d.k,
