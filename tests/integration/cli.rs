@@ -25,8 +25,8 @@ const INVALID: &[(&str, &str)] = &[
         "bad-expect",
         "11:16: expect.max_failures: `max_failures` is not an expectation: use a metric (attempted, established, failed, failed_fraction, mean_probes, p99_probes, max_probes, collisions_local, collisions_remote, reuse_count, reuse_within_threshold, occupancy_peak), optionally with max_ or min_ in front",
     ),
-    ("bad-predict-k", "11:9: predict.k: every k must be a whole number of ports from 1 to 4096"),
     ("bad-parameter-value", "10:15: strategies[0].entry_width: `24` is not one of: 16, 32"),
+    ("bad-predict-k", "11:9: predict.k: every k must be a whole number of ports from 1 to 4096"),
     (
         "bad-socket-mode",
         "5:10: destinations[0].socket: `bind-first` is not a socket mode: use one of connect, bind-then-connect, bind-no-port",
