@@ -92,20 +92,6 @@ pub fn attack_targets(s: &Scenario) -> Vec<&StrategySpec> {
         .collect()
 }
 
-/// Checks names in `[predict.attack] strategies` before any work.
-pub fn validate(s: &Scenario) -> Result<(), String> {
-    for n in &s.predict.attack.strategies {
-        if !s.strategies.iter().any(|spec| &spec.label == n || spec.config.name() == n) {
-            let have: Vec<&str> = s.strategies.iter().map(|x| x.label.as_str()).collect();
-            return Err(format!(
-                "predict.attack.strategies: the scenario has no strategy `{n}` (it has {})",
-                have.join(", ")
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// A stage of the run, for the progress line.
 pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
 

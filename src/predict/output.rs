@@ -15,9 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// `portsim predict`.
 pub fn execute(args: PredictArgs) -> Result<crate::commands::Status> {
-    let s = crate::scenario::load(&args.scenario)?;
-    super::validate(&s).map_err(|e| anyhow::anyhow!("{}: {e}", s.origin))?;
-    let mut s = s;
+    let mut s = crate::scenario::load(&args.scenario)?;
     if !args.only.is_empty() {
         s.retain_strategies(&args.only).map_err(|e| anyhow::anyhow!("{}: {e}", s.origin))?;
     }

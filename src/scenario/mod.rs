@@ -366,7 +366,11 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
         None => Vec::new(),
     };
     let predict = match doc.table("predict")? {
-        Some(p) => predict::parse(p)?,
+        Some(p) => {
+            let names: Vec<(String, &'static str)> =
+                strategies.iter().map(|s| (s.label.clone(), s.config.name())).collect();
+            predict::parse(p, &names)?
+        }
         None => predict::PredictSettings::default(),
     };
     doc.finish(TOP_KEYS)?;

@@ -106,8 +106,9 @@ impl Default for DnsSettings {
     }
 }
 
-/// Parses `[predict]`.
-pub fn parse(mut p: Params) -> Result<PredictSettings, ParamError> {
+/// Parses `[predict]`; `labels` are the scenario's strategy labels (and names), which
+/// `attack.strategies` must name.
+pub fn parse(mut p: Params, labels: &[(String, &'static str)]) -> Result<PredictSettings, ParamError> {
     let d = PredictSettings::default();
     let k = match p.take("k") {
         None => d.k.clone(),
@@ -149,7 +150,7 @@ pub fn parse(mut p: Params) -> Result<PredictSettings, ParamError> {
         None => d.server,
     };
     let attack = match p.table("attack")? {
-        Some(a) => parse_attack(a)?,
+        Some(a) => parse_attack(a, labels)?,
         None => d.attack.clone(),
     };
     let dns = match p.table("dns")? {
@@ -160,10 +161,20 @@ pub fn parse(mut p: Params) -> Result<PredictSettings, ParamError> {
     Ok(PredictSettings { k, guesses, trials, interval, server, attack, dns })
 }
 
-fn parse_attack(mut p: Params) -> Result<AttackSettings, ParamError> {
+fn parse_attack(mut p: Params, labels: &[(String, &'static str)]) -> Result<AttackSettings, ParamError> {
     let d = AttackSettings::default();
-    let strategies =
-        p.strings("strategies")?.map(|l| l.into_iter().map(|(s, _)| s).collect()).unwrap_or_default();
+    let mut strategies = Vec::new();
+    for (name, span) in p.strings("strategies")?.unwrap_or_default() {
+        if !labels.iter().any(|(l, n)| *l == name || *n == name) {
+            let have: Vec<&str> = labels.iter().map(|(l, _)| l.as_str()).collect();
+            return Err(ParamError {
+                key: p.path("strategies"),
+                span: Some(span),
+                message: format!("the scenario has no strategy `{name}` (it has {})", have.join(", ")),
+            });
+        }
+        strategies.push(name);
+    }
     let seeds = p.u64_in("seeds", u64::from(d.seeds), 1, 10_000)? as u32;
     let rate = match p.positive_f64("rate")? {
         Some(r) if r > 1e7 => {

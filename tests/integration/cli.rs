@@ -28,6 +28,10 @@ const INVALID: &[(&str, &str)] = &[
     ("bad-parameter-value", "10:15: strategies[0].entry_width: `24` is not one of: 16, 32"),
     ("bad-predict-k", "11:9: predict.k: every k must be a whole number of ports from 1 to 4096"),
     (
+        "bad-predict-target",
+        "11:15: predict.attack.strategies: the scenario has no strategy `linux-5.12` (it has linux)",
+    ),
+    (
         "bad-socket-mode",
         "5:10: destinations[0].socket: `bind-first` is not a socket mode: use one of connect, bind-then-connect, bind-no-port",
     ),
