@@ -59,6 +59,38 @@ pub enum Command {
     /// examined and the port picked, as JSON (schema: docs/vectors.md).
     #[command(after_help = VECTORS_EXAMPLES)]
     Vectors(VectorsArgs),
+    /// How predictable each strategy's ports are: next-port guessing against k, the 2022
+    /// tracking attack, the CVE-2022-32296 tester's verdicts and the DNS view (predict.json,
+    /// predict.csv, attack.csv, classifier.csv, dns.csv, charts, report.html).
+    #[command(after_help = PREDICT_EXAMPLES)]
+    Predict(PredictArgs),
+}
+
+const PREDICT_EXAMPLES: &str = "\
+Examples:
+  portsim predict scenarios/predictability.toml          write output/predictability-predict/
+  portsim predict scenarios/predictability.toml --only linux,linux-5.12 --seed 3
+  portsim predict scenarios/predictability.toml --no-charts --out /tmp/p";
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// The scenario (TOML); its [predict] table says what to measure.
+    pub scenario: PathBuf,
+    /// Output folder (default: output/<scenario name>-predict/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seed, instead of the scenario's own.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Only these strategies (labels or names, comma-separated).
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Worker threads (default: one per core). Results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Skip the charts and report.html.
+    #[arg(long)]
+    pub no_charts: bool,
 }
 
 const VECTORS_EXAMPLES: &str = "\

@@ -37,6 +37,7 @@ pub fn execute(cli: Cli) -> Result<Status> {
         Command::Capacity(args) => crate::capacity::execute(args),
         Command::Run(args) => run(args),
         Command::Vectors(args) => crate::strategy::vectors::execute(args),
+        Command::Predict(args) => crate::predict::output::execute(args),
     }
 }
 

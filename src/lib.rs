@@ -184,6 +184,8 @@ pub mod metrics;
 #[allow(missing_docs)]
 pub mod params;
 #[allow(missing_docs)]
+pub mod predict;
+#[allow(missing_docs)]
 pub mod report;
 #[allow(missing_docs)]
 pub mod scenario;

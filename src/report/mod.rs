@@ -2,7 +2,7 @@
 //! `report.html`.
 
 pub mod charts;
-mod files;
+pub(crate) mod files;
 pub mod html;
 pub(crate) mod plot;
 mod table;

@@ -4,6 +4,7 @@
 
 mod error;
 pub mod expect;
+pub mod predict;
 mod trace;
 pub mod workload;
 
@@ -95,6 +96,8 @@ pub struct Scenario {
     pub stack_overrides: std::collections::BTreeMap<String, StackOverrides>,
     pub metrics: MetricSettings,
     pub expect: Vec<Expectation>,
+    /// `[predict]`: what `portsim predict` measures (defaults when the table is absent).
+    pub predict: predict::PredictSettings,
 }
 
 /// `stack = { ... }` of one `[[strategies]]` entry: what it changes for that strategy alone.
@@ -255,6 +258,7 @@ const TOP_KEYS: &[&str] = &[
     "strategies",
     "metrics",
     "expect",
+    "predict",
 ];
 
 fn parse_params(
@@ -391,6 +395,14 @@ fn parse_params(
         Some(e) => expect::parse(e, &labels)?,
         None => Vec::new(),
     };
+    let predict = match doc.table("predict")? {
+        Some(p) => {
+            let names: Vec<(String, &'static str)> =
+                strategies.iter().map(|s| (s.label.clone(), s.config.name())).collect();
+            predict::parse(p, &names)?
+        }
+        None => predict::PredictSettings::default(),
+    };
     doc.finish(TOP_KEYS)?;
 
     Ok(Scenario {
@@ -417,6 +429,7 @@ fn parse_params(
         strategies,
         metrics,
         expect,
+        predict,
     })
 }
 

@@ -26,6 +26,11 @@ const INVALID: &[(&str, &str)] = &[
         "11:16: expect.max_failures: `max_failures` is not an expectation: use a metric (attempted, established, failed, failed_fraction, mean_probes, p99_probes, max_probes, collisions_local, collisions_remote, reuse_count, reuse_within_threshold, occupancy_peak, port_usage_distinct, port_usage_max_over_mean), optionally with max_ or min_ in front",
     ),
     ("bad-parameter-value", "10:15: strategies[0].entry_width: `24` is not one of: 16, 32"),
+    ("bad-predict-k", "11:9: predict.k: every k must be a whole number of ports from 1 to 4096"),
+    (
+        "bad-predict-target",
+        "11:15: predict.attack.strategies: the scenario has no strategy `linux-5.12` (it has linux)",
+    ),
     (
         "bad-socket-mode",
         "5:10: destinations[0].socket: `bind-first` is not a socket mode: use one of connect, bind-then-connect, bind-no-port",

@@ -6,6 +6,7 @@ mod closed_forms;
 mod exact_sequences;
 mod library_api;
 mod os_profiles;
+mod predict;
 mod properties;
 mod report;
 mod scenarios;
