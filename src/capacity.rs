@@ -333,9 +333,9 @@ pub fn execute(args: CapacityArgs) -> Result<Status> {
     let i = inputs(&args)?;
     let c = i.capacity();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&c)?);
+        crate::report::stdout::print(&format!("{}\n", serde_json::to_string_pretty(&c)?));
     } else {
-        print!("{}", render(&c, &i));
+        crate::report::stdout::print(&render(&c, &i));
     }
     Ok(Status::Ok)
 }

@@ -2,7 +2,7 @@
 //! code; everything in between lives here, so it can be tested without a process.
 
 use crate::cli::{Cli, Command, RunArgs};
-use crate::report;
+use crate::report::{self, stdout};
 use crate::scenario::{self, Scenario};
 use crate::sim::{self, DestinationTable, RunOptions, RunOutput};
 use crate::strategy::registry::STRATEGIES;
@@ -28,7 +28,7 @@ pub enum Status {
 pub fn execute(cli: Cli) -> Result<Status> {
     match cli.command {
         Command::Strategies => {
-            print!("{}", strategies_text());
+            stdout::print(&strategies_text());
             Ok(Status::Ok)
         }
         Command::Check { scenarios } => check(&scenarios),
@@ -106,25 +106,57 @@ fn load_all(args: &RunArgs) -> Result<Vec<Scenario>> {
     Ok(out)
 }
 
+/// Where each scenario's files go: `--out` itself for one scenario, else one sub-folder per
+/// scenario name. Two scenarios with the same name would share a folder: refused.
+fn output_dirs(args: &RunArgs, scenarios: &[Scenario]) -> Result<Vec<PathBuf>> {
+    let several = scenarios.len() > 1;
+    let dirs: Vec<PathBuf> = scenarios
+        .iter()
+        .map(|s| match (&args.out, several) {
+            (Some(d), false) => d.clone(),
+            (Some(d), true) => d.join(&s.name),
+            (None, _) => Path::new("output").join(&s.name),
+        })
+        .collect();
+    for (i, s) in scenarios.iter().enumerate() {
+        if let Some(first) = scenarios[..i].iter().find(|o| o.name == s.name) {
+            anyhow::bail!(
+                "{} and {} are both named `{}`: their files would share {}/; give one a different `name`",
+                first.origin,
+                s.origin,
+                s.name,
+                dirs[i].display()
+            );
+        }
+    }
+    // Refused before anything runs, not after minutes of simulation.
+    for d in &dirs {
+        report::check_replaceable(d)?;
+    }
+    Ok(dirs)
+}
+
+/// `portsim run`. With `--json`, one scenario prints its summary object and several print one
+/// array of them: either way stdout is one JSON document.
 fn run(args: RunArgs) -> Result<Status> {
     let scenarios = load_all(&args)?;
+    let dirs = output_dirs(&args, &scenarios)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
         .context("cannot start worker threads")?;
     let several = scenarios.len() > 1;
+    let json_array = args.json && several;
+    if json_array {
+        stdout::print("[\n");
+    }
     let mut status = Status::Ok;
-    for s in &scenarios {
+    for (i, (s, dir)) in scenarios.iter().zip(&dirs).enumerate() {
         let seed = args.seed.unwrap_or(s.seed);
-        let dir = match (&args.out, several) {
-            (Some(d), false) => d.clone(),
-            (Some(d), true) => d.join(&s.name),
-            (None, _) => Path::new("output").join(&s.name),
-        };
         let outputs = run_with_progress(&pool, s, seed, args.log_connections);
         let dests = DestinationTable::of(s);
         let written = report::write_outputs(
-            &dir,
+            dir,
             s,
             seed,
             &outputs,
@@ -132,25 +164,36 @@ fn run(args: RunArgs) -> Result<Status> {
             report::OutputOptions { log_connections: args.log_connections, charts: !args.no_charts },
         )?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&report::summary_json(s, seed, &outputs))?);
+            let doc = serde_json::to_string_pretty(&report::summary_json(s, seed, &outputs))?;
+            let sep = if !json_array {
+                ""
+            } else if i == 0 {
+                ""
+            } else {
+                ",\n"
+            };
+            stdout::print(&format!("{sep}{doc}{}", if json_array { "" } else { "\n" }));
         } else {
-            println!(
-                "{} (seed {seed}){}",
+            stdout::print(&format!(
+                "{} (seed {seed}){}\n{}",
                 s.name,
-                if s.description.is_empty() { String::new() } else { format!(": {}", s.description) }
-            );
-            print!("{}", report::render_table(&outputs));
+                if s.description.is_empty() { String::new() } else { format!(": {}", s.description) },
+                report::render_table(&outputs)
+            ));
         }
         let names: Vec<String> =
-            written.iter().map(|p| p.strip_prefix(&dir).unwrap_or(p).display().to_string()).collect();
+            written.iter().map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string()).collect();
         eprintln!("wrote {}/ ({})", dir.display(), names.join(", "));
         for failure in failed_expectations(s, &outputs) {
             eprintln!("expectation failed: {failure}");
             status = Status::ExpectationFailed;
         }
         if !args.json {
-            println!();
+            stdout::print("\n");
         }
+    }
+    if json_array {
+        stdout::print("\n]\n");
     }
     Ok(status)
 }

@@ -5,10 +5,11 @@ pub mod charts;
 mod files;
 pub mod html;
 pub(crate) mod plot;
+pub mod stdout;
 mod table;
 mod tables;
 
-pub use files::Staged;
+pub use files::{MARKER, Staged, check_replaceable};
 pub use table::render_table;
 pub use tables::{connections_csv, port_usage_csv, summary_csv, timeseries_csv};
 
@@ -68,7 +69,8 @@ pub struct OutputOptions {
     pub charts: bool,
 }
 
-/// Writes every output file of a run into `dir`, all or nothing.
+/// Writes every output file of a run into `dir`, all or nothing: `dir` ends up holding this
+/// run's files and no other's (see [`Staged`]).
 pub fn write_outputs(
     dir: &Path,
     scenario: &Scenario,
@@ -78,7 +80,7 @@ pub fn write_outputs(
     opts: OutputOptions,
 ) -> Result<Vec<PathBuf>> {
     let log = opts.log_connections;
-    let mut staged = Staged::default();
+    let mut staged = Staged::new(dir)?;
     let json = serde_json::to_string_pretty(&summary_json(scenario, seed, outputs))?;
     staged.write(dir.join("summary.json"), json.as_bytes())?;
     staged.write(dir.join("summary.csv"), summary_csv(outputs)?.as_bytes())?;

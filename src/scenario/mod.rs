@@ -142,8 +142,14 @@ impl Scenario {
 
     /// Keeps only the strategies whose label or name is in `names`.
     pub fn retain_strategies(&mut self, names: &[String]) -> Result<(), String> {
+        // A name is a label, a registry name or one of its aliases (`alg2` is random-pick).
+        let matches = |n: &str, s: &StrategySpec| {
+            s.label == n
+                || s.config.name() == n
+                || crate::strategy::registry::lookup(n).is_some_and(|info| info.name == s.config.name())
+        };
         for n in names {
-            if !self.strategies.iter().any(|s| &s.label == n || s.config.name() == n) {
+            if !self.strategies.iter().any(|s| matches(n, s)) {
                 let have: Vec<&str> = self.strategies.iter().map(|s| s.label.as_str()).collect();
                 return Err(format!(
                     "--only {n}: the scenario has no strategy `{n}` (it has {})",
@@ -151,7 +157,7 @@ impl Scenario {
                 ));
             }
         }
-        self.strategies.retain(|s| names.iter().any(|n| n == &s.label || n == s.config.name()));
+        self.strategies.retain(|s| names.iter().any(|n| matches(n, s)));
         Ok(())
     }
 }

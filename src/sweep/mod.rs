@@ -460,7 +460,7 @@ pub fn render_table(r: &SweepResult) -> String {
 
 /// Writes `sweep.csv`, `sweep.json` and (unless `charts` is false) the charts into `dir`.
 pub fn write_outputs(dir: &Path, r: &SweepResult, text: &str, charts: bool) -> Result<Vec<PathBuf>> {
-    let mut staged = Staged::default();
+    let mut staged = Staged::new(dir)?;
     staged.write(dir.join("sweep.csv"), sweep_csv(r)?.as_bytes())?;
     staged.write(dir.join("sweep.json"), serde_json::to_string_pretty(&sweep_json(r))?.as_bytes())?;
     if charts && !r.rows.is_empty() {

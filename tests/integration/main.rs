@@ -5,6 +5,7 @@ mod cli;
 mod closed_forms;
 mod exact_sequences;
 mod os_profiles;
+mod outputs;
 mod properties;
 mod report;
 mod scenarios;

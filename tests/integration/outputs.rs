@@ -1,0 +1,166 @@
+//! What a run leaves on disk and on stdout when used from a shell: a closed pipe, a reused
+//! `--out`, scenarios sharing a name, `--json` over several scenarios, aliases in `--only`.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+fn portsim() -> Command {
+    Command::cargo_bin("portsim").expect("the portsim binary is built for the tests")
+}
+
+/// A scenario that runs in milliseconds.
+pub fn tiny(dir: &Path, file: &str, name: &str) -> PathBuf {
+    let path = dir.join(file);
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"{name}\"\nduration = \"20s\"\nseed = 5\n[ports]\nrange = \"20000-20099\"\n[tcp]\ntime_wait = \"5s\"\n\
+             [[destinations]]\naddr = \"192.0.2.1:443\"\n[workload]\n\
+             arrivals = {{ process = \"poisson\", rate = 25.0 }}\nlifetime = {{ dist = \"constant\", value = \"1s\" }}\n\
+             [[strategies]]\nname = \"bsd\"\n[[strategies]]\nname = \"random-pick\"\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_closed_stdout_ends_printing_quietly_and_every_file_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = tiny(dir.path(), "a.toml", "a");
+    let b = tiny(dir.path(), "b.toml", "b");
+    let out = dir.path().join("out");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("portsim"))
+        .arg("run")
+        .arg(&a)
+        .arg(&b)
+        .arg("--no-charts")
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before anything is printed, as `| head -0` would.
+    drop(child.stdout.take());
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+    for s in ["a", "b"] {
+        assert!(out.join(s).join("summary.json").is_file(), "{s}'s files are written");
+    }
+}
+
+#[test]
+fn a_second_run_replaces_the_whole_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = tiny(dir.path(), "a.toml", "a");
+    let out = dir.path().join("out");
+    portsim().arg("run").arg(&a).arg("--log-connections").arg("--out").arg(&out).assert().success();
+    assert!(out.join("report.html").is_file() && out.join("connections.csv").is_file());
+    portsim().arg("run").arg(&a).arg("--no-charts").arg("--out").arg(&out).assert().success();
+    assert_eq!(
+        names_in(&out),
+        [".portsim-output", "port_usage.csv", "summary.csv", "summary.json", "timeseries.csv"],
+        "only the second run's files"
+    );
+    // Nothing left beside it: no staging or old folder.
+    assert_eq!(names_in(dir.path()), ["a.toml", "out"]);
+}
+
+#[test]
+fn a_folder_portsim_did_not_write_is_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = tiny(dir.path(), "a.toml", "a");
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), "keep me").unwrap();
+    let out = portsim().arg("run").arg(&a).arg("--no-charts").arg("--out").arg(&mine).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        format!(
+            "error: {} holds files portsim did not write: a run replaces its output folder whole, so choose another (or an empty) folder",
+            mine.display()
+        )
+    );
+    assert_eq!(names_in(&mine), ["notes.txt"]);
+}
+
+#[test]
+fn two_scenarios_with_one_name_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = tiny(dir.path(), "a.toml", "same");
+    let b = tiny(dir.path(), "b.toml", "same");
+    let out = portsim().arg("run").arg(&a).arg(&b).arg("--out").arg(dir.path().join("o")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        format!(
+            "error: {} and {} are both named `same`: their files would share {}/; give one a different `name`",
+            a.display(),
+            b.display(),
+            dir.path().join("o").join("same").display()
+        )
+    );
+    assert!(!dir.path().join("o").exists(), "nothing run, nothing written");
+}
+
+#[test]
+fn json_over_several_scenarios_is_one_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = tiny(dir.path(), "a.toml", "a");
+    let b = tiny(dir.path(), "b.toml", "b");
+    let out = portsim()
+        .arg("run")
+        .arg(&a)
+        .arg(&b)
+        .args(["--json", "--no-charts", "--out"])
+        .arg(dir.path().join("o"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let names: Vec<&str> =
+        v.as_array().unwrap().iter().map(|d| d["scenario"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a", "b"]);
+    // One scenario: the summary object itself, as summary.json holds it.
+    let out = portsim()
+        .arg("run")
+        .arg(&a)
+        .args(["--json", "--no-charts", "--out"])
+        .arg(dir.path().join("p"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["scenario"]["name"], "a");
+}
+
+#[test]
+fn only_takes_aliases() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = tiny(dir.path(), "a.toml", "a");
+    let out = portsim()
+        .arg("run")
+        .arg(&a)
+        .args(["--json", "--no-charts", "--only", "alg2", "--out"])
+        .arg(dir.path().join("o"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let labels: Vec<&str> =
+        v["strategies"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["random-pick"]);
+}
