@@ -22,7 +22,6 @@ struct Bucket {
     candidates: u64,
     collisions_local: u64,
     collisions_remote: u64,
-    peak_held: u32,
 }
 
 /// Everything a run measures.
@@ -82,7 +81,9 @@ impl Collector {
     }
 
     /// Closes the current time-series row (at `next_sample`), reading the stack's state then.
-    pub fn sample(&mut self, stack: &Stack) {
+    /// The row's peak is the stack's own, tracked on every open and release: it stays up while
+    /// the range is exhausted and nothing new opens.
+    pub fn sample(&mut self, stack: &mut Stack) {
         let b = std::mem::take(&mut self.bucket);
         self.samples.push(Sample {
             t_s: secs(self.next_sample),
@@ -94,7 +95,7 @@ impl Collector {
             collisions_remote: b.collisions_remote,
             live: stack.live(),
             time_wait: stack.time_wait(),
-            peak_held_toward_one_destination: b.peak_held,
+            peak_held_toward_one_destination: stack.take_peak_held(),
         });
         self.next_sample += self.interval;
     }
@@ -112,9 +113,8 @@ impl Collector {
         };
         b.collisions_local += u64::from(rejected);
         match outcome {
-            Outcome::Established { opened, held_toward_dest, .. } => {
+            Outcome::Established { opened, .. } => {
                 b.established += 1;
-                b.peak_held = b.peak_held.max(held_toward_dest);
                 b.collisions_remote += u64::from(opened.remote_collision);
             }
             Outcome::Failed => b.failed += 1,

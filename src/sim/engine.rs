@@ -142,7 +142,7 @@ pub fn run(
             break;
         }
         while metrics.next_sample() <= now {
-            metrics.sample(&stack);
+            metrics.sample(&mut stack);
         }
         events += 1;
         if events & 0xffff == 0
@@ -222,7 +222,7 @@ pub fn run(
         }
     }
     while metrics.next_sample() <= scenario.duration {
-        metrics.sample(&stack);
+        metrics.sample(&mut stack);
     }
     if let Some(p) = opts.progress {
         p(scenario.duration - reported.min(scenario.duration));

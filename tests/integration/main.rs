@@ -4,6 +4,7 @@ mod capacity;
 mod cli;
 mod closed_forms;
 mod exact_sequences;
+mod figures;
 mod os_profiles;
 mod outputs;
 mod properties;
