@@ -178,7 +178,7 @@ fn run(args: RunArgs) -> Result<Status> {
                 "{} (seed {seed}){}\n{}",
                 s.name,
                 if s.description.is_empty() { String::new() } else { format!(": {}", s.description) },
-                report::render_table(&outputs)
+                report::render_table(s, &outputs)
             ));
         }
         let names: Vec<String> =

@@ -43,6 +43,13 @@ pub struct Collector {
     reuse_within: u64,
     reuse_intervals: LogHistogram,
     first_failure: Option<Nanos>,
+    last_failure: Option<Nanos>,
+    /// The episode under way: (its first failure, failures so far).
+    episode: Option<(Nanos, u64)>,
+    episodes: u64,
+    episodes_listed: Vec<Episode>,
+    exhausted: Nanos,
+    longest_episode: Nanos,
     peak: u32,
     port_usage: Vec<u64>,
     /// Attempts of the whole run, warm-up included: the simulator's work.
@@ -68,6 +75,12 @@ impl Collector {
             reuse_within: 0,
             reuse_intervals: LogHistogram::default(),
             first_failure: None,
+            last_failure: None,
+            episode: None,
+            episodes: 0,
+            episodes_listed: Vec::new(),
+            exhausted: 0,
+            longest_episode: 0,
             peak: 0,
             port_usage: vec![0; 65536],
             total_attempts: 0,
@@ -116,8 +129,19 @@ impl Collector {
             Outcome::Established { opened, .. } => {
                 b.established += 1;
                 b.collisions_remote += u64::from(opened.remote_collision);
+                if let Some((start, failures)) = self.episode.take() {
+                    self.end_episode(start, failures, now, true);
+                }
             }
-            Outcome::Failed => b.failed += 1,
+            Outcome::Failed => {
+                b.failed += 1;
+                self.first_failure.get_or_insert(now);
+                self.last_failure = Some(now);
+                match &mut self.episode {
+                    Some((_, failures)) => *failures += 1,
+                    None => self.episode = Some((now, 1)),
+                }
+            }
         }
         if now < self.warmup {
             return;
@@ -138,16 +162,41 @@ impl Collector {
                     self.reuse_intervals.record(gap);
                 }
             }
-            Outcome::Failed => {
-                self.failed += 1;
-                self.first_failure.get_or_insert(now);
-            }
+            Outcome::Failed => self.failed += 1,
         }
     }
 
-    /// The summary of the run. `usable_ports` is the range less its reserved ports: what an
-    /// even spread would share the connections over.
-    pub fn finish(self, usable_ports: u32, wall_s: f64, sim_events: u64) -> (StrategySummary, Vec<Sample>) {
+    /// Closes the episode that started at `start`, at `end`.
+    fn end_episode(&mut self, start: Nanos, failures: u64, end: Nanos, recovered: bool) {
+        let length = end - start;
+        self.episodes += 1;
+        self.exhausted += length;
+        self.longest_episode = self.longest_episode.max(length);
+        if self.episodes_listed.len() < EPISODES_LISTED {
+            self.episodes_listed.push(Episode {
+                start_s: secs(start),
+                last_failure_s: secs(self.last_failure.unwrap_or(start)),
+                end_s: secs(end),
+                duration_s: secs(length),
+                failures,
+                recovered,
+                in_warmup: start < self.warmup,
+            });
+        }
+    }
+
+    /// The summary of the run, which ended at `end`. `usable_ports` is the range less its
+    /// reserved ports: what an even spread would share the connections over.
+    pub fn finish(
+        mut self,
+        end: Nanos,
+        usable_ports: u32,
+        wall_s: f64,
+        sim_events: u64,
+    ) -> (StrategySummary, Vec<Sample>) {
+        if let Some((start, failures)) = self.episode.take() {
+            self.end_episode(start, failures, end.max(start), false);
+        }
         let used: Vec<u64> = self.port_usage.iter().copied().filter(|&c| c > 0).collect();
         let total: u64 = used.iter().sum();
         let mean = total as f64 / f64::from(usable_ports.max(1));
@@ -191,7 +240,18 @@ impl Collector {
                     .map(|(lo, c)| (secs(lo), c))
                     .collect(),
             },
-            exhaustion: Exhaustion { first_failure_s: self.first_failure.map(secs) },
+            exhaustion: Exhaustion {
+                first_failure_s: self.first_failure.map(secs),
+                first_failure_in_warmup: self.first_failure.is_some_and(|t| t < self.warmup),
+                last_failure_s: self.last_failure.map(secs),
+                exhausted_s: secs(self.exhausted),
+                episodes: Episodes {
+                    count: self.episodes,
+                    longest_s: secs(self.longest_episode),
+                    total_s: secs(self.exhausted),
+                    list: std::mem::take(&mut self.episodes_listed),
+                },
+            },
             occupancy: Occupancy { peak: self.peak },
             port_usage: PortUsage {
                 distinct: used.len() as u32,

@@ -70,9 +70,51 @@ pub struct ReuseIntervals {
     pub p50: Option<f64>,
 }
 
+/// When the range ran out, over the whole run (warm-up included: a failure there is real, and
+/// hiding it would clamp the first failure to the warm-up's end).
+///
+/// An episode starts at a failed attempt while none is under way and ends at the next attempt
+/// that succeeds (the host has recovered), or at the end of the run.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Exhaustion {
+    /// The first failed attempt of the run (null when none failed).
     pub first_failure_s: Option<f64>,
+    /// It came before the warm-up ended, outside the counted window.
+    pub first_failure_in_warmup: bool,
+    /// The last failed attempt of the run.
+    pub last_failure_s: Option<f64>,
+    /// Time spent exhausted: the episodes' durations summed.
+    pub exhausted_s: f64,
+    pub episodes: Episodes,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Episodes {
+    pub count: u64,
+    /// The longest episode's duration: how long the host took to recover from its worst burst.
+    pub longest_s: f64,
+    /// The episodes' durations summed (= `exhausted_s`).
+    pub total_s: f64,
+    /// The first [`EPISODES_LISTED`] episodes, in order.
+    pub list: Vec<Episode>,
+}
+
+/// How many episodes `summary.json` lists one by one (the counts cover all of them).
+pub const EPISODES_LISTED: usize = 100;
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct Episode {
+    /// The failure that started it.
+    pub start_s: f64,
+    /// Its last failure.
+    pub last_failure_s: f64,
+    /// The first success after it (or the end of the run, if `recovered` is false).
+    pub end_s: f64,
+    pub duration_s: f64,
+    pub failures: u64,
+    pub recovered: bool,
+    /// It started in the warm-up.
+    pub in_warmup: bool,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -134,6 +176,7 @@ impl StrategySummary {
             "reuse_count" => self.reuse.count as f64,
             "reuse_within_threshold" => self.reuse.within_threshold as f64,
             "occupancy_peak" => f64::from(self.occupancy.peak),
+            "exhausted_s" => self.exhaustion.exhausted_s,
             _ => return None,
         })
     }

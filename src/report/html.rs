@@ -3,7 +3,7 @@
 //! sentence per metric and the charts.
 
 use super::charts::Chart;
-use super::table::{COLUMNS, summary_cells};
+use super::table::{COLUMNS, summary_cells, summary_notes};
 use crate::scenario::Scenario;
 use crate::sim::RunOutput;
 use std::fmt::Write as _;
@@ -145,6 +145,9 @@ pub fn report_html(
         row(&mut h, &summary_cells(s));
     }
     h.push_str("</tbody>\n</table></div>\n");
+    for n in summary_notes(scenario, outputs) {
+        let _ = writeln!(h, "<p class=\"note\">Note: {}</p>", escape(&n));
+    }
 
     h.push_str("<h2 id=\"metrics\">What the columns mean</h2>\n<dl>\n");
     for (name, key, about) in COLUMNS {

@@ -1,6 +1,7 @@
 //! The summary as an aligned terminal table.
 
 use crate::metrics::StrategySummary;
+use crate::scenario::Scenario;
 use crate::sim::RunOutput;
 
 /// What each column of the summary means: (header, JSON key, sentence).
@@ -42,7 +43,12 @@ pub const COLUMNS: &[(&str, &str, &str)] = &[
     (
         "1st fail",
         "exhaustion.first_failure_s",
-        "Simulated time of the first failed attempt after the warm-up (- when none failed).",
+        "Simulated time of the first failed attempt of the run (- when none failed); * when it came in the warm-up, before the counted window.",
+    ),
+    (
+        "exhausted",
+        "exhaustion.exhausted_s",
+        "Time spent exhausted: from each failure that found the host not already failing to the next success (or the run's end), summed.",
     ),
     (
         "peak occ",
@@ -81,15 +87,40 @@ pub fn summary_cells(s: &StrategySummary) -> Vec<String> {
         s.collisions.remote.to_string(),
         s.reuse.within_threshold.to_string(),
         fmt_opt_s(s.reuse.interval_s.min),
-        fmt_opt_s(s.exhaustion.first_failure_s),
+        fmt_opt_s(s.exhaustion.first_failure_s) + if s.exhaustion.first_failure_in_warmup { "*" } else { "" },
+        if s.exhaustion.episodes.count == 0 { "-".into() } else { fmt_opt_s(Some(s.exhaustion.exhausted_s)) },
         s.occupancy.peak.to_string(),
         s.port_usage.distinct.to_string(),
         format!("{:.2}", s.port_usage.max_over_mean),
     ]
 }
 
-/// One row per strategy, columns right-aligned, a header and a rule.
-pub fn render_table(outputs: &[RunOutput]) -> String {
+/// What the figures of the table do not say by themselves, one sentence each: the table prints
+/// them under it and `report.html` under its summary.
+pub fn summary_notes(_scenario: &Scenario, outputs: &[RunOutput]) -> Vec<String> {
+    let mut notes = Vec::new();
+    // A profile that models undocumented behaviour says so (windows).
+    for o in outputs {
+        if let Some(a) = o.summary.settings.pointer("/parameters/assumption").and_then(|v| v.as_str()) {
+            notes.push(format!("{} is an assumption: {a}", o.summary.name));
+        }
+    }
+    let early: Vec<&str> = outputs
+        .iter()
+        .filter(|o| o.summary.exhaustion.first_failure_in_warmup)
+        .map(|o| o.summary.name.as_str())
+        .collect();
+    if !early.is_empty() {
+        notes.push(format!(
+            "* {} first failed in the warm-up, before the counted window (exhaustion counts the whole run)",
+            early.join(", ")
+        ));
+    }
+    notes
+}
+
+/// One row per strategy, columns right-aligned, a header and a rule, then the notes.
+pub fn render_table(scenario: &Scenario, outputs: &[RunOutput]) -> String {
     let header: Vec<&str> = std::iter::once("strategy").chain(COLUMNS.iter().map(|c| c.0)).collect();
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
     rows.extend(outputs.iter().map(|o| summary_cells(&o.summary)));
@@ -111,11 +142,8 @@ pub fn render_table(outputs: &[RunOutput]) -> String {
             out.push('\n');
         }
     }
-    // A profile that models undocumented behaviour says so under the table (windows).
-    for o in outputs {
-        if let Some(a) = o.summary.settings.pointer("/parameters/assumption").and_then(|v| v.as_str()) {
-            out.push_str(&format!("note: {} is an assumption: {a}\n", o.summary.name));
-        }
+    for n in summary_notes(scenario, outputs) {
+        out.push_str(&format!("note: {n}\n"));
     }
     out
 }

@@ -229,7 +229,7 @@ pub fn run(
     }
     let usable = eff.range.len() - scenario.ports.reserved.count_in(eff.range);
     let wall = started.elapsed().as_secs_f64();
-    let (mut summary, samples) = metrics.finish(usable, wall, events);
+    let (mut summary, samples) = metrics.finish(scenario.duration, usable, wall, events);
     summary.reuse.forgotten = forgotten;
     summary.name = spec.label.clone();
     summary.strategy = spec.config.name().to_string();

@@ -55,3 +55,47 @@ fn the_time_series_peak_stays_up_while_the_range_is_exhausted() {
         assert!(exhausted_rows >= 15, "{}: {exhausted_rows} rows with failures", run.summary.name);
     }
 }
+
+#[test]
+fn exhaustion_is_reported_as_episodes_and_a_warmup_failure_is_not_clamped() {
+    let s = parse(&BURST.replace("seed = 2", "seed = 2\nwarmup = \"10s\""));
+    for run in sim::run_all(&s, s.seed, RunOptions::default()) {
+        let e = &run.summary.exhaustion;
+        let name = &run.summary.name;
+        // 100 ports at 500/s are full after 0.2 s: the first failure is then, in the warm-up.
+        let first = e.first_failure_s.unwrap();
+        assert!((0.19..0.3).contains(&first), "{name}: first failure {first}");
+        assert!(e.first_failure_in_warmup);
+        // One episode: from then until the first TIME_WAIT ends (30 s after the first close)
+        // and the next attempt succeeds.
+        assert_eq!(e.episodes.count, 1, "{name}: {:?}", e.episodes);
+        let ep = e.episodes.list[0];
+        assert!(ep.recovered && ep.in_warmup);
+        assert_eq!(ep.start_s, first);
+        assert!((30.0..34.0).contains(&ep.end_s), "{name}: recovered at {}", ep.end_s);
+        assert!(ep.last_failure_s < ep.end_s && ep.last_failure_s > 29.0);
+        assert_eq!(e.last_failure_s, Some(ep.last_failure_s));
+        assert!((ep.duration_s - (ep.end_s - ep.start_s)).abs() < 1e-9);
+        assert_eq!(
+            (e.exhausted_s, e.episodes.total_s, e.episodes.longest_s),
+            (ep.duration_s, ep.duration_s, ep.duration_s)
+        );
+        // Every failure of the run (the time series counts the warm-up too) is in it.
+        let failed: u64 = run.samples.iter().map(|r| r.failed).sum();
+        assert_eq!(ep.failures, failed);
+    }
+}
+
+#[test]
+fn a_run_that_ends_exhausted_has_an_open_episode() {
+    // Past 30 s nothing frees up: cut the run at 20 s.
+    let s = parse(&BURST.replace("duration = \"60s\"", "duration = \"20s\""));
+    let run = &sim::run_all(&s, s.seed, RunOptions::default())[0];
+    let e = &run.summary.exhaustion;
+    assert!(!e.first_failure_in_warmup);
+    assert_eq!(e.episodes.count, 1);
+    let ep = e.episodes.list[0];
+    assert!(!ep.recovered);
+    assert_eq!(ep.end_s, 20.0);
+    assert_eq!(run.summary.connections.failed, ep.failures);
+}
