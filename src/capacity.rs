@@ -223,9 +223,11 @@ fn num(x: f64) -> String {
     }
 }
 
-/// A probability, readable at any size (`0.167`, `4.7e-3`, `3.3e-19`, `0`).
+/// A probability, readable at any size (`0.167`, `4.7e-3`, `3.3e-19`, `0`). Below the smallest
+/// normal `f64` the Erlang-B recursion has underflowed (4.94e-324 is one denormal step from 0,
+/// not a figure): it reads as 0.
 fn prob(p: f64) -> String {
-    if p == 0.0 {
+    if p < f64::MIN_POSITIVE {
         "0 (below 1e-308)".into()
     } else if p >= 0.01 {
         format!("{p:.3}")

@@ -11,7 +11,7 @@ mod tables;
 
 pub use files::{MARKER, Staged, check_replaceable};
 pub use table::render_table;
-pub use tables::{connections_csv, port_usage_csv, summary_csv, timeseries_csv};
+pub use tables::{connections_csv, csv_float, csv_opt, port_usage_csv, summary_csv, timeseries_csv};
 
 use crate::metrics::StrategySummary;
 use crate::scenario::{Arrivals, Scenario};

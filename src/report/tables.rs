@@ -5,8 +5,21 @@ use crate::sim::{DestinationTable, RunOutput};
 use anyhow::Result;
 use std::net::Ipv4Addr;
 
+/// A float as the CSVs write it: the shortest text that reads back to the same `f64`, always
+/// with a point or an exponent (`0.0`, `1.5`, `5e-324`), so a column keeps one type in pandas
+/// whatever the run (`failed_fraction` is `0.0`, not `0`, when nothing failed) and an
+/// underflowing probability is `5e-324`, not 330 digits. `Display` gives neither.
+pub fn csv_float(x: f64) -> String {
+    format!("{x:?}")
+}
+
+/// An optional float: empty when absent (pandas reads NaN).
+pub fn csv_opt(v: Option<f64>) -> String {
+    v.map(csv_float).unwrap_or_default()
+}
+
 fn opt(v: Option<f64>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
+    csv_opt(v)
 }
 
 /// `summary.csv`: the summary's scalar figures, one row per strategy.
@@ -59,8 +72,8 @@ pub fn summary_csv(outputs: &[RunOutput]) -> Result<String> {
             s.connections.attempted.to_string(),
             s.connections.established.to_string(),
             s.connections.failed.to_string(),
-            s.connections.failed_fraction.to_string(),
-            s.probes.mean.to_string(),
+            csv_float(s.connections.failed_fraction),
+            csv_float(s.probes.mean),
             s.probes.p50.to_string(),
             s.probes.p99.to_string(),
             s.probes.max.to_string(),
@@ -74,12 +87,12 @@ pub fn summary_csv(outputs: &[RunOutput]) -> Result<String> {
             opt(s.exhaustion.first_failure_s),
             s.exhaustion.first_failure_in_warmup.to_string(),
             opt(s.exhaustion.last_failure_s),
-            s.exhaustion.exhausted_s.to_string(),
+            csv_float(s.exhaustion.exhausted_s),
             s.exhaustion.episodes.count.to_string(),
-            s.exhaustion.episodes.longest_s.to_string(),
+            csv_float(s.exhaustion.episodes.longest_s),
             s.occupancy.peak.to_string(),
             s.port_usage.distinct.to_string(),
-            s.port_usage.max_over_mean.to_string(),
+            csv_float(s.port_usage.max_over_mean),
         ])?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)
@@ -104,12 +117,12 @@ pub fn timeseries_csv(outputs: &[RunOutput]) -> Result<String> {
     for o in outputs {
         for s in &o.samples {
             w.write_record([
-                s.t_s.to_string(),
+                csv_float(s.t_s),
                 o.summary.name.clone(),
                 s.attempts.to_string(),
                 s.established.to_string(),
                 s.failed.to_string(),
-                s.mean_candidates.to_string(),
+                csv_float(s.mean_candidates),
                 s.collisions_local.to_string(),
                 s.collisions_remote.to_string(),
                 s.live.to_string(),

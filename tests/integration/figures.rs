@@ -99,3 +99,79 @@ fn a_run_that_ends_exhausted_has_an_open_episode() {
     assert_eq!(ep.end_s, 20.0);
     assert_eq!(run.summary.connections.failed, ep.failures);
 }
+
+fn portsim() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("portsim").expect("the portsim binary is built for the tests")
+}
+
+#[test]
+fn capacity_prints_an_underflowed_blocking_as_zero() {
+    let out = portsim()
+        .args(["capacity", "--scope", "local-port", "--destinations", "10", "--rate", "300"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Erlang-B blocking   0 (below 1e-308) of attempts fail"), "{text}");
+    assert!(!text.contains("e-324"), "{text}");
+}
+
+#[test]
+fn csv_floats_are_shortest_round_trip_and_keep_their_type() {
+    assert_eq!(portsim::report::csv_float(4.94e-324), "5e-324");
+    assert_eq!(portsim::report::csv_float(0.0), "0.0");
+    assert_eq!(portsim::report::csv_float(0.1 + 0.2), "0.30000000000000004");
+    for x in [1.0 / 3.0, 1e-300, 6.02e23, 56.248960560] {
+        assert_eq!(portsim::report::csv_float(x).parse::<f64>().unwrap(), x);
+    }
+}
+
+#[test]
+fn sweep_csv_has_seconds_for_durations_and_no_file_name_has_an_equals_sign() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.toml");
+    std::fs::write(&path, BURST).unwrap();
+    let out = dir.path().join("out");
+    portsim()
+        .arg("sweep")
+        .arg(&path)
+        .args(["--vary", "workload.arrivals.off_rate=1,2", "--vary", "tcp.time_wait=500ms,30s", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let mut r = csv::Reader::from_path(out.join("sweep.csv")).unwrap();
+    let headers = r.headers().unwrap().clone();
+    assert_eq!(&headers[1], "workload.arrivals.off_rate");
+    assert_eq!(&headers[2], "tcp.time_wait_s");
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let mut waits = Vec::new();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        waits.push(rec[2].to_string());
+        for c in ["failed_fraction", "mean_candidates", "closed_form_blocking"] {
+            let v = &rec[col(c)];
+            if v.is_empty() {
+                continue; // no closed form for on-off arrivals
+            }
+            assert!(v.contains('.') || v.contains('e'), "{c} = {v} is written as a float");
+            assert!(v.len() < 30, "{c} = {v}");
+        }
+    }
+    waits.dedup();
+    assert_eq!(waits, ["0.5", "30.0", "0.5", "30.0"]);
+    for e in walk(&out) {
+        assert!(!e.contains('='), "{e}");
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p.display().to_string());
+    }
+    out
+}
