@@ -77,6 +77,11 @@ pub fn inputs(args: &CapacityArgs) -> Result<Inputs> {
     let mut reserved = ReservedPorts::new();
     for r in &args.reserved {
         let p = PortRange::parse(r).map_err(|e| anyhow::anyhow!("--reserved {r}: {e}"))?;
+        if !(range.contains(p.lo()) && range.contains(p.hi())) {
+            bail!(
+                "--reserved {r}: outside the range {range}: reserving it does nothing (remove it, or widen --range)"
+            );
+        }
         reserved.insert_range(p);
     }
     let reserved = reserved.count_in(range);

@@ -22,6 +22,8 @@ pub enum Status {
     ExpectationFailed,
     /// Stopped by Ctrl-C after writing what was finished: exit 130.
     Interrupted,
+    /// Bad input, every error already printed: exit 2.
+    Invalid,
 }
 
 /// Runs a parsed command line.
@@ -73,21 +75,39 @@ pub fn strategies_text() -> String {
     out
 }
 
+/// `portsim check`: every file, every error found in each (on stderr), then exit 2 if any was
+/// bad.
 fn check(paths: &[PathBuf]) -> Result<Status> {
+    let mut bad = 0;
     for path in paths {
-        let s = scenario::load(path)?;
-        println!(
-            "ok: {} ({}: {} strateg{}, {} destination{}, {})",
-            path.display(),
-            s.name,
-            s.strategies.len(),
-            if s.strategies.len() == 1 { "y" } else { "ies" },
-            s.destination_count(),
-            if s.destination_count() == 1 { "" } else { "s" },
-            crate::time::format_duration(s.duration),
-        );
+        match scenario::load_all_errors(path) {
+            Ok(s) => {
+                for w in &s.warnings {
+                    eprintln!("warning: {}: {w}", s.origin);
+                }
+                stdout::print(&format!(
+                    "ok: {} ({}: {} strateg{}, {} destination{}, {})\n",
+                    path.display(),
+                    s.name,
+                    s.strategies.len(),
+                    if s.strategies.len() == 1 { "y" } else { "ies" },
+                    s.destination_count(),
+                    if s.destination_count() == 1 { "" } else { "s" },
+                    crate::time::format_duration(s.duration),
+                ));
+            }
+            Err(errors) => {
+                bad += 1;
+                for e in errors {
+                    eprintln!("error: {e}");
+                }
+            }
+        }
     }
-    Ok(Status::Ok)
+    if bad > 0 && paths.len() > 1 {
+        eprintln!("{bad} of {} files are invalid", paths.len());
+    }
+    Ok(if bad > 0 { Status::Invalid } else { Status::Ok })
 }
 
 fn load_all(args: &RunArgs) -> Result<Vec<Scenario>> {
@@ -97,6 +117,11 @@ fn load_all(args: &RunArgs) -> Result<Vec<Scenario>> {
     }
     for path in &args.scenarios {
         out.push(scenario::load(path)?);
+    }
+    for s in &out {
+        for w in &s.warnings {
+            eprintln!("warning: {}: {w}", s.origin);
+        }
     }
     for s in &mut out {
         if !args.only.is_empty() {

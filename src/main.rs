@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Ok(Status::Ok) => ExitCode::SUCCESS,
         Ok(Status::ExpectationFailed) => ExitCode::from(1),
         Ok(Status::Interrupted) => ExitCode::from(130),
+        Ok(Status::Invalid) => ExitCode::from(2),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

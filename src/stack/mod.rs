@@ -64,7 +64,9 @@ impl TwReuse {
             "off" | "0" => Ok(TwReuse::Off),
             "on" | "1" => Ok(TwReuse::On),
             "loopback" | "2" => Ok(TwReuse::Loopback),
-            _ => Err(format!("`{text}` is not a tw_reuse setting: use \"off\", \"on\" or \"loopback\"")),
+            _ => Err(format!(
+                "`{text}` is not a tw_reuse setting: use \"off\", \"on\" or \"loopback\" (or 0, 1, 2, as net.ipv4.tcp_tw_reuse writes them)"
+            )),
         }
     }
 
