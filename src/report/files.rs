@@ -17,6 +17,17 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// An output that could not be written (a full disk, no permission): the binary exits 3 on it,
+/// not 2, so a script tells "fix the input" from "fix the machine".
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct WriteError(pub String);
+
+/// Tags an I/O failure on an output path as a [`WriteError`].
+fn io<T>(r: std::io::Result<T>, what: impl FnOnce() -> String) -> Result<T> {
+    r.map_err(|e| anyhow::Error::new(e).context(WriteError(what())))
+}
+
 /// The file every published folder holds, saying portsim wrote it and may replace it.
 pub const MARKER: &str = ".portsim-output";
 
@@ -40,16 +51,22 @@ impl Staged {
         let target = target.to_path_buf();
         check_replaceable(&target)?;
         let (parent, name) = split(&target)?;
-        std::fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        io(std::fs::create_dir_all(&parent), || format!("cannot create {}", parent.display()))?;
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let staging = parent.join(format!(".{name}.new-{}-{n}", std::process::id()));
         if staging.exists() {
-            std::fs::remove_dir_all(&staging)
-                .with_context(|| format!("cannot remove the stale {}", staging.display()))?;
+            io(std::fs::remove_dir_all(&staging), || {
+                format!("cannot remove the stale {}", staging.display())
+            })?;
         }
-        std::fs::create_dir(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
-        std::fs::write(staging.join(MARKER), b"written by portsim: a new run replaces this folder whole\n")
-            .with_context(|| format!("cannot write {}", staging.join(MARKER).display()))?;
+        io(std::fs::create_dir(&staging), || format!("cannot create {}", staging.display()))?;
+        io(
+            std::fs::write(
+                staging.join(MARKER),
+                b"written by portsim: a new run replaces this folder whole\n",
+            ),
+            || format!("cannot write {}", staging.join(MARKER).display()),
+        )?;
         Ok(Staged { target, staging, files: Vec::new(), published: false })
     }
 
@@ -66,9 +83,9 @@ impl Staged {
             .to_path_buf();
         let dest = self.staging.join(&rel);
         if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            io(std::fs::create_dir_all(dir), || format!("cannot create {}", dir.display()))?;
         }
-        std::fs::write(&dest, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        io(std::fs::write(&dest, bytes), || format!("cannot write {}", path.display()))?;
         self.files.push(rel);
         Ok(())
     }
@@ -80,17 +97,20 @@ impl Staged {
             let (parent, name) = split(&self.target)?;
             let n = NEXT.fetch_add(1, Ordering::Relaxed);
             let old = parent.join(format!(".{name}.old-{}-{n}", std::process::id()));
-            std::fs::rename(&self.target, &old)
-                .with_context(|| format!("cannot move the earlier {} aside", self.target.display()))?;
+            io(std::fs::rename(&self.target, &old), || {
+                format!("cannot move the earlier {} aside", self.target.display())
+            })?;
             if let Err(e) = std::fs::rename(&self.staging, &self.target) {
                 let _ = std::fs::rename(&old, &self.target);
-                return Err(e).with_context(|| format!("cannot move {} into place", self.target.display()));
+                return io(Err(e), || format!("cannot move {} into place", self.target.display()));
             }
-            std::fs::remove_dir_all(&old)
-                .with_context(|| format!("cannot remove the earlier run's {}", old.display()))?;
+            io(std::fs::remove_dir_all(&old), || {
+                format!("cannot remove the earlier run's {}", old.display())
+            })?;
         } else {
-            std::fs::rename(&self.staging, &self.target)
-                .with_context(|| format!("cannot move {} into place", self.target.display()))?;
+            io(std::fs::rename(&self.staging, &self.target), || {
+                format!("cannot move {} into place", self.target.display())
+            })?;
         }
         self.published = true;
         Ok(self.files.iter().map(|f| self.target.join(f)).collect())
@@ -137,10 +157,8 @@ pub fn check_replaceable(target: &Path) -> Result<()> {
     if target.join(MARKER).is_file() || LEGACY.iter().any(|f| target.join(f).is_file()) {
         return Ok(());
     }
-    let empty = std::fs::read_dir(target)
-        .with_context(|| format!("cannot read {}", target.display()))?
-        .next()
-        .is_none();
+    let empty =
+        io(std::fs::read_dir(target), || format!("cannot read {}", target.display()))?.next().is_none();
     if !empty {
         bail!(
             "{} holds files portsim did not write: a run replaces its output folder whole, so choose \

@@ -9,7 +9,7 @@ pub mod stdout;
 mod table;
 mod tables;
 
-pub use files::{MARKER, Staged, check_replaceable};
+pub use files::{MARKER, Staged, WriteError, check_replaceable};
 pub use table::render_table;
 pub use tables::{connections_csv, csv_float, csv_opt, port_usage_csv, summary_csv, timeseries_csv};
 
@@ -83,7 +83,7 @@ pub fn write_outputs(
     let mut staged = Staged::new(dir)?;
     let json = serde_json::to_string_pretty(&summary_json(scenario, seed, outputs))?;
     staged.write(dir.join("summary.json"), json.as_bytes())?;
-    staged.write(dir.join("summary.csv"), summary_csv(outputs)?.as_bytes())?;
+    staged.write(dir.join("summary.csv"), summary_csv(scenario, seed, outputs)?.as_bytes())?;
     staged.write(dir.join("timeseries.csv"), timeseries_csv(outputs)?.as_bytes())?;
     staged.write(dir.join("port_usage.csv"), port_usage_csv(outputs)?.as_bytes())?;
     if log {

@@ -22,10 +22,13 @@ fn opt(v: Option<f64>) -> String {
     csv_opt(v)
 }
 
-/// `summary.csv`: the summary's scalar figures, one row per strategy.
-pub fn summary_csv(outputs: &[RunOutput]) -> Result<String> {
+/// `summary.csv`: the summary's scalar figures, one row per strategy, each row naming its
+/// scenario and seed so the files of several runs concatenate into one table.
+pub fn summary_csv(scenario: &Scenario, seed: u64, outputs: &[RunOutput]) -> Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
+        "scenario",
+        "seed",
         "name",
         "strategy",
         "range",
@@ -63,6 +66,8 @@ pub fn summary_csv(outputs: &[RunOutput]) -> Result<String> {
             s.settings.get(k).map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or_default()
         };
         w.write_record([
+            scenario.name.clone(),
+            seed.to_string(),
             s.name.clone(),
             s.strategy.clone(),
             setting("range"),
@@ -154,7 +159,18 @@ pub fn connections_csv(
     dests: &DestinationTable,
 ) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["time_s", "strategy", "local_addr", "destination", "port", "candidates", "result"])?;
+    w.write_record([
+        "time_s",
+        "strategy",
+        "local_addr",
+        "destination",
+        "port",
+        "candidates",
+        "result",
+        "close_s",
+        "lifetime_s",
+        "reused",
+    ])?;
     for o in outputs {
         for r in &o.log {
             let d = r.dest as usize;
@@ -166,6 +182,17 @@ pub fn connections_csv(
                 r.port.map(|p| p.to_string()).unwrap_or_default(),
                 r.candidates.to_string(),
                 if r.port.is_some() { "established".into() } else { "failed".into() },
+                if r.port.is_some() {
+                    format!("{:.9}", crate::time::secs(r.time + r.lifetime))
+                } else {
+                    String::new()
+                },
+                if r.port.is_some() {
+                    format!("{:.9}", crate::time::secs(r.lifetime))
+                } else {
+                    String::new()
+                },
+                r.reused.to_string(),
             ])?;
         }
     }

@@ -25,6 +25,10 @@ pub struct ConnRecord {
     pub dest: u32,
     pub port: Option<u16>,
     pub candidates: u32,
+    /// How long it stays open (the workload's draw; the close is `time + lifetime`).
+    pub lifetime: Nanos,
+    /// It took a 4-tuple used before (`reuse.count` counts these after the warm-up).
+    pub reused: bool,
 }
 
 /// What a run produces.
@@ -211,11 +215,21 @@ pub fn run(
             };
             metrics.attempt(now, candidates, outcome);
             if opts.log_connections {
-                let port = match outcome {
-                    Outcome::Established { port, .. } => Some(port),
-                    Outcome::Failed => None,
+                let (port, reused) = match outcome {
+                    Outcome::Established { port, opened, .. } => {
+                        (Some(port), opened.previous_close.is_some())
+                    }
+                    Outcome::Failed => (None, false),
                 };
-                log.push(ConnRecord { time: now, local, dest: a.dest, port, candidates });
+                log.push(ConnRecord {
+                    time: now,
+                    local,
+                    dest: a.dest,
+                    port,
+                    candidates,
+                    lifetime: a.lifetime,
+                    reused,
+                });
             }
             seq += 1;
             pending = workload.next_arrival().map(|a| (a, seq));

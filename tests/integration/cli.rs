@@ -240,7 +240,9 @@ fn run_writes_every_file_and_expect_failures_exit_1() {
         assert!(s.pointer(key).is_some(), "summary.json lacks {key}");
     }
     let log = std::fs::read_to_string(dir.path().join("connections.csv")).unwrap();
-    assert!(log.starts_with("time_s,strategy,local_addr,destination,port,candidates,result\n"));
+    assert!(log.starts_with(
+        "time_s,strategy,local_addr,destination,port,candidates,result,close_s,lifetime_s,reused\n"
+    ));
     assert_eq!(
         log.lines().count() as u64 - 1,
         6 * json["strategies"][0]["run"]["simulated_connections"].as_u64().unwrap()

@@ -164,3 +164,67 @@ fn only_takes_aliases() {
         v["strategies"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(labels, ["random-pick"]);
 }
+
+#[test]
+fn csvs_load_without_cleaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = tiny(dir.path(), "a.toml", "a");
+    let text = std::fs::read_to_string(&a).unwrap().replace("rate = 25.0", "rate = 10.0");
+    std::fs::write(&a, text).unwrap();
+    let out = dir.path().join("o");
+    portsim()
+        .arg("run")
+        .arg(&a)
+        .args(["--no-charts", "--log-connections", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let mut r = csv::Reader::from_path(out.join("summary.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    assert_eq!(&h.iter().take(4).collect::<Vec<_>>(), &["scenario", "seed", "name", "strategy"]);
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    for row in &rows {
+        assert_eq!((&row[0], &row[1]), ("a", "5"));
+        // 100 ports, 10/s for 6 s of hold: nothing fails, and the fraction is still a float.
+        assert_eq!(&row[col("failed_fraction")], "0.0");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let mut r = csv::Reader::from_path(out.join("connections.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let mut reused = std::collections::HashMap::<String, u64>::new();
+    for row in r.records() {
+        let row = row.unwrap();
+        let t: f64 = row[col("time_s")].parse().unwrap();
+        let close: f64 = row[col("close_s")].parse().unwrap();
+        assert_eq!(&row[col("lifetime_s")], "1.000000000");
+        assert!((close - t - 1.0).abs() < 1e-9);
+        if &row[col("reused")] == "true" {
+            *reused.entry(row[col("strategy")].to_string()).or_default() += 1;
+        }
+    }
+    // No warm-up: every reuse the log marks is one reuse.count counts.
+    for s in json["strategies"].as_array().unwrap() {
+        let name = s["name"].as_str().unwrap();
+        assert_eq!(reused.get(name).copied().unwrap_or(0), s["reuse"]["count"].as_u64().unwrap(), "{name}");
+        assert!(s["reuse"]["count"].as_u64().unwrap() > 0);
+    }
+}
+
+#[test]
+fn an_output_that_cannot_be_written_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = tiny(dir.path(), "a.toml", "a");
+    std::fs::write(dir.path().join("file"), "").unwrap();
+    let target = dir.path().join("file").join("out");
+    let out = portsim().arg("run").arg(&a).arg("--no-charts").arg("--out").arg(&target).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with(&format!("error: cannot create {}: ", dir.path().join("file").display())),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
