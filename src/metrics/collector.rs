@@ -52,6 +52,8 @@ pub struct Collector {
     longest_episode: Nanos,
     peak: u32,
     port_usage: Vec<u64>,
+    warmup_failures: u64,
+    warmup_max_probes: u32,
     /// Attempts of the whole run, warm-up included: the simulator's work.
     pub total_attempts: u64,
 }
@@ -83,6 +85,8 @@ impl Collector {
             longest_episode: 0,
             peak: 0,
             port_usage: vec![0; 65536],
+            warmup_failures: 0,
+            warmup_max_probes: 0,
             total_attempts: 0,
         }
     }
@@ -144,6 +148,8 @@ impl Collector {
             }
         }
         if now < self.warmup {
+            self.warmup_failures += u64::from(outcome == Outcome::Failed);
+            self.warmup_max_probes = self.warmup_max_probes.max(candidates);
             return;
         }
         self.attempted += 1;
@@ -263,6 +269,14 @@ impl Collector {
                     .filter(|(_, c)| **c > 0)
                     .map(|(p, c)| (p as u16, *c))
                     .collect(),
+            },
+            warmup: Warmup {
+                duration_s: secs(self.warmup),
+                attempts: self.total_attempts - self.attempted,
+                failures: self.warmup_failures,
+                max_probes: self.warmup_max_probes,
+                held_more: self.warmup_max_probes > self.probes.max()
+                    || (self.warmup_failures > 0 && self.failed == 0),
             },
             run: RunInfo {
                 wall_s,

@@ -17,7 +17,21 @@ pub struct StrategySummary {
     pub exhaustion: Exhaustion,
     pub occupancy: Occupancy,
     pub port_usage: PortUsage,
+    pub warmup: Warmup,
     pub run: RunInfo,
+}
+
+/// What the warm-up saw: left out of every count above, but a wrap-around or a burst in it is
+/// real behaviour (double-hash's 16-bit counter wraps every 65,536 connections).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Warmup {
+    pub duration_s: f64,
+    pub attempts: u64,
+    pub failures: u64,
+    pub max_probes: u32,
+    /// The warm-up held something the counted window does not: more probes on one attempt
+    /// than any counted attempt, or failures when none was counted.
+    pub held_more: bool,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]

@@ -23,7 +23,11 @@ pub const COLUMNS: &[(&str, &str, &str)] = &[
         "Candidate ports examined per attempt on average, failed attempts included: 1 means the first candidate was always usable.",
     ),
     ("p99", "probes.p99", "99 % of attempts examined at most this many candidates."),
-    ("max", "probes.max", "The most candidates one attempt examined."),
+    (
+        "max",
+        "probes.max",
+        "The most candidates one attempt examined; ^ when an attempt in the warm-up examined more (warmup.max_probes).",
+    ),
     (
         "coll local",
         "collisions.local",
@@ -82,7 +86,7 @@ pub fn summary_cells(s: &StrategySummary) -> Vec<String> {
         format!("{:.3}", s.connections.failed_fraction * 100.0),
         format!("{:.3}", s.probes.mean),
         s.probes.p99.to_string(),
-        s.probes.max.to_string(),
+        s.probes.max.to_string() + if s.warmup.held_more { "^" } else { "" },
         s.collisions.local.to_string(),
         s.collisions.remote.to_string(),
         s.reuse.within_threshold.to_string(),
@@ -97,7 +101,7 @@ pub fn summary_cells(s: &StrategySummary) -> Vec<String> {
 
 /// What the figures of the table do not say by themselves, one sentence each: the table prints
 /// them under it and `report.html` under its summary.
-pub fn summary_notes(_scenario: &Scenario, outputs: &[RunOutput]) -> Vec<String> {
+pub fn summary_notes(scenario: &Scenario, outputs: &[RunOutput]) -> Vec<String> {
     let mut notes = Vec::new();
     // A profile that models undocumented behaviour says so (windows).
     for o in outputs {
@@ -114,6 +118,19 @@ pub fn summary_notes(_scenario: &Scenario, outputs: &[RunOutput]) -> Vec<String>
         notes.push(format!(
             "* {} first failed in the warm-up, before the counted window (exhaustion counts the whole run)",
             early.join(", ")
+        ));
+    }
+    for o in outputs.iter().filter(|o| o.summary.warmup.held_more) {
+        let (s, w) = (&o.summary, &o.summary.warmup);
+        notes.push(format!(
+            "^ {}: the warm-up (first {}) held more than the counted window: {} attempts, {} failed, at most {} probes (counted: at most {}, {} failed)",
+            s.name,
+            crate::time::format_duration(scenario.warmup),
+            w.attempts,
+            w.failures,
+            w.max_probes,
+            s.probes.max,
+            s.connections.failed
         ));
     }
     notes

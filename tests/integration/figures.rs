@@ -175,3 +175,26 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     out
 }
+
+#[test]
+fn the_warmup_block_shows_double_hash_wrapping_its_counter() {
+    let mut s = portsim::scenario::load(std::path::Path::new("scenarios/quickstart.toml")).unwrap();
+    s.retain_strategies(&["double-hash".into(), "bsd".into()]).unwrap();
+    let runs = sim::run_all(&s, s.seed, RunOptions::default());
+    let dh = runs.iter().find(|r| r.summary.name == "double-hash").unwrap();
+    let w = &dh.summary.warmup;
+    // The warm-up (60 s at 200 conn/s) holds an attempt that scanned thousands of ports
+    // (8,094 with this seed); no counted attempt needed a second candidate.
+    assert_eq!(w.duration_s, 60.0);
+    assert_eq!(w.attempts + dh.summary.connections.attempted, dh.summary.run.simulated_connections);
+    assert!(w.max_probes > 1000, "{w:?}");
+    assert_eq!(dh.summary.probes.max, 1);
+    assert!(w.held_more);
+    let table = portsim::report::render_table(&s, &runs);
+    assert!(
+        table.contains("note: ^ double-hash: the warm-up (first 1m) held more than the counted window"),
+        "{table}"
+    );
+    let bsd = runs.iter().find(|r| r.summary.name == "bsd").unwrap();
+    assert!(!bsd.summary.warmup.held_more, "{:?}", bsd.summary.warmup);
+}
