@@ -278,6 +278,7 @@ impl Collector {
                 held_more: self.warmup_max_probes > self.probes.max()
                     || (self.warmup_failures > 0 && self.failed == 0),
             },
+            steady: super::steady::judge(&[], 0.0, 0.0, 0.0),
             run: RunInfo {
                 wall_s,
                 connections_per_s: if wall_s > 0.0 { self.total_attempts as f64 / wall_s } else { 0.0 },

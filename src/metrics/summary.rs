@@ -18,6 +18,8 @@ pub struct StrategySummary {
     pub occupancy: Occupancy,
     pub port_usage: PortUsage,
     pub warmup: Warmup,
+    /// Whether the run reached its steady state (see [`super::steady`]).
+    pub steady: super::Steady,
     pub run: RunInfo,
 }
 

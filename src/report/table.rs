@@ -16,7 +16,11 @@ pub const COLUMNS: &[(&str, &str, &str)] = &[
         "connections.failed",
         "Attempts that found no usable port (the application would see EADDRNOTAVAIL).",
     ),
-    ("fail %", "connections.failed_fraction", "Failed attempts as a percentage of attempts."),
+    (
+        "fail %",
+        "connections.failed_fraction",
+        "Failed attempts as a percentage of attempts; ~ when the run had not reached its steady state (steady.settled), so the steady-state closed forms do not apply.",
+    ),
     (
         "probes mean",
         "probes.mean",
@@ -83,7 +87,7 @@ pub fn summary_cells(s: &StrategySummary) -> Vec<String> {
         s.name.clone(),
         s.connections.attempted.to_string(),
         s.connections.failed.to_string(),
-        format!("{:.3}", s.connections.failed_fraction * 100.0),
+        format!("{:.3}", s.connections.failed_fraction * 100.0) + if s.steady.settled { "" } else { "~" },
         format!("{:.3}", s.probes.mean),
         s.probes.p99.to_string(),
         s.probes.max.to_string() + if s.warmup.held_more { "^" } else { "" },
@@ -118,6 +122,37 @@ pub fn summary_notes(scenario: &Scenario, outputs: &[RunOutput]) -> Vec<String> 
         notes.push(format!(
             "* {} first failed in the warm-up, before the counted window (exhaustion counts the whole run)",
             early.join(", ")
+        ));
+    }
+    // Strategies that failed the steady-state test for the same reason share one note.
+    let mut unsettled: Vec<(String, Vec<&str>)> = Vec::new();
+    for o in outputs.iter().filter(|o| !o.summary.steady.settled) {
+        let st = &o.summary.steady;
+        let mut why = Vec::new();
+        if st.too_short {
+            why.push(format!(
+                "{} is under {} holds of {:.1} s (p99 lifetime + TIME_WAIT) and the warm-up under one",
+                crate::time::format_duration(scenario.duration),
+                crate::metrics::steady::SETTLE_FACTOR,
+                st.hold_s
+            ));
+        }
+        if st.still_rising {
+            why.push(format!(
+                "occupancy still rising at the end ({:.0} -> {:.0} held, third to last quarter)",
+                st.occupancy_third_quarter, st.occupancy_last_quarter
+            ));
+        }
+        let why = why.join("; ");
+        match unsettled.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, names)) => names.push(&o.summary.name),
+            None => unsettled.push((why, vec![&o.summary.name])),
+        }
+    }
+    for (why, names) in unsettled {
+        notes.push(format!(
+            "~ {} not at steady state: {why}; do not read against the steady-state closed forms (lengthen duration or warmup)",
+            names.join(", ")
         ));
     }
     for o in outputs.iter().filter(|o| o.summary.warmup.held_more) {

@@ -245,10 +245,31 @@ pub fn run(
     let wall = started.elapsed().as_secs_f64();
     let (mut summary, samples) = metrics.finish(scenario.duration, usable, wall, events);
     summary.reuse.forgotten = forgotten;
+    summary.steady = crate::metrics::steady::judge(
+        &samples,
+        crate::time::secs(scenario.warmup),
+        crate::time::secs(scenario.duration),
+        hold_s(scenario, time_wait),
+    );
     summary.name = spec.label.clone();
     summary.strategy = spec.config.name().to_string();
     summary.settings = settings_json(spec, &eff, scenario);
     RunOutput { summary, samples, log }
+}
+
+/// The hold a port sees, for the steady-state test: the 99th-percentile lifetime (a trace's
+/// longest), plus TIME_WAIT when the client may close first.
+fn hold_s(scenario: &Scenario, time_wait: Nanos) -> f64 {
+    let trace_longest = match &scenario.arrivals {
+        crate::scenario::Arrivals::Trace { trace, .. } => {
+            trace.rows.iter().filter_map(|r| r.lifetime).max().map(crate::time::secs)
+        }
+        _ => None,
+    };
+    let lifetime = scenario.lifetime.map(|l| l.p99_s()).into_iter().chain(trace_longest).fold(0.0, f64::max);
+    let client_may_close = !matches!(scenario.tcp.active_close, crate::scenario::ActiveClose::Server)
+        && !matches!(scenario.tcp.active_close, crate::scenario::ActiveClose::ClientProbability(p) if p == 0.0);
+    lifetime + if client_may_close { crate::time::secs(time_wait) } else { 0.0 }
 }
 
 /// The strategy's parameters and the stack it ran on, for `summary.json`.

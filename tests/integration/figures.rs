@@ -198,3 +198,42 @@ fn the_warmup_block_shows_double_hash_wrapping_its_counter() {
     let bsd = runs.iter().find(|r| r.summary.name == "bsd").unwrap();
     assert!(!bsd.summary.warmup.held_more, "{:?}", bsd.summary.warmup);
 }
+
+#[test]
+fn a_run_still_in_its_transient_says_so() {
+    // 60 s against a hold of 30 s (TIME_WAIT) + 1 ms, no warm-up: too short.
+    let s = parse(BURST);
+    let runs = sim::run_all(&s, s.seed, RunOptions::default());
+    for r in &runs {
+        let st = &r.summary.steady;
+        assert!(st.too_short && !st.settled, "{st:?}");
+        assert!((st.hold_s - 30.001).abs() < 1e-9);
+    }
+    let table = portsim::report::render_table(&s, &runs);
+    assert!(
+        table.contains(
+            "note: ~ bsd, random-pick not at steady state: 1m is under 10 holds of 30.0 s (p99 lifetime + TIME_WAIT) and the warm-up under one"
+        ),
+        "{table}"
+    );
+    // A load that grows all run long: the measured occupancy is still rising at the end.
+    let ramp = BURST
+        .replace(
+            "arrivals = { process = \"on-off\", rate = 500.0, on = \"2s\", off = \"58s\", off_rate = 1.0 }",
+            "arrivals = { process = \"ramp\", from = 100.0, to = 2000.0 }",
+        )
+        .replace("time_wait = \"30s\"", "time_wait = \"1s\"")
+        .replace("range = \"20000-20099\"", "range = \"20000-29999\"");
+    let s = parse(&ramp);
+    let run = &sim::run_all(&s, s.seed, RunOptions::default())[0];
+    let st = &run.summary.steady;
+    assert!(!st.too_short && st.still_rising && !st.settled, "{st:?}");
+    // The same host under a constant load has settled.
+    let flat = ramp.replace(
+        "arrivals = { process = \"ramp\", from = 100.0, to = 2000.0 }",
+        "arrivals = { process = \"constant\", rate = 2000.0 }",
+    );
+    let s = parse(&flat);
+    let run = &sim::run_all(&s, s.seed, RunOptions::default())[0];
+    assert!(run.summary.steady.settled, "{:?}", run.summary.steady);
+}
