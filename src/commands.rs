@@ -209,9 +209,11 @@ fn run(args: RunArgs) -> Result<Status> {
         let names: Vec<String> =
             written.iter().map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string()).collect();
         eprintln!("wrote {}/ ({})", dir.display(), names.join(", "));
-        for failure in failed_expectations(s, &outputs) {
-            eprintln!("expectation failed: {failure}");
-            status = Status::ExpectationFailed;
+        for c in report::expectations::check(s, &outputs) {
+            eprintln!("{} {}", if c.passed { "PASS" } else { "FAIL" }, c.text);
+            if !c.passed {
+                status = Status::ExpectationFailed;
+            }
         }
         if !args.json {
             stdout::print("\n");
@@ -247,25 +249,5 @@ pub fn run_with_progress(pool: &rayon::ThreadPool, s: &Scenario, seed: u64, log:
 
 /// Every `[expect]` assertion that does not hold, as a sentence.
 pub fn failed_expectations(s: &Scenario, outputs: &[RunOutput]) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in &s.expect {
-        for o in outputs {
-            if e.strategy.as_ref().is_some_and(|l| l != &o.summary.name) {
-                continue;
-            }
-            let actual = o.summary.metric(e.metric).unwrap_or(f64::NAN);
-            if !e.holds(actual) {
-                let want = match e.bound {
-                    scenario::Bound::Exactly => format!("= {}", e.value),
-                    scenario::Bound::AtMost => format!("<= {}", e.value),
-                    scenario::Bound::AtLeast => format!(">= {}", e.value),
-                };
-                out.push(format!(
-                    "{}: {} {} is {actual}, expected {want} ({})",
-                    s.name, o.summary.name, e.metric, e.key
-                ));
-            }
-        }
-    }
-    out
+    report::expectations::check(s, outputs).into_iter().filter(|c| !c.passed).map(|c| c.text).collect()
 }

@@ -177,8 +177,22 @@ pub struct Sample {
 }
 
 impl StrategySummary {
-    /// A metric by its `[expect]` name.
+    /// A metric by its `[expect]` name: a short name, or a dotted key of the summary's JSON
+    /// (`exhaustion.first_failure_s`; a flag reads as 1 or 0). `None` when it is null (no
+    /// failure, no first failure).
     pub fn metric(&self, name: &str) -> Option<f64> {
+        if let Some(v) = self.short_metric(name) {
+            return Some(v);
+        }
+        let json = serde_json::to_value(self).ok()?;
+        match json.pointer(&format!("/{}", name.replace('.', "/")))? {
+            serde_json::Value::Number(n) => n.as_f64(),
+            serde_json::Value::Bool(b) => Some(f64::from(u8::from(*b))),
+            _ => None,
+        }
+    }
+
+    fn short_metric(&self, name: &str) -> Option<f64> {
         Some(match name {
             "attempted" => self.connections.attempted as f64,
             "established" => self.connections.established as f64,
@@ -192,7 +206,6 @@ impl StrategySummary {
             "reuse_count" => self.reuse.count as f64,
             "reuse_within_threshold" => self.reuse.within_threshold as f64,
             "occupancy_peak" => f64::from(self.occupancy.peak),
-            "exhausted_s" => self.exhaustion.exhausted_s,
             _ => return None,
         })
     }

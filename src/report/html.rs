@@ -71,6 +71,7 @@ pub fn report_html(
     scenario_json: &serde_json::Value,
     outputs: &[RunOutput],
     charts: &[Chart],
+    expectations: &[super::expectations::Checked],
 ) -> String {
     let mut h = String::new();
     let title = format!("portsim: {}", scenario.name);
@@ -149,6 +150,24 @@ pub fn report_html(
         let _ = writeln!(h, "<p class=\"note\">Note: {}</p>", escape(&n));
     }
 
+    if !expectations.is_empty() {
+        let failed = expectations.iter().filter(|c| !c.passed).count();
+        let _ = writeln!(
+            h,
+            "<h2 id=\"expect\">Expectations</h2>\n<p>{} of {} assertions of <code>[expect]</code> hold.</p>\n<ul>",
+            expectations.len() - failed,
+            expectations.len()
+        );
+        for c in expectations {
+            let _ = writeln!(
+                h,
+                "<li>{} {}</li>",
+                if c.passed { "PASS" } else { "<strong>FAIL</strong>" },
+                escape(&c.text)
+            );
+        }
+        h.push_str("</ul>\n");
+    }
     h.push_str("<h2 id=\"metrics\">What the columns mean</h2>\n<dl>\n");
     for (name, key, about) in COLUMNS {
         let _ =

@@ -2,6 +2,7 @@
 //! `report.html`.
 
 pub mod charts;
+pub mod expectations;
 mod files;
 pub mod html;
 pub(crate) mod plot;
@@ -95,7 +96,8 @@ pub fn write_outputs(
             staged.write(dir.join("charts").join(format!("{}.svg", c.name)), c.svg.as_bytes())?;
             staged.write(dir.join("charts").join(format!("{}.png", c.name)), &c.png)?;
         }
-        let page = html::report_html(scenario, &scenario_json(scenario, seed), outputs, &drawn);
+        let checked = expectations::check(scenario, outputs);
+        let page = html::report_html(scenario, &scenario_json(scenario, seed), outputs, &drawn, &checked);
         staged.write(dir.join("report.html"), page.as_bytes())?;
     }
     staged.publish()

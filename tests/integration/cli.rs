@@ -24,7 +24,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "bad-expect",
-        "11:16: expect.max_failures: `max_failures` is not an expectation: use a metric (attempted, established, failed, failed_fraction, mean_probes, p99_probes, max_probes, collisions_local, collisions_remote, reuse_count, reuse_within_threshold, occupancy_peak), optionally with max_ or min_ in front",
+        "11:16: expect.max_failures: `max_failures` is not an expectation: use a metric (attempted, established, failed, failed_fraction, mean_probes, p99_probes, max_probes, collisions_local, collisions_remote, reuse_count, reuse_within_threshold, occupancy_peak) or a dotted key of summary.json (such as exhaustion.first_failure_s), optionally with max_ or min_ in front",
     ),
     ("bad-parameter-value", "10:15: strategies[0].entry_width: `24` is not one of: 16, 32"),
     (
@@ -260,9 +260,10 @@ fn run_writes_every_file_and_expect_failures_exit_1() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(
-        "expectation failed: quickstart: bsd mean_probes is 1, expected <= 0.5 (expect.max_mean_probes)"
-    ));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("FAIL quickstart: bsd mean_probes is 1, expected <= 0.5 (expect.max_mean_probes)")
+    );
 }
 
 #[test]

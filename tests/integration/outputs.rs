@@ -228,3 +228,49 @@ fn an_output_that_cannot_be_written_exits_3() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn expect_takes_dotted_keys_and_prints_pass_and_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = tiny(dir.path(), "a.toml", "a");
+    // 100 ports held 6 s each at 25/s: the range runs out after about 4 s.
+    let text = std::fs::read_to_string(&a).unwrap()
+        + "[expect]\n\"min_exhaustion.first_failure_s\" = 1\nmax_exhaustion.episodes.count = 1000000\n\
+           \"warmup.attempts\" = 0\n[expect.bsd]\n\"max_exhaustion.first_failure_s\" = 0.5\n";
+    std::fs::write(&a, text).unwrap();
+    let out = portsim().arg("run").arg(&a).arg("--out").arg(dir.path().join("o")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> =
+        stderr.lines().filter(|l| l.starts_with("PASS ") || l.starts_with("FAIL ")).collect();
+    assert_eq!(lines.len(), 3 * 2 + 1, "{stderr}");
+    for s in ["bsd", "random-pick"] {
+        assert!(
+            stderr.contains(&format!(
+                "PASS a: {s} warmup.attempts is 0, expected = 0 (expect.warmup.attempts)"
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains(&format!("PASS a: {s} exhaustion.episodes.count is ")));
+    }
+    assert!(stderr.contains("(expect.max_exhaustion.episodes.count)"), "{stderr}");
+    let fail = lines.iter().find(|l| l.starts_with("FAIL ")).unwrap();
+    assert!(
+        fail.starts_with("FAIL a: bsd exhaustion.first_failure_s is ")
+            && fail.ends_with(", expected <= 0.5 (expect.bsd.max_exhaustion.first_failure_s)"),
+        "{fail}"
+    );
+    let html = std::fs::read_to_string(dir.path().join("o").join("report.html")).unwrap();
+    assert!(html.contains("6 of 7 assertions of <code>[expect]</code> hold."), "report lists them");
+    assert!(html.contains("<strong>FAIL</strong> a: bsd exhaustion.first_failure_s is "));
+
+    // A dotted key that is not in summary.json is refused when the scenario is read.
+    let bad = std::fs::read_to_string(&a).unwrap().replace("\"warmup.attempts\"", "\"warmup.attempt\"");
+    std::fs::write(&a, bad).unwrap();
+    let out = portsim().arg("check").arg(&a).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("expect.warmup.attempt: `warmup.attempt` is not an expectation")
+    );
+}
