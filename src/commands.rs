@@ -190,13 +190,7 @@ fn run(args: RunArgs) -> Result<Status> {
         )?;
         if args.json {
             let doc = serde_json::to_string_pretty(&report::summary_json(s, seed, &outputs))?;
-            let sep = if !json_array {
-                ""
-            } else if i == 0 {
-                ""
-            } else {
-                ",\n"
-            };
+            let sep = if json_array && i > 0 { ",\n" } else { "" };
             stdout::print(&format!("{sep}{doc}{}", if json_array { "" } else { "\n" }));
         } else {
             stdout::print(&format!(
