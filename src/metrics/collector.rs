@@ -24,6 +24,14 @@ struct Bucket {
     collisions_remote: u64,
 }
 
+#[derive(Clone, Copy, Debug, Default)]
+struct PoolCount {
+    attempted: u64,
+    failed: u64,
+    first_failure: Option<Nanos>,
+    peak: u32,
+}
+
 /// Everything a run measures.
 #[derive(Debug)]
 pub struct Collector {
@@ -54,6 +62,9 @@ pub struct Collector {
     port_usage: Vec<u64>,
     warmup_failures: u64,
     warmup_max_probes: u32,
+    /// Per pool `local * destinations + dest`: attempted, failed, first failure, peak.
+    pools: Vec<PoolCount>,
+    destinations: usize,
     /// Attempts of the whole run, warm-up included: the simulator's work.
     pub total_attempts: u64,
 }
@@ -87,8 +98,37 @@ impl Collector {
             port_usage: vec![0; 65536],
             warmup_failures: 0,
             warmup_max_probes: 0,
+            pools: Vec::new(),
+            destinations: 1,
             total_attempts: 0,
         }
+    }
+
+    /// Counts per pool from now on: `local_addrs` x `destinations` of them (at most
+    /// [`crate::stack::MAX_POOLS`]; more are not tracked).
+    pub fn track_pools(&mut self, local_addrs: usize, destinations: usize) {
+        let n = local_addrs.max(1) * destinations.max(1);
+        if n <= crate::stack::MAX_POOLS {
+            self.pools = vec![PoolCount::default(); n];
+            self.destinations = destinations.max(1);
+        }
+    }
+
+    /// The pool (local address, destination) of the attempt just counted by [`Self::attempt`],
+    /// and what it holds after it (`None` when pools are not tracked).
+    #[inline]
+    pub fn pool_attempt(&mut self, now: Nanos, local: u16, dest: u32, failed: bool, held: Option<u32>) {
+        let i = usize::from(local) * self.destinations + dest as usize;
+        let Some(p) = self.pools.get_mut(i) else { return };
+        if failed {
+            p.first_failure.get_or_insert(now);
+        }
+        if now < self.warmup {
+            return;
+        }
+        p.attempted += 1;
+        p.failed += u64::from(failed);
+        p.peak = p.peak.max(held.unwrap_or(0));
     }
 
     /// When the next time-series row ends.
@@ -169,6 +209,33 @@ impl Collector {
                 }
             }
             Outcome::Failed => self.failed += 1,
+        }
+    }
+
+    fn pools_summary(&self) -> Pools {
+        let all: Vec<Pool> = self
+            .pools
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.attempted > 0 || p.first_failure.is_some())
+            .map(|(i, p)| Pool {
+                local_addr: String::new(),
+                destination: String::new(),
+                attempted: p.attempted,
+                failed: p.failed,
+                first_failure_s: p.first_failure.map(secs),
+                peak: p.peak,
+                index: ((i / self.destinations) as u16, (i % self.destinations) as u32),
+            })
+            .collect();
+        let mut top = all.clone();
+        top.sort_by(|a, b| b.failed.cmp(&a.failed).then(b.peak.cmp(&a.peak)).then(a.index.cmp(&b.index)));
+        top.truncate(POOLS_LISTED);
+        Pools {
+            count: all.len() as u64,
+            with_failures: all.iter().filter(|p| p.failed > 0).count() as u64,
+            top,
+            all,
         }
     }
 
@@ -270,6 +337,7 @@ impl Collector {
                     .map(|(p, c)| (p as u16, *c))
                     .collect(),
             },
+            pools: self.pools_summary(),
             warmup: Warmup {
                 duration_s: secs(self.warmup),
                 attempts: self.total_attempts - self.attempted,

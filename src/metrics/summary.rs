@@ -18,9 +18,41 @@ pub struct StrategySummary {
     pub occupancy: Occupancy,
     pub port_usage: PortUsage,
     pub warmup: Warmup,
+    pub pools: Pools,
     /// Whether the run reached its steady state (see [`super::steady`]).
     pub steady: super::Steady,
     pub run: RunInfo,
+}
+
+/// Per pool (source address, destination): who ran out. Counted after the warm-up, as the
+/// summary is; the first failure is the pool's first of the whole run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Pools {
+    /// Pools that saw an attempt; 0 when there are too many to track (more than 65,536).
+    pub count: u64,
+    /// Pools with at least one failed attempt.
+    pub with_failures: u64,
+    /// The [`POOLS_LISTED`] pools with the most failures (then the highest peak).
+    pub top: Vec<Pool>,
+    /// Every pool that saw an attempt, for `pools.csv`.
+    #[serde(skip)]
+    pub all: Vec<Pool>,
+}
+
+/// How many pools `summary.json` lists.
+pub const POOLS_LISTED: usize = 20;
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Pool {
+    pub local_addr: String,
+    pub destination: String,
+    pub attempted: u64,
+    pub failed: u64,
+    pub first_failure_s: Option<f64>,
+    /// The most 4-tuples this pool held at once.
+    pub peak: u32,
+    #[serde(skip)]
+    pub index: (u16, u32),
 }
 
 /// What the warm-up saw: left out of every count above, but a wrap-around or a burst in it is

@@ -12,7 +12,9 @@ mod tables;
 
 pub use files::{MARKER, Staged, WriteError, check_replaceable};
 pub use table::render_table;
-pub use tables::{connections_csv, csv_float, csv_opt, port_usage_csv, summary_csv, timeseries_csv};
+pub use tables::{
+    connections_csv, csv_float, csv_opt, pools_csv, port_usage_csv, summary_csv, timeseries_csv,
+};
 
 use crate::metrics::StrategySummary;
 use crate::scenario::{Arrivals, Scenario};
@@ -87,6 +89,7 @@ pub fn write_outputs(
     staged.write(dir.join("summary.csv"), summary_csv(scenario, seed, outputs)?.as_bytes())?;
     staged.write(dir.join("timeseries.csv"), timeseries_csv(outputs)?.as_bytes())?;
     staged.write(dir.join("port_usage.csv"), port_usage_csv(outputs)?.as_bytes())?;
+    staged.write(dir.join("pools.csv"), pools_csv(outputs)?.as_bytes())?;
     if log {
         staged.write(dir.join("connections.csv"), &connections_csv(scenario, outputs, dests)?)?;
     }

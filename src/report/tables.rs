@@ -139,6 +139,35 @@ pub fn timeseries_csv(outputs: &[RunOutput]) -> Result<String> {
     Ok(String::from_utf8(w.into_inner()?)?)
 }
 
+/// `pools.csv`: per strategy and pool (source address, destination) that saw an attempt:
+/// attempts and failures after the warm-up, the pool's first failure, its peak occupancy.
+pub fn pools_csv(outputs: &[RunOutput]) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "strategy",
+        "local_addr",
+        "destination",
+        "attempted",
+        "failed",
+        "first_failure_s",
+        "peak",
+    ])?;
+    for o in outputs {
+        for p in &o.summary.pools.all {
+            w.write_record([
+                o.summary.name.clone(),
+                p.local_addr.clone(),
+                p.destination.clone(),
+                p.attempted.to_string(),
+                p.failed.to_string(),
+                opt(p.first_failure_s),
+                p.peak.to_string(),
+            ])?;
+        }
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
 /// `port_usage.csv`: connections established on each port, per strategy (ports never used are
 /// left out).
 pub fn port_usage_csv(outputs: &[RunOutput]) -> Result<String> {

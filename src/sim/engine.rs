@@ -100,6 +100,7 @@ pub fn run(
     let mut workload = Workload::new(scenario, seed);
     let interval = scenario.metrics.sample_interval.unwrap_or_else(|| default_interval(scenario.duration));
     let mut metrics = Collector::new(scenario.warmup, scenario.metrics.reuse_threshold, interval);
+    metrics.track_pools(scenario.addrs.len(), dests.len());
     let addrs: Vec<u32> = scenario.addrs.iter().map(|a| u32::from(*a)).collect();
     let fallback = scenario.addr_choice == crate::scenario::AddrChoice::Fallback;
     let time_wait = eff.time_wait;
@@ -214,6 +215,13 @@ pub fn run(
                 break Outcome::Failed;
             };
             metrics.attempt(now, candidates, outcome);
+            metrics.pool_attempt(
+                now,
+                local,
+                a.dest,
+                outcome == Outcome::Failed,
+                stack.held_in_pool(local, a.dest),
+            );
             if opts.log_connections {
                 let (port, reused) = match outcome {
                     Outcome::Established { port, opened, .. } => {
@@ -245,6 +253,11 @@ pub fn run(
     let wall = started.elapsed().as_secs_f64();
     let (mut summary, samples) = metrics.finish(scenario.duration, usable, wall, events);
     summary.reuse.forgotten = forgotten;
+    for p in summary.pools.all.iter_mut().chain(summary.pools.top.iter_mut()) {
+        let d = p.index.1 as usize;
+        p.local_addr = scenario.addrs[usize::from(p.index.0)].to_string();
+        p.destination = format!("{}:{}", std::net::Ipv4Addr::from(dests.addrs[d]), dests.ports[d]);
+    }
     summary.steady = crate::metrics::steady::judge(
         &samples,
         crate::time::secs(scenario.warmup),

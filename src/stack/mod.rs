@@ -141,6 +141,9 @@ pub struct TimeWaitTicket {
     pub generation: u32,
 }
 
+/// Pools (local address x destination) up to which each one's occupancy is tracked.
+pub const MAX_POOLS: usize = 1 << 16;
+
 /// The host's TCP stack. The simulator mutates it (open, close, expire); strategies only read it.
 #[derive(Clone)]
 pub struct Stack {
@@ -154,6 +157,9 @@ pub struct Stack {
     max_held: u32,
     /// The largest `max_held` since [`Stack::take_peak_held`] last read it.
     peak_held: u32,
+    /// 4-tuples held per pool (local address x destination, `local * destinations + dest`),
+    /// when there are at most [`MAX_POOLS`] pools; empty otherwise.
+    held_per_pool: Vec<u32>,
     live: u64,
     time_wait: u64,
 }
@@ -168,6 +174,11 @@ impl Stack {
             dests_holding: vec![cfg.destinations.max(1) as u32],
             max_held: 0,
             peak_held: 0,
+            held_per_pool: if local_addrs * cfg.destinations.max(1) <= MAX_POOLS {
+                vec![0; local_addrs * cfg.destinations.max(1)]
+            } else {
+                Vec::new()
+            },
             live: 0,
             time_wait: 0,
             cfg,
@@ -289,7 +300,7 @@ impl Stack {
         }
         if !was_held {
             u.holders += 1;
-            self.hold(flow.dest_index);
+            self.hold(flow.local_index, flow.dest_index);
         }
         self.live += 1;
         opened
@@ -350,12 +361,16 @@ impl Stack {
         if exclusive {
             u.exclusive -= 1;
         }
-        self.unhold(key.dest_index());
+        self.unhold(key.local_index(), key.dest_index());
     }
 
     /// One more 4-tuple held toward `dest`.
     #[inline]
-    fn hold(&mut self, dest: u32) {
+    fn hold(&mut self, local: u16, dest: u32) {
+        let pool = self.pool_index(local, dest);
+        if let Some(p) = self.held_per_pool.get_mut(pool) {
+            *p += 1;
+        }
         let c = &mut self.held_per_dest[dest as usize];
         self.dests_holding[*c as usize] -= 1;
         *c += 1;
@@ -373,7 +388,11 @@ impl Stack {
 
     /// One 4-tuple fewer held toward `dest`.
     #[inline]
-    fn unhold(&mut self, dest: u32) {
+    fn unhold(&mut self, local: u16, dest: u32) {
+        let pool = self.pool_index(local, dest);
+        if let Some(p) = self.held_per_pool.get_mut(pool) {
+            *p -= 1;
+        }
         let c = &mut self.held_per_dest[dest as usize];
         self.dests_holding[*c as usize] -= 1;
         *c -= 1;
@@ -382,6 +401,16 @@ impl Stack {
             // The destination just released held the maximum alone: it now holds one less.
             self.max_held -= 1;
         }
+    }
+
+    #[inline]
+    fn pool_index(&self, local: u16, dest: u32) -> usize {
+        usize::from(local) * self.held_per_dest.len() + dest as usize
+    }
+
+    /// 4-tuples held in the pool (local address, destination), if pools are tracked.
+    pub fn held_in_pool(&self, local: u16, dest: u32) -> Option<u32> {
+        self.held_per_pool.get(self.pool_index(local, dest)).copied()
     }
 
     /// The most 4-tuples held toward any one destination now.

@@ -201,7 +201,9 @@ fn run_writes_every_file_and_expect_failures_exit_1() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("random-increments") && table.contains("probes mean"));
-    for f in ["summary.json", "summary.csv", "timeseries.csv", "port_usage.csv", "connections.csv"] {
+    for f in
+        ["summary.json", "summary.csv", "timeseries.csv", "port_usage.csv", "pools.csv", "connections.csv"]
+    {
         assert!(dir.path().join(f).is_file(), "{f} missing");
     }
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())

@@ -237,3 +237,32 @@ fn a_run_still_in_its_transient_says_so() {
     let run = &sim::run_all(&s, s.seed, RunOptions::default())[0];
     assert!(run.summary.steady.settled, "{:?}", run.summary.steady);
 }
+
+#[test]
+fn pools_say_who_ran_out() {
+    // Two backends, nine connections in ten to the first: 18/s x 10 s of TIME_WAIT wants 180
+    // of its 100 ports; the second needs about 20.
+    let text = BURST
+        .replace("time_wait = \"30s\"", "time_wait = \"10s\"")
+        .replace(
+            "[[destinations]]\naddr = \"192.0.2.1:443\"",
+            "[[destinations]]\naddr = \"192.0.2.1:443\"\nweight = 9.0\n[[destinations]]\naddr = \"192.0.2.2:443\"\nweight = 1.0",
+        )
+        .replace(
+            "arrivals = { process = \"on-off\", rate = 500.0, on = \"2s\", off = \"58s\", off_rate = 1.0 }",
+            "arrivals = { process = \"poisson\", rate = 20.0 }",
+        );
+    let s = parse(&text);
+    for run in sim::run_all(&s, s.seed, RunOptions::default()) {
+        let p = &run.summary.pools;
+        assert_eq!((p.count, p.with_failures), (2, 1), "{p:?}");
+        let (hot, cold) = (&p.top[0], &p.top[1]);
+        assert_eq!((hot.local_addr.as_str(), hot.destination.as_str()), ("10.0.0.1", "192.0.2.1:443"));
+        assert_eq!(cold.destination, "192.0.2.2:443");
+        assert!(hot.failed > 0 && hot.first_failure_s.is_some() && hot.peak == 100, "{hot:?}");
+        assert!(cold.failed == 0 && cold.first_failure_s.is_none() && cold.peak < 60, "{cold:?}");
+        assert_eq!(hot.attempted + cold.attempted, run.summary.connections.attempted);
+        assert_eq!(hot.failed, run.summary.connections.failed);
+        assert_eq!(hot.first_failure_s, run.summary.exhaustion.first_failure_s);
+    }
+}

@@ -72,7 +72,7 @@ fn a_second_run_replaces_the_whole_folder() {
     portsim().arg("run").arg(&a).arg("--no-charts").arg("--out").arg(&out).assert().success();
     assert_eq!(
         names_in(&out),
-        [".portsim-output", "port_usage.csv", "summary.csv", "summary.json", "timeseries.csv"],
+        [".portsim-output", "pools.csv", "port_usage.csv", "summary.csv", "summary.json", "timeseries.csv"],
         "only the second run's files"
     );
     // Nothing left beside it: no staging or old folder.
