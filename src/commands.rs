@@ -175,10 +175,24 @@ fn run(args: RunArgs) -> Result<Status> {
     if json_array {
         stdout::print("[\n");
     }
+    if args.seeds == 0 {
+        anyhow::bail!("--seeds 0: give at least one seed per strategy");
+    }
     let mut status = Status::Ok;
     for (i, (s, dir)) in scenarios.iter().zip(&dirs).enumerate() {
         let seed = args.seed.unwrap_or(s.seed);
         let outputs = run_with_progress(&pool, s, seed, args.log_connections);
+        let mut by_seed: Vec<(u64, Vec<RunOutput>)> = Vec::new();
+        for k in 1..u64::from(args.seeds) {
+            let more = seed.wrapping_add(k);
+            by_seed.push((more, run_with_progress(&pool, s, more, false)));
+        }
+        let across = (args.seeds > 1).then(|| {
+            let all: Vec<(u64, &[RunOutput])> = std::iter::once((seed, outputs.as_slice()))
+                .chain(by_seed.iter().map(|(k, o)| (*k, o.as_slice())))
+                .collect();
+            report::seeds::across(&all)
+        });
         let dests = DestinationTable::of(s);
         let written = report::write_outputs(
             dir,
@@ -186,10 +200,19 @@ fn run(args: RunArgs) -> Result<Status> {
             seed,
             &outputs,
             &dests,
-            report::OutputOptions { log_connections: args.log_connections, charts: !args.no_charts },
+            report::OutputOptions {
+                log_connections: args.log_connections,
+                charts: !args.no_charts,
+                across_seeds: across.as_deref(),
+            },
         )?;
         if args.json {
-            let doc = serde_json::to_string_pretty(&report::summary_json(s, seed, &outputs))?;
+            let doc = serde_json::to_string_pretty(&report::summary_json_with(
+                s,
+                seed,
+                &outputs,
+                across.as_deref(),
+            ))?;
             let sep = if json_array && i > 0 { ",\n" } else { "" };
             stdout::print(&format!("{sep}{doc}{}", if json_array { "" } else { "\n" }));
         } else {
@@ -199,6 +222,9 @@ fn run(args: RunArgs) -> Result<Status> {
                 if s.description.is_empty() { String::new() } else { format!(": {}", s.description) },
                 report::render_table(s, &outputs)
             ));
+            if let Some(a) = &across {
+                stdout::print(&format!("\n{}", report::seeds::render(a)));
+            }
         }
         let names: Vec<String> =
             written.iter().map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string()).collect();

@@ -72,6 +72,7 @@ pub fn report_html(
     outputs: &[RunOutput],
     charts: &[Chart],
     expectations: &[super::expectations::Checked],
+    across_seeds: Option<&[super::seeds::AcrossSeeds]>,
 ) -> String {
     let mut h = String::new();
     let title = format!("portsim: {}", scenario.name);
@@ -150,6 +151,25 @@ pub fn report_html(
         let _ = writeln!(h, "<p class=\"note\">Note: {}</p>", escape(&n));
     }
 
+    if let Some(across) = across_seeds.filter(|a| !a.is_empty()) {
+        let _ = writeln!(
+            h,
+            "<h2 id=\"seeds\">Over {} seeds</h2>\n<p>Means with 95 % confidence half-widths over seeds {}; the rest of this page is seed {}'s run.</p>\n<div class=\"scroll\"><table>\n<thead><tr><th>strategy</th>",
+            across[0].seeds.len(),
+            escape(&across[0].seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")),
+            across[0].seeds[0]
+        );
+        for (name, key) in super::seeds::SEED_METRICS {
+            let _ = write!(h, "<th title=\"{}\">{}</th>", escape(key), escape(name));
+        }
+        h.push_str("</tr></thead>\n<tbody>\n");
+        for a in across {
+            let mut cells = vec![a.name.clone()];
+            cells.extend(super::seeds::cells(a));
+            row(&mut h, &cells);
+        }
+        h.push_str("</tbody>\n</table></div>\n");
+    }
     if !expectations.is_empty() {
         let failed = expectations.iter().filter(|c| !c.passed).count();
         let _ = writeln!(

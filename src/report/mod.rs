@@ -6,6 +6,7 @@ pub mod expectations;
 mod files;
 pub mod html;
 pub(crate) mod plot;
+pub mod seeds;
 pub mod stdout;
 mod table;
 mod tables;
@@ -32,6 +33,20 @@ pub fn summary_json(scenario: &Scenario, seed: u64, outputs: &[RunOutput]) -> se
         "scenario": scenario_json(scenario, seed),
         "strategies": strategies,
     })
+}
+
+/// [`summary_json`], with `across_seeds` (the means of `run --seeds K`) when there are several.
+pub fn summary_json_with(
+    scenario: &Scenario,
+    seed: u64,
+    outputs: &[RunOutput],
+    across: Option<&[seeds::AcrossSeeds]>,
+) -> serde_json::Value {
+    let mut v = summary_json(scenario, seed, outputs);
+    if let Some(a) = across {
+        v["across_seeds"] = serde_json::to_value(a).expect("serialisable");
+    }
+    v
 }
 
 fn scenario_json(s: &Scenario, seed: u64) -> serde_json::Value {
@@ -65,7 +80,9 @@ fn scenario_json(s: &Scenario, seed: u64) -> serde_json::Value {
 
 /// What `write_outputs` writes besides the summary and the CSVs.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct OutputOptions {
+pub struct OutputOptions<'a> {
+    /// With `run --seeds K`: the means over the seeds, for `summary.json` and `report.html`.
+    pub across_seeds: Option<&'a [seeds::AcrossSeeds]>,
     /// `connections.csv`.
     pub log_connections: bool,
     /// `charts/*.svg`, `charts/*.png` and `report.html` (drawn once the charts exist).
@@ -80,11 +97,11 @@ pub fn write_outputs(
     seed: u64,
     outputs: &[RunOutput],
     dests: &crate::sim::DestinationTable,
-    opts: OutputOptions,
+    opts: OutputOptions<'_>,
 ) -> Result<Vec<PathBuf>> {
     let log = opts.log_connections;
     let mut staged = Staged::new(dir)?;
-    let json = serde_json::to_string_pretty(&summary_json(scenario, seed, outputs))?;
+    let json = serde_json::to_string_pretty(&summary_json_with(scenario, seed, outputs, opts.across_seeds))?;
     staged.write(dir.join("summary.json"), json.as_bytes())?;
     staged.write(dir.join("summary.csv"), summary_csv(scenario, seed, outputs)?.as_bytes())?;
     staged.write(dir.join("timeseries.csv"), timeseries_csv(outputs)?.as_bytes())?;
@@ -100,7 +117,14 @@ pub fn write_outputs(
             staged.write(dir.join("charts").join(format!("{}.png", c.name)), &c.png)?;
         }
         let checked = expectations::check(scenario, outputs);
-        let page = html::report_html(scenario, &scenario_json(scenario, seed), outputs, &drawn, &checked);
+        let page = html::report_html(
+            scenario,
+            &scenario_json(scenario, seed),
+            outputs,
+            &drawn,
+            &checked,
+            opts.across_seeds,
+        );
         staged.write(dir.join("report.html"), page.as_bytes())?;
     }
     staged.publish()

@@ -274,3 +274,58 @@ fn expect_takes_dotted_keys_and_prints_pass_and_fail() {
             .contains("expect.warmup.attempt: `warmup.attempt` is not an expectation")
     );
 }
+
+#[test]
+fn seeds_k_gives_means_with_95_percent_intervals() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = tiny(dir.path(), "a.toml", "a");
+    let out = portsim()
+        .arg("run")
+        .arg(&a)
+        .args(["--seeds", "3", "--json", "--out"])
+        .arg(dir.path().join("o"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let across = v["across_seeds"].as_array().unwrap();
+    assert_eq!(across.len(), 2);
+    // The same three runs, made one by one: the mean and Student's t half-width (t = 4.303).
+    let s = portsim::scenario::load(&a).unwrap();
+    let failed: Vec<Vec<f64>> = [5u64, 6, 7]
+        .iter()
+        .map(|&seed| {
+            portsim::sim::run_all(&s, seed, portsim::sim::RunOptions::default())
+                .iter()
+                .map(|o| o.summary.connections.failed as f64)
+                .collect()
+        })
+        .collect();
+    for (i, st) in across.iter().enumerate() {
+        assert_eq!(st["seeds"], serde_json::json!([5, 6, 7]));
+        let e = st["metrics"].as_array().unwrap().iter().find(|m| m["key"] == "connections.failed").unwrap();
+        let xs: Vec<f64> = failed.iter().map(|f| f[i]).collect();
+        let mean = xs.iter().sum::<f64>() / 3.0;
+        let sd = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+        assert!((e["mean"].as_f64().unwrap() - mean).abs() < 1e-9);
+        assert!((e["ci95"].as_f64().unwrap() - 4.303 * sd / 3f64.sqrt()).abs() < 1e-9);
+        assert_eq!(e["n"], 3);
+    }
+    // The files are the first seed's run, with the means beside it; the report shows them.
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("o/summary.json")).unwrap()).unwrap();
+    assert_eq!(written["scenario"]["seed"], 5);
+    assert_eq!(written["across_seeds"], v["across_seeds"]);
+    let html = std::fs::read_to_string(dir.path().join("o/report.html")).unwrap();
+    assert!(html.contains("<h2 id=\"seeds\">Over 3 seeds</h2>"));
+    let table = portsim()
+        .arg("run")
+        .arg(&a)
+        .args(["--seeds", "2", "--no-charts", "--out"])
+        .arg(dir.path().join("p"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("means over 2 seeds (5, 6) with 95 % confidence half-widths"), "{text}");
+    assert!(text.contains(" ± "), "{text}");
+}
