@@ -103,7 +103,7 @@ fn main() -> anyhow::Result<()> {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("portsim-custom-strategy"));
-    let opts = portsim::OutputOptions { log_connections: false, charts: true };
+    let opts = portsim::OutputOptions { charts: true, ..Default::default() };
     let written = portsim::write_outputs(&dir, &scenario, scenario.seed, &runs, opts)?;
     println!("wrote {} files to {}/", written.len(), dir.display());
     Ok(())

@@ -77,6 +77,11 @@ pub fn inputs(args: &CapacityArgs) -> Result<Inputs> {
     let mut reserved = ReservedPorts::new();
     for r in &args.reserved {
         let p = PortRange::parse(r).map_err(|e| anyhow::anyhow!("--reserved {r}: {e}"))?;
+        if !(range.contains(p.lo()) && range.contains(p.hi())) {
+            bail!(
+                "--reserved {r}: outside the range {range}: reserving it does nothing (remove it, or widen --range)"
+            );
+        }
         reserved.insert_range(p);
     }
     let reserved = reserved.count_in(range);
@@ -223,9 +228,11 @@ fn num(x: f64) -> String {
     }
 }
 
-/// A probability, readable at any size (`0.167`, `4.7e-3`, `3.3e-19`, `0`).
+/// A probability, readable at any size (`0.167`, `4.7e-3`, `3.3e-19`, `0`). Below the smallest
+/// normal `f64` the Erlang-B recursion has underflowed (4.94e-324 is one denormal step from 0,
+/// not a figure): it reads as 0.
 fn prob(p: f64) -> String {
-    if p == 0.0 {
+    if p < f64::MIN_POSITIVE {
         "0 (below 1e-308)".into()
     } else if p >= 0.01 {
         format!("{p:.3}")
@@ -333,9 +340,9 @@ pub fn execute(args: CapacityArgs) -> Result<Status> {
     let i = inputs(&args)?;
     let c = i.capacity();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&c)?);
+        crate::report::stdout::print(&format!("{}\n", serde_json::to_string_pretty(&c)?));
     } else {
-        print!("{}", render(&c, &i));
+        crate::report::stdout::print(&render(&c, &i));
     }
     Ok(Status::Ok)
 }

@@ -123,9 +123,15 @@ pub struct RunArgs {
     /// Run only these strategies (labels or names, comma-separated).
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     pub only: Vec<String>,
-    /// Print summary.json to stdout instead of the table.
+    /// Print summary.json to stdout instead of the table (several scenarios: one JSON array of
+    /// them).
     #[arg(long)]
     pub json: bool,
+    /// Seeds per strategy (the scenario's or --seed, then the next ones): the table, the JSON
+    /// (across_seeds) and the report give means with 95 % confidence intervals; the files hold
+    /// the first seed's run.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub seeds: u32,
     /// Also write connections.csv: one row per attempt.
     #[arg(long)]
     pub log_connections: bool,

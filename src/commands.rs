@@ -2,7 +2,7 @@
 //! code; everything in between lives here, so it can be tested without a process.
 
 use crate::cli::{Cli, Command, RunArgs};
-use crate::report;
+use crate::report::{self, stdout};
 use crate::scenario::{self, Scenario};
 use crate::sim::{self, DestinationTable, RunOptions, RunOutput};
 use crate::strategy::registry::STRATEGIES;
@@ -22,13 +22,15 @@ pub enum Status {
     ExpectationFailed,
     /// Stopped by Ctrl-C after writing what was finished: exit 130.
     Interrupted,
+    /// Bad input, every error already printed: exit 2.
+    Invalid,
 }
 
 /// Runs a parsed command line.
 pub fn execute(cli: Cli) -> Result<Status> {
     match cli.command {
         Command::Strategies => {
-            print!("{}", strategies_text());
+            stdout::print(&strategies_text());
             Ok(Status::Ok)
         }
         Command::Check { scenarios } => check(&scenarios),
@@ -76,21 +78,39 @@ pub fn strategies_text() -> String {
     out
 }
 
+/// `portsim check`: every file, every error found in each (on stderr), then exit 2 if any was
+/// bad.
 fn check(paths: &[PathBuf]) -> Result<Status> {
+    let mut bad = 0;
     for path in paths {
-        let s = scenario::load(path)?;
-        println!(
-            "ok: {} ({}: {} strateg{}, {} destination{}, {})",
-            path.display(),
-            s.name,
-            s.strategies.len(),
-            if s.strategies.len() == 1 { "y" } else { "ies" },
-            s.destination_count(),
-            if s.destination_count() == 1 { "" } else { "s" },
-            crate::time::format_duration(s.duration),
-        );
+        match scenario::load_all_errors(path) {
+            Ok(s) => {
+                for w in &s.warnings {
+                    eprintln!("warning: {}: {w}", s.origin);
+                }
+                stdout::print(&format!(
+                    "ok: {} ({}: {} strateg{}, {} destination{}, {})\n",
+                    path.display(),
+                    s.name,
+                    s.strategies.len(),
+                    if s.strategies.len() == 1 { "y" } else { "ies" },
+                    s.destination_count(),
+                    if s.destination_count() == 1 { "" } else { "s" },
+                    crate::time::format_duration(s.duration),
+                ));
+            }
+            Err(errors) => {
+                bad += 1;
+                for e in errors {
+                    eprintln!("error: {e}");
+                }
+            }
+        }
     }
-    Ok(Status::Ok)
+    if bad > 0 && paths.len() > 1 {
+        eprintln!("{bad} of {} files are invalid", paths.len());
+    }
+    Ok(if bad > 0 { Status::Invalid } else { Status::Ok })
 }
 
 fn load_all(args: &RunArgs) -> Result<Vec<Scenario>> {
@@ -101,6 +121,11 @@ fn load_all(args: &RunArgs) -> Result<Vec<Scenario>> {
     for path in &args.scenarios {
         out.push(scenario::load(path)?);
     }
+    for s in &out {
+        for w in &s.warnings {
+            eprintln!("warning: {}: {w}", s.origin);
+        }
+    }
     for s in &mut out {
         if !args.only.is_empty() {
             s.retain_strategies(&args.only).map_err(|e| anyhow::anyhow!("{}: {e}", s.origin))?;
@@ -109,51 +134,116 @@ fn load_all(args: &RunArgs) -> Result<Vec<Scenario>> {
     Ok(out)
 }
 
+/// Where each scenario's files go: `--out` itself for one scenario, else one sub-folder per
+/// scenario name. Two scenarios with the same name would share a folder: refused.
+fn output_dirs(args: &RunArgs, scenarios: &[Scenario]) -> Result<Vec<PathBuf>> {
+    let several = scenarios.len() > 1;
+    let dirs: Vec<PathBuf> = scenarios
+        .iter()
+        .map(|s| match (&args.out, several) {
+            (Some(d), false) => d.clone(),
+            (Some(d), true) => d.join(&s.name),
+            (None, _) => Path::new("output").join(&s.name),
+        })
+        .collect();
+    for (i, s) in scenarios.iter().enumerate() {
+        if let Some(first) = scenarios[..i].iter().find(|o| o.name == s.name) {
+            anyhow::bail!(
+                "{} and {} are both named `{}`: their files would share {}/; give one a different `name`",
+                first.origin,
+                s.origin,
+                s.name,
+                dirs[i].display()
+            );
+        }
+    }
+    // Refused before anything runs, not after minutes of simulation.
+    for d in &dirs {
+        report::check_replaceable(d)?;
+    }
+    Ok(dirs)
+}
+
+/// `portsim run`. With `--json`, one scenario prints its summary object and several print one
+/// array of them: either way stdout is one JSON document.
 fn run(args: RunArgs) -> Result<Status> {
     let scenarios = load_all(&args)?;
+    let dirs = output_dirs(&args, &scenarios)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
         .context("cannot start worker threads")?;
     let several = scenarios.len() > 1;
+    let json_array = args.json && several;
+    if json_array {
+        stdout::print("[\n");
+    }
+    if args.seeds == 0 {
+        anyhow::bail!("--seeds 0: give at least one seed per strategy");
+    }
     let mut status = Status::Ok;
-    for s in &scenarios {
+    for (i, (s, dir)) in scenarios.iter().zip(&dirs).enumerate() {
         let seed = args.seed.unwrap_or(s.seed);
-        let dir = match (&args.out, several) {
-            (Some(d), false) => d.clone(),
-            (Some(d), true) => d.join(&s.name),
-            (None, _) => Path::new("output").join(&s.name),
-        };
         let outputs = run_with_progress(&pool, s, seed, args.log_connections);
+        let mut by_seed: Vec<(u64, Vec<RunOutput>)> = Vec::new();
+        for k in 1..u64::from(args.seeds) {
+            let more = seed.wrapping_add(k);
+            by_seed.push((more, run_with_progress(&pool, s, more, false)));
+        }
+        let across = (args.seeds > 1).then(|| {
+            let all: Vec<(u64, &[RunOutput])> = std::iter::once((seed, outputs.as_slice()))
+                .chain(by_seed.iter().map(|(k, o)| (*k, o.as_slice())))
+                .collect();
+            report::seeds::across(&all)
+        });
         let dests = DestinationTable::of(s);
         let written = report::write_outputs(
-            &dir,
+            dir,
             s,
             seed,
             &outputs,
             &dests,
-            report::OutputOptions { log_connections: args.log_connections, charts: !args.no_charts },
+            report::OutputOptions {
+                log_connections: args.log_connections,
+                charts: !args.no_charts,
+                across_seeds: across.as_deref(),
+            },
         )?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&report::summary_json(s, seed, &outputs))?);
+            let doc = serde_json::to_string_pretty(&report::summary_json_with(
+                s,
+                seed,
+                &outputs,
+                across.as_deref(),
+            ))?;
+            let sep = if json_array && i > 0 { ",\n" } else { "" };
+            stdout::print(&format!("{sep}{doc}{}", if json_array { "" } else { "\n" }));
         } else {
-            println!(
-                "{} (seed {seed}){}",
+            stdout::print(&format!(
+                "{} (seed {seed}){}\n{}",
                 s.name,
-                if s.description.is_empty() { String::new() } else { format!(": {}", s.description) }
-            );
-            print!("{}", report::render_table(&outputs));
+                if s.description.is_empty() { String::new() } else { format!(": {}", s.description) },
+                report::render_table(s, &outputs)
+            ));
+            if let Some(a) = &across {
+                stdout::print(&format!("\n{}", report::seeds::render(a)));
+            }
         }
         let names: Vec<String> =
-            written.iter().map(|p| p.strip_prefix(&dir).unwrap_or(p).display().to_string()).collect();
+            written.iter().map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string()).collect();
         eprintln!("wrote {}/ ({})", dir.display(), names.join(", "));
-        for failure in failed_expectations(s, &outputs) {
-            eprintln!("expectation failed: {failure}");
-            status = Status::ExpectationFailed;
+        for c in report::expectations::check(s, &outputs) {
+            eprintln!("{} {}", if c.passed { "PASS" } else { "FAIL" }, c.text);
+            if !c.passed {
+                status = Status::ExpectationFailed;
+            }
         }
         if !args.json {
-            println!();
+            stdout::print("\n");
         }
+    }
+    if json_array {
+        stdout::print("\n]\n");
     }
     Ok(status)
 }
@@ -182,25 +272,5 @@ pub fn run_with_progress(pool: &rayon::ThreadPool, s: &Scenario, seed: u64, log:
 
 /// Every `[expect]` assertion that does not hold, as a sentence.
 pub fn failed_expectations(s: &Scenario, outputs: &[RunOutput]) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in &s.expect {
-        for o in outputs {
-            if e.strategy.as_ref().is_some_and(|l| l != &o.summary.name) {
-                continue;
-            }
-            let actual = o.summary.metric(e.metric).unwrap_or(f64::NAN);
-            if !e.holds(actual) {
-                let want = match e.bound {
-                    scenario::Bound::Exactly => format!("= {}", e.value),
-                    scenario::Bound::AtMost => format!("<= {}", e.value),
-                    scenario::Bound::AtLeast => format!(">= {}", e.value),
-                };
-                out.push(format!(
-                    "{}: {} {} is {actual}, expected {want} ({})",
-                    s.name, o.summary.name, e.metric, e.key
-                ));
-            }
-        }
-    }
-    out
+    report::expectations::check(s, outputs).into_iter().filter(|c| !c.passed).map(|c| c.text).collect()
 }

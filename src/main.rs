@@ -1,5 +1,6 @@
 //! The `portsim` binary: parse the command line, run it, map the result to an exit code
-//! (0 success, 1 an `[expect]` assertion failed, 2 bad input, 130 a sweep stopped by Ctrl-C).
+//! (0 success, 1 an `[expect]` assertion failed, 2 bad input, 3 an output could not be
+//! written, 130 a sweep stopped by Ctrl-C).
 
 use clap::Parser;
 use portsim::cli::Cli;
@@ -18,9 +19,10 @@ fn main() -> ExitCode {
         Ok(Status::Ok) => ExitCode::SUCCESS,
         Ok(Status::ExpectationFailed) => ExitCode::from(1),
         Ok(Status::Interrupted) => ExitCode::from(130),
+        Ok(Status::Invalid) => ExitCode::from(2),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(if e.downcast_ref::<portsim::report::WriteError>().is_some() { 3 } else { 2 })
         }
     }
 }

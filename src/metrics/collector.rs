@@ -22,7 +22,14 @@ struct Bucket {
     candidates: u64,
     collisions_local: u64,
     collisions_remote: u64,
-    peak_held: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct PoolCount {
+    attempted: u64,
+    failed: u64,
+    first_failure: Option<Nanos>,
+    peak: u32,
 }
 
 /// Everything a run measures.
@@ -44,8 +51,20 @@ pub struct Collector {
     reuse_within: u64,
     reuse_intervals: LogHistogram,
     first_failure: Option<Nanos>,
+    last_failure: Option<Nanos>,
+    /// The episode under way: (its first failure, failures so far).
+    episode: Option<(Nanos, u64)>,
+    episodes: u64,
+    episodes_listed: Vec<Episode>,
+    exhausted: Nanos,
+    longest_episode: Nanos,
     peak: u32,
     port_usage: Vec<u64>,
+    warmup_failures: u64,
+    warmup_max_probes: u32,
+    /// Per pool `local * destinations + dest`: attempted, failed, first failure, peak.
+    pools: Vec<PoolCount>,
+    destinations: usize,
     /// Attempts of the whole run, warm-up included: the simulator's work.
     pub total_attempts: u64,
 }
@@ -69,10 +88,47 @@ impl Collector {
             reuse_within: 0,
             reuse_intervals: LogHistogram::default(),
             first_failure: None,
+            last_failure: None,
+            episode: None,
+            episodes: 0,
+            episodes_listed: Vec::new(),
+            exhausted: 0,
+            longest_episode: 0,
             peak: 0,
             port_usage: vec![0; 65536],
+            warmup_failures: 0,
+            warmup_max_probes: 0,
+            pools: Vec::new(),
+            destinations: 1,
             total_attempts: 0,
         }
+    }
+
+    /// Counts per pool from now on: `local_addrs` x `destinations` of them (at most
+    /// [`crate::stack::MAX_POOLS`]; more are not tracked).
+    pub fn track_pools(&mut self, local_addrs: usize, destinations: usize) {
+        let n = local_addrs.max(1) * destinations.max(1);
+        if n <= crate::stack::MAX_POOLS {
+            self.pools = vec![PoolCount::default(); n];
+            self.destinations = destinations.max(1);
+        }
+    }
+
+    /// The pool (local address, destination) of the attempt just counted by [`Self::attempt`],
+    /// and what it holds after it (`None` when pools are not tracked).
+    #[inline]
+    pub fn pool_attempt(&mut self, now: Nanos, local: u16, dest: u32, failed: bool, held: Option<u32>) {
+        let i = usize::from(local) * self.destinations + dest as usize;
+        let Some(p) = self.pools.get_mut(i) else { return };
+        if failed {
+            p.first_failure.get_or_insert(now);
+        }
+        if now < self.warmup {
+            return;
+        }
+        p.attempted += 1;
+        p.failed += u64::from(failed);
+        p.peak = p.peak.max(held.unwrap_or(0));
     }
 
     /// When the next time-series row ends.
@@ -82,7 +138,9 @@ impl Collector {
     }
 
     /// Closes the current time-series row (at `next_sample`), reading the stack's state then.
-    pub fn sample(&mut self, stack: &Stack) {
+    /// The row's peak is the stack's own, tracked on every open and release: it stays up while
+    /// the range is exhausted and nothing new opens.
+    pub fn sample(&mut self, stack: &mut Stack) {
         let b = std::mem::take(&mut self.bucket);
         self.samples.push(Sample {
             t_s: secs(self.next_sample),
@@ -94,7 +152,7 @@ impl Collector {
             collisions_remote: b.collisions_remote,
             live: stack.live(),
             time_wait: stack.time_wait(),
-            peak_held_toward_one_destination: b.peak_held,
+            peak_held_toward_one_destination: stack.take_peak_held(),
         });
         self.next_sample += self.interval;
     }
@@ -112,14 +170,26 @@ impl Collector {
         };
         b.collisions_local += u64::from(rejected);
         match outcome {
-            Outcome::Established { opened, held_toward_dest, .. } => {
+            Outcome::Established { opened, .. } => {
                 b.established += 1;
-                b.peak_held = b.peak_held.max(held_toward_dest);
                 b.collisions_remote += u64::from(opened.remote_collision);
+                if let Some((start, failures)) = self.episode.take() {
+                    self.end_episode(start, failures, now, true);
+                }
             }
-            Outcome::Failed => b.failed += 1,
+            Outcome::Failed => {
+                b.failed += 1;
+                self.first_failure.get_or_insert(now);
+                self.last_failure = Some(now);
+                match &mut self.episode {
+                    Some((_, failures)) => *failures += 1,
+                    None => self.episode = Some((now, 1)),
+                }
+            }
         }
         if now < self.warmup {
+            self.warmup_failures += u64::from(outcome == Outcome::Failed);
+            self.warmup_max_probes = self.warmup_max_probes.max(candidates);
             return;
         }
         self.attempted += 1;
@@ -138,16 +208,68 @@ impl Collector {
                     self.reuse_intervals.record(gap);
                 }
             }
-            Outcome::Failed => {
-                self.failed += 1;
-                self.first_failure.get_or_insert(now);
-            }
+            Outcome::Failed => self.failed += 1,
         }
     }
 
-    /// The summary of the run. `usable_ports` is the range less its reserved ports: what an
-    /// even spread would share the connections over.
-    pub fn finish(self, usable_ports: u32, wall_s: f64, sim_events: u64) -> (StrategySummary, Vec<Sample>) {
+    fn pools_summary(&self) -> Pools {
+        let all: Vec<Pool> = self
+            .pools
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.attempted > 0 || p.first_failure.is_some())
+            .map(|(i, p)| Pool {
+                local_addr: String::new(),
+                destination: String::new(),
+                attempted: p.attempted,
+                failed: p.failed,
+                first_failure_s: p.first_failure.map(secs),
+                peak: p.peak,
+                index: ((i / self.destinations) as u16, (i % self.destinations) as u32),
+            })
+            .collect();
+        let mut top = all.clone();
+        top.sort_by(|a, b| b.failed.cmp(&a.failed).then(b.peak.cmp(&a.peak)).then(a.index.cmp(&b.index)));
+        top.truncate(POOLS_LISTED);
+        Pools {
+            count: all.len() as u64,
+            with_failures: all.iter().filter(|p| p.failed > 0).count() as u64,
+            top,
+            all,
+        }
+    }
+
+    /// Closes the episode that started at `start`, at `end`.
+    fn end_episode(&mut self, start: Nanos, failures: u64, end: Nanos, recovered: bool) {
+        let length = end - start;
+        self.episodes += 1;
+        self.exhausted += length;
+        self.longest_episode = self.longest_episode.max(length);
+        if self.episodes_listed.len() < EPISODES_LISTED {
+            self.episodes_listed.push(Episode {
+                start_s: secs(start),
+                last_failure_s: secs(self.last_failure.unwrap_or(start)),
+                end_s: secs(end),
+                duration_s: secs(length),
+                failures,
+                recovered,
+                in_warmup: start < self.warmup,
+            });
+        }
+    }
+
+    /// The summary of the run, which ended at `end`. `usable_ports` is the range less its
+    /// reserved ports: what an even spread would share the connections over.
+    pub fn finish(
+        mut self,
+        end: Nanos,
+        usable_ports: u32,
+        wall_s: f64,
+        sim_events: u64,
+    ) -> (StrategySummary, Vec<Sample>) {
+        if let Some((start, failures)) = self.episode.take() {
+            self.end_episode(start, failures, end.max(start), false);
+        }
         let used: Vec<u64> = self.port_usage.iter().copied().filter(|&c| c > 0).collect();
         let total: u64 = used.iter().sum();
         let mean = total as f64 / f64::from(usable_ports.max(1));
@@ -191,7 +313,18 @@ impl Collector {
                     .map(|(lo, c)| (secs(lo), c))
                     .collect(),
             },
-            exhaustion: Exhaustion { first_failure_s: self.first_failure.map(secs) },
+            exhaustion: Exhaustion {
+                first_failure_s: self.first_failure.map(secs),
+                first_failure_in_warmup: self.first_failure.is_some_and(|t| t < self.warmup),
+                last_failure_s: self.last_failure.map(secs),
+                exhausted_s: secs(self.exhausted),
+                episodes: Episodes {
+                    count: self.episodes,
+                    longest_s: secs(self.longest_episode),
+                    total_s: secs(self.exhausted),
+                    list: std::mem::take(&mut self.episodes_listed),
+                },
+            },
             occupancy: Occupancy { peak: self.peak },
             port_usage: PortUsage {
                 distinct: used.len() as u32,
@@ -204,6 +337,16 @@ impl Collector {
                     .map(|(p, c)| (p as u16, *c))
                     .collect(),
             },
+            pools: self.pools_summary(),
+            warmup: Warmup {
+                duration_s: secs(self.warmup),
+                attempts: self.total_attempts - self.attempted,
+                failures: self.warmup_failures,
+                max_probes: self.warmup_max_probes,
+                held_more: self.warmup_max_probes > self.probes.max()
+                    || (self.warmup_failures > 0 && self.failed == 0),
+            },
+            steady: super::steady::judge(&[], 0.0, 0.0, 0.0),
             run: RunInfo {
                 wall_s,
                 connections_per_s: if wall_s > 0.0 { self.total_attempts as f64 / wall_s } else { 0.0 },

@@ -4,8 +4,10 @@
 
 mod collector;
 mod histogram;
+pub mod steady;
 mod summary;
 
 pub use collector::{Collector, Outcome};
 pub use histogram::{CountHistogram, LogHistogram};
+pub use steady::Steady;
 pub use summary::*;

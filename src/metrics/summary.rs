@@ -17,7 +17,55 @@ pub struct StrategySummary {
     pub exhaustion: Exhaustion,
     pub occupancy: Occupancy,
     pub port_usage: PortUsage,
+    pub warmup: Warmup,
+    pub pools: Pools,
+    /// Whether the run reached its steady state (see [`super::steady`]).
+    pub steady: super::Steady,
     pub run: RunInfo,
+}
+
+/// Per pool (source address, destination): who ran out. Counted after the warm-up, as the
+/// summary is; the first failure is the pool's first of the whole run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Pools {
+    /// Pools that saw an attempt; 0 when there are too many to track (more than 65,536).
+    pub count: u64,
+    /// Pools with at least one failed attempt.
+    pub with_failures: u64,
+    /// The [`POOLS_LISTED`] pools with the most failures (then the highest peak).
+    pub top: Vec<Pool>,
+    /// Every pool that saw an attempt, for `pools.csv`.
+    #[serde(skip)]
+    pub all: Vec<Pool>,
+}
+
+/// How many pools `summary.json` lists.
+pub const POOLS_LISTED: usize = 20;
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Pool {
+    pub local_addr: String,
+    pub destination: String,
+    pub attempted: u64,
+    pub failed: u64,
+    pub first_failure_s: Option<f64>,
+    /// The most 4-tuples this pool held at once.
+    pub peak: u32,
+    #[serde(skip)]
+    pub index: (u16, u32),
+}
+
+/// What the warm-up saw: left out of every count above, but a wrap-around or a burst in it is
+/// real behaviour (double-hash's 16-bit counter wraps every 65,536 connections).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Warmup {
+    pub duration_s: f64,
+    pub attempts: u64,
+    pub failures: u64,
+    pub max_probes: u32,
+    /// The warm-up held something the counted window does not: more probes on one attempt
+    /// than any counted attempt, or failures when none was counted.
+    pub held_more: bool,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -70,9 +118,51 @@ pub struct ReuseIntervals {
     pub p50: Option<f64>,
 }
 
+/// When the range ran out, over the whole run (warm-up included: a failure there is real, and
+/// hiding it would clamp the first failure to the warm-up's end).
+///
+/// An episode starts at a failed attempt while none is under way and ends at the next attempt
+/// that succeeds (the host has recovered), or at the end of the run.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Exhaustion {
+    /// The first failed attempt of the run (null when none failed).
     pub first_failure_s: Option<f64>,
+    /// It came before the warm-up ended, outside the counted window.
+    pub first_failure_in_warmup: bool,
+    /// The last failed attempt of the run.
+    pub last_failure_s: Option<f64>,
+    /// Time spent exhausted: the episodes' durations summed.
+    pub exhausted_s: f64,
+    pub episodes: Episodes,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Episodes {
+    pub count: u64,
+    /// The longest episode's duration: how long the host took to recover from its worst burst.
+    pub longest_s: f64,
+    /// The episodes' durations summed (= `exhausted_s`).
+    pub total_s: f64,
+    /// The first [`EPISODES_LISTED`] episodes, in order.
+    pub list: Vec<Episode>,
+}
+
+/// How many episodes `summary.json` lists one by one (the counts cover all of them).
+pub const EPISODES_LISTED: usize = 100;
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct Episode {
+    /// The failure that started it.
+    pub start_s: f64,
+    /// Its last failure.
+    pub last_failure_s: f64,
+    /// The first success after it (or the end of the run, if `recovered` is false).
+    pub end_s: f64,
+    pub duration_s: f64,
+    pub failures: u64,
+    pub recovered: bool,
+    /// It started in the warm-up.
+    pub in_warmup: bool,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -119,8 +209,22 @@ pub struct Sample {
 }
 
 impl StrategySummary {
-    /// A metric by its `[expect]` name.
+    /// A metric by its `[expect]` name: a short name, or a dotted key of the summary's JSON
+    /// (`exhaustion.first_failure_s`; a flag reads as 1 or 0). `None` when it is null (no
+    /// failure, no first failure).
     pub fn metric(&self, name: &str) -> Option<f64> {
+        if let Some(v) = self.short_metric(name) {
+            return Some(v);
+        }
+        let json = serde_json::to_value(self).ok()?;
+        match json.pointer(&format!("/{}", name.replace('.', "/")))? {
+            serde_json::Value::Number(n) => n.as_f64(),
+            serde_json::Value::Bool(b) => Some(f64::from(u8::from(*b))),
+            _ => None,
+        }
+    }
+
+    fn short_metric(&self, name: &str) -> Option<f64> {
         Some(match name {
             "attempted" => self.connections.attempted as f64,
             "established" => self.connections.established as f64,

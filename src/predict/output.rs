@@ -180,7 +180,7 @@ pub fn write(
     r: &PredictReport,
     with_charts: bool,
 ) -> Result<Vec<PathBuf>> {
-    let mut staged = Staged::default();
+    let mut staged = Staged::new(dir)?;
     let j = serde_json::to_string_pretty(&json(s, seed, r))? + "\n";
     staged.write(dir.join("predict.json"), j.as_bytes())?;
     staged.write(dir.join("predict.csv"), guesses_csv(r).as_bytes())?;

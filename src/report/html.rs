@@ -3,7 +3,7 @@
 //! sentence per metric and the charts.
 
 use super::charts::Chart;
-use super::table::{COLUMNS, summary_cells};
+use super::table::{COLUMNS, summary_cells, summary_notes};
 use crate::scenario::Scenario;
 use crate::sim::RunOutput;
 use std::fmt::Write as _;
@@ -71,6 +71,8 @@ pub fn report_html(
     scenario_json: &serde_json::Value,
     outputs: &[RunOutput],
     charts: &[Chart],
+    expectations: &[super::expectations::Checked],
+    across_seeds: Option<&[super::seeds::AcrossSeeds]>,
 ) -> String {
     let mut h = String::new();
     let title = format!("portsim: {}", scenario.name);
@@ -145,7 +147,47 @@ pub fn report_html(
         row(&mut h, &summary_cells(s));
     }
     h.push_str("</tbody>\n</table></div>\n");
+    for n in summary_notes(scenario, outputs) {
+        let _ = writeln!(h, "<p class=\"note\">Note: {}</p>", escape(&n));
+    }
 
+    if let Some(across) = across_seeds.filter(|a| !a.is_empty()) {
+        let _ = writeln!(
+            h,
+            "<h2 id=\"seeds\">Over {} seeds</h2>\n<p>Means with 95 % confidence half-widths over seeds {}; the rest of this page is seed {}'s run.</p>\n<div class=\"scroll\"><table>\n<thead><tr><th>strategy</th>",
+            across[0].seeds.len(),
+            escape(&across[0].seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")),
+            across[0].seeds[0]
+        );
+        for (name, key) in super::seeds::SEED_METRICS {
+            let _ = write!(h, "<th title=\"{}\">{}</th>", escape(key), escape(name));
+        }
+        h.push_str("</tr></thead>\n<tbody>\n");
+        for a in across {
+            let mut cells = vec![a.name.clone()];
+            cells.extend(super::seeds::cells(a));
+            row(&mut h, &cells);
+        }
+        h.push_str("</tbody>\n</table></div>\n");
+    }
+    if !expectations.is_empty() {
+        let failed = expectations.iter().filter(|c| !c.passed).count();
+        let _ = writeln!(
+            h,
+            "<h2 id=\"expect\">Expectations</h2>\n<p>{} of {} assertions of <code>[expect]</code> hold.</p>\n<ul>",
+            expectations.len() - failed,
+            expectations.len()
+        );
+        for c in expectations {
+            let _ = writeln!(
+                h,
+                "<li>{} {}</li>",
+                if c.passed { "PASS" } else { "<strong>FAIL</strong>" },
+                escape(&c.text)
+            );
+        }
+        h.push_str("</ul>\n");
+    }
     h.push_str("<h2 id=\"metrics\">What the columns mean</h2>\n<dl>\n");
     for (name, key, about) in COLUMNS {
         let _ =

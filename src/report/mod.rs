@@ -2,15 +2,20 @@
 //! `report.html`.
 
 pub mod charts;
+pub mod expectations;
 pub(crate) mod files;
 pub mod html;
 pub(crate) mod plot;
+pub mod seeds;
+pub mod stdout;
 mod table;
 mod tables;
 
-pub use files::Staged;
+pub use files::{MARKER, Staged, WriteError, check_replaceable, write_file_atomically};
 pub use table::render_table;
-pub use tables::{connections_csv, port_usage_csv, summary_csv, timeseries_csv};
+pub use tables::{
+    connections_csv, csv_float, csv_opt, pools_csv, port_usage_csv, summary_csv, timeseries_csv,
+};
 
 use crate::metrics::StrategySummary;
 use crate::scenario::{Arrivals, Scenario};
@@ -28,6 +33,20 @@ pub fn summary_json(scenario: &Scenario, seed: u64, outputs: &[RunOutput]) -> se
         "scenario": scenario_json(scenario, seed),
         "strategies": strategies,
     })
+}
+
+/// [`summary_json`], with `across_seeds` (the means of `run --seeds K`) when there are several.
+pub fn summary_json_with(
+    scenario: &Scenario,
+    seed: u64,
+    outputs: &[RunOutput],
+    across: Option<&[seeds::AcrossSeeds]>,
+) -> serde_json::Value {
+    let mut v = summary_json(scenario, seed, outputs);
+    if let Some(a) = across {
+        v["across_seeds"] = serde_json::to_value(a).expect("serialisable");
+    }
+    v
 }
 
 fn scenario_json(s: &Scenario, seed: u64) -> serde_json::Value {
@@ -61,29 +80,33 @@ fn scenario_json(s: &Scenario, seed: u64) -> serde_json::Value {
 
 /// What `write_outputs` writes besides the summary and the CSVs.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct OutputOptions {
+pub struct OutputOptions<'a> {
+    /// With `run --seeds K`: the means over the seeds, for `summary.json` and `report.html`.
+    pub across_seeds: Option<&'a [seeds::AcrossSeeds]>,
     /// `connections.csv`.
     pub log_connections: bool,
     /// `charts/*.svg`, `charts/*.png` and `report.html` (drawn once the charts exist).
     pub charts: bool,
 }
 
-/// Writes every output file of a run into `dir`, all or nothing.
+/// Writes every output file of a run into `dir`, all or nothing: `dir` ends up holding this
+/// run's files and no other's (see [`Staged`]).
 pub fn write_outputs(
     dir: &Path,
     scenario: &Scenario,
     seed: u64,
     outputs: &[RunOutput],
     dests: &crate::sim::DestinationTable,
-    opts: OutputOptions,
+    opts: OutputOptions<'_>,
 ) -> Result<Vec<PathBuf>> {
     let log = opts.log_connections;
-    let mut staged = Staged::default();
-    let json = serde_json::to_string_pretty(&summary_json(scenario, seed, outputs))?;
+    let mut staged = Staged::new(dir)?;
+    let json = serde_json::to_string_pretty(&summary_json_with(scenario, seed, outputs, opts.across_seeds))?;
     staged.write(dir.join("summary.json"), json.as_bytes())?;
-    staged.write(dir.join("summary.csv"), summary_csv(outputs)?.as_bytes())?;
+    staged.write(dir.join("summary.csv"), summary_csv(scenario, seed, outputs)?.as_bytes())?;
     staged.write(dir.join("timeseries.csv"), timeseries_csv(outputs)?.as_bytes())?;
     staged.write(dir.join("port_usage.csv"), port_usage_csv(outputs)?.as_bytes())?;
+    staged.write(dir.join("pools.csv"), pools_csv(outputs)?.as_bytes())?;
     if log {
         staged.write(dir.join("connections.csv"), &connections_csv(scenario, outputs, dests)?)?;
     }
@@ -93,7 +116,15 @@ pub fn write_outputs(
             staged.write(dir.join("charts").join(format!("{}.svg", c.name)), c.svg.as_bytes())?;
             staged.write(dir.join("charts").join(format!("{}.png", c.name)), &c.png)?;
         }
-        let page = html::report_html(scenario, &scenario_json(scenario, seed), outputs, &drawn);
+        let checked = expectations::check(scenario, outputs);
+        let page = html::report_html(
+            scenario,
+            &scenario_json(scenario, seed),
+            outputs,
+            &drawn,
+            &checked,
+            opts.across_seeds,
+        );
         staged.write(dir.join("report.html"), page.as_bytes())?;
     }
     staged.publish()

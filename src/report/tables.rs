@@ -5,14 +5,30 @@ use crate::sim::{DestinationTable, RunOutput};
 use anyhow::Result;
 use std::net::Ipv4Addr;
 
-fn opt(v: Option<f64>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
+/// A float as the CSVs write it: the shortest text that reads back to the same `f64`, always
+/// with a point or an exponent (`0.0`, `1.5`, `5e-324`), so a column keeps one type in pandas
+/// whatever the run (`failed_fraction` is `0.0`, not `0`, when nothing failed) and an
+/// underflowing probability is `5e-324`, not 330 digits. `Display` gives neither.
+pub fn csv_float(x: f64) -> String {
+    format!("{x:?}")
 }
 
-/// `summary.csv`: the summary's scalar figures, one row per strategy.
-pub fn summary_csv(outputs: &[RunOutput]) -> Result<String> {
+/// An optional float: empty when absent (pandas reads NaN).
+pub fn csv_opt(v: Option<f64>) -> String {
+    v.map(csv_float).unwrap_or_default()
+}
+
+fn opt(v: Option<f64>) -> String {
+    csv_opt(v)
+}
+
+/// `summary.csv`: the summary's scalar figures, one row per strategy, each row naming its
+/// scenario and seed so the files of several runs concatenate into one table.
+pub fn summary_csv(scenario: &Scenario, seed: u64, outputs: &[RunOutput]) -> Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
+        "scenario",
+        "seed",
         "name",
         "strategy",
         "range",
@@ -35,6 +51,11 @@ pub fn summary_csv(outputs: &[RunOutput]) -> Result<String> {
         "reuse_interval_p1_s",
         "reuse_interval_p50_s",
         "first_failure_s",
+        "first_failure_in_warmup",
+        "last_failure_s",
+        "exhausted_s",
+        "exhaustion_episodes",
+        "longest_episode_s",
         "occupancy_peak",
         "port_usage_distinct",
         "port_usage_max_over_mean",
@@ -45,6 +66,8 @@ pub fn summary_csv(outputs: &[RunOutput]) -> Result<String> {
             s.settings.get(k).map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or_default()
         };
         w.write_record([
+            scenario.name.clone(),
+            seed.to_string(),
             s.name.clone(),
             s.strategy.clone(),
             setting("range"),
@@ -54,8 +77,8 @@ pub fn summary_csv(outputs: &[RunOutput]) -> Result<String> {
             s.connections.attempted.to_string(),
             s.connections.established.to_string(),
             s.connections.failed.to_string(),
-            s.connections.failed_fraction.to_string(),
-            s.probes.mean.to_string(),
+            csv_float(s.connections.failed_fraction),
+            csv_float(s.probes.mean),
             s.probes.p50.to_string(),
             s.probes.p99.to_string(),
             s.probes.max.to_string(),
@@ -67,9 +90,14 @@ pub fn summary_csv(outputs: &[RunOutput]) -> Result<String> {
             opt(s.reuse.interval_s.p1),
             opt(s.reuse.interval_s.p50),
             opt(s.exhaustion.first_failure_s),
+            s.exhaustion.first_failure_in_warmup.to_string(),
+            opt(s.exhaustion.last_failure_s),
+            csv_float(s.exhaustion.exhausted_s),
+            s.exhaustion.episodes.count.to_string(),
+            csv_float(s.exhaustion.episodes.longest_s),
             s.occupancy.peak.to_string(),
             s.port_usage.distinct.to_string(),
-            s.port_usage.max_over_mean.to_string(),
+            csv_float(s.port_usage.max_over_mean),
         ])?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)
@@ -94,17 +122,46 @@ pub fn timeseries_csv(outputs: &[RunOutput]) -> Result<String> {
     for o in outputs {
         for s in &o.samples {
             w.write_record([
-                s.t_s.to_string(),
+                csv_float(s.t_s),
                 o.summary.name.clone(),
                 s.attempts.to_string(),
                 s.established.to_string(),
                 s.failed.to_string(),
-                s.mean_candidates.to_string(),
+                csv_float(s.mean_candidates),
                 s.collisions_local.to_string(),
                 s.collisions_remote.to_string(),
                 s.live.to_string(),
                 s.time_wait.to_string(),
                 s.peak_held_toward_one_destination.to_string(),
+            ])?;
+        }
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// `pools.csv`: per strategy and pool (source address, destination) that saw an attempt:
+/// attempts and failures after the warm-up, the pool's first failure, its peak occupancy.
+pub fn pools_csv(outputs: &[RunOutput]) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "strategy",
+        "local_addr",
+        "destination",
+        "attempted",
+        "failed",
+        "first_failure_s",
+        "peak",
+    ])?;
+    for o in outputs {
+        for p in &o.summary.pools.all {
+            w.write_record([
+                o.summary.name.clone(),
+                p.local_addr.clone(),
+                p.destination.clone(),
+                p.attempted.to_string(),
+                p.failed.to_string(),
+                opt(p.first_failure_s),
+                p.peak.to_string(),
             ])?;
         }
     }
@@ -131,7 +188,18 @@ pub fn connections_csv(
     dests: &DestinationTable,
 ) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["time_s", "strategy", "local_addr", "destination", "port", "candidates", "result"])?;
+    w.write_record([
+        "time_s",
+        "strategy",
+        "local_addr",
+        "destination",
+        "port",
+        "candidates",
+        "result",
+        "close_s",
+        "lifetime_s",
+        "reused",
+    ])?;
     for o in outputs {
         for r in &o.log {
             let d = r.dest as usize;
@@ -143,6 +211,17 @@ pub fn connections_csv(
                 r.port.map(|p| p.to_string()).unwrap_or_default(),
                 r.candidates.to_string(),
                 if r.port.is_some() { "established".into() } else { "failed".into() },
+                if r.port.is_some() {
+                    format!("{:.9}", crate::time::secs(r.time + r.lifetime))
+                } else {
+                    String::new()
+                },
+                if r.port.is_some() {
+                    format!("{:.9}", crate::time::secs(r.lifetime))
+                } else {
+                    String::new()
+                },
+                r.reused.to_string(),
             ])?;
         }
     }

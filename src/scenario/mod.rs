@@ -2,12 +2,14 @@
 //! simulator: every key is read through [`Params`], so a typo, a wrong type or an impossible
 //! value is an error naming the file, the line, the column and the key.
 
+mod check;
 mod error;
 pub mod expect;
 pub mod predict;
 mod trace;
 pub mod workload;
 
+pub use check::load_all_errors;
 pub use error::{ScenarioError, line_col};
 pub use expect::{Bound, Expectation};
 pub use workload::{Arrivals, DestGroup, Lifetime, Popularity, SocketSpec, Trace, TraceRow};
@@ -82,6 +84,9 @@ pub struct Scenario {
     pub seed: u64,
     pub duration: Nanos,
     pub warmup: Nanos,
+    /// What is valid but probably not meant (trace rows past `duration`): `run` and `check`
+    /// print each as a warning.
+    pub warnings: Vec<String>,
     pub ports: PortSettings,
     pub tcp: TcpSettings,
     pub addrs: Vec<Ipv4Addr>,
@@ -155,8 +160,14 @@ impl Scenario {
 
     /// Keeps only the strategies whose label or name is in `names`.
     pub fn retain_strategies(&mut self, names: &[String]) -> Result<(), String> {
+        // A name is a label, a registry name or one of its aliases (`alg2` is random-pick).
+        let matches = |n: &str, s: &StrategySpec| {
+            s.label == n
+                || s.config.name() == n
+                || crate::strategy::registry::lookup(n).is_some_and(|info| info.name == s.config.name())
+        };
         for n in names {
-            if !self.strategies.iter().any(|s| &s.label == n || s.config.name() == n) {
+            if !self.strategies.iter().any(|s| matches(n, s)) {
                 let have: Vec<&str> = self.strategies.iter().map(|s| s.label.as_str()).collect();
                 return Err(format!(
                     "--only {n}: the scenario has no strategy `{n}` (it has {})",
@@ -164,7 +175,7 @@ impl Scenario {
                 ));
             }
         }
-        self.strategies.retain(|s| names.iter().any(|n| n == &s.label || n == s.config.name()));
+        self.strategies.retain(|s| names.iter().any(|n| matches(n, s)));
         Ok(())
     }
 }
@@ -281,9 +292,12 @@ fn parse_params(
         return Err(doc.error("warmup", "must be shorter than `duration`"));
     }
 
-    let ports = match doc.table("ports")? {
+    let (ports, reserved_spans) = match doc.table("ports")? {
         Some(p) => parse_ports(p)?,
-        None => PortSettings { range: None, reserved: ReservedPorts::new(), scope: None },
+        None => (
+            PortSettings { range: None, reserved: ReservedPorts::new(), scope: None },
+            ReservedSpans { key: "ports.reserved".into(), spans: Vec::new() },
+        ),
     };
     let tcp = match doc.table("tcp")? {
         Some(p) => parse_tcp(p)?,
@@ -405,8 +419,22 @@ fn parse_params(
     };
     doc.finish(TOP_KEYS)?;
 
-    Ok(Scenario {
+    let mut warnings = Vec::new();
+    if let Arrivals::Trace { path, trace } = &arrivals {
+        let late = trace.rows.iter().filter(|r| r.start >= duration).count();
+        if late > 0 {
+            warnings.push(format!(
+                "{}: {late} of {} trace row{} start at or after duration ({}) and are dropped",
+                path.display(),
+                trace.rows.len(),
+                if trace.rows.len() == 1 { "" } else { "s" },
+                crate::time::format_duration(duration)
+            ));
+        }
+    }
+    let s = Scenario {
         name,
+        warnings,
         description,
         origin: origin.to_string(),
         seed,
@@ -430,24 +458,84 @@ fn parse_params(
         metrics,
         expect,
         predict,
+    };
+    let mut ranges: Vec<PortRange> = s.strategies.iter().map(|x| s.effective(x).range).collect();
+    ranges.extend(s.socket.local_range);
+    check_reserved_in_range(&reserved_spans, &ranges)?;
+    Ok(s)
+}
+
+/// `reserved` as users copy it: a list of ports and ranges (`[40000, "40100-40110"]`), or the
+/// kernel's comma-separated string (`"40000-40010,40020"`), or a mix. Each with its span.
+fn parse_reserved(p: &mut Params) -> Result<Vec<(PortRange, std::ops::Range<usize>)>, ParamError> {
+    use crate::params::Value;
+    let Some(node) = p.take("reserved") else { return Ok(Vec::new()) };
+    let items = match node.value {
+        Value::Array(items) => items,
+        v @ (Value::String(_) | Value::Integer(_)) => vec![crate::params::Node { value: v, ..node }],
+        other => {
+            return Err(p.error(
+                "reserved",
+                format!(
+                    "expected ports or ranges (\"40000-40010,40020\" or [40000, \"40100-40110\"]), found {}",
+                    other.type_str()
+                ),
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    for n in items {
+        let at =
+            |message: String| ParamError { key: p.path("reserved"), span: Some(n.span.clone()), message };
+        match &n.value {
+            Value::String(text) => {
+                for r in ReservedPorts::parse_list(text).map_err(at)? {
+                    out.push((r, n.span.clone()));
+                }
+            }
+            Value::Integer(i) => {
+                let r = u16::try_from(*i)
+                    .ok()
+                    .filter(|&v| v > 0)
+                    .and_then(|v| PortRange::new(v, v).ok())
+                    .ok_or_else(|| at(format!("port {i} is out of range (ports are 1-65535)")))?;
+                out.push((r, n.span.clone()));
+            }
+            other => return Err(at(format!("expected a port or a range, found {}", other.type_str()))),
+        }
+    }
+    Ok(out)
+}
+
+/// `tw_reuse` as a name or as the sysctl's integer (`net.ipv4.tcp_tw_reuse = 2`).
+fn parse_tw_reuse(p: &mut Params) -> Result<Option<TwReuse>, ParamError> {
+    use crate::params::Value;
+    let Some(node) = p.take("tw_reuse") else { return Ok(None) };
+    let text = match node.value {
+        Value::String(s) => s,
+        Value::Integer(i) => i.to_string(),
+        other => {
+            return Err(
+                p.error("tw_reuse", format!("expected a string or 0, 1, 2, found {}", other.type_str()))
+            );
+        }
+    };
+    TwReuse::parse(&text).map(Some).map_err(|e| ParamError {
+        key: p.path("tw_reuse"),
+        span: Some(node.span),
+        message: e,
     })
 }
 
-fn parse_ports(mut p: Params) -> Result<PortSettings, ParamError> {
+fn parse_ports(mut p: Params) -> Result<(PortSettings, ReservedSpans), ParamError> {
     let range = match p.string("range")? {
         Some(text) => Some(PortRange::parse(&text).map_err(|e| p.error("range", e))?),
         None => None,
     };
     let mut reserved = ReservedPorts::new();
-    if let Some(list) = p.strings("reserved")? {
-        for (text, span) in list {
-            let r = PortRange::parse(&text).map_err(|e| ParamError {
-                key: p.path("reserved"),
-                span: Some(span),
-                message: e,
-            })?;
-            reserved.insert_range(r);
-        }
+    let spans = parse_reserved(&mut p)?;
+    for (r, _) in &spans {
+        reserved.insert_range(*r);
     }
     let scope = match p.string("scope")? {
         Some(text) => Some(Scope::parse(&text).map_err(|e| p.error("scope", e))?),
@@ -461,8 +549,36 @@ fn parse_ports(mut p: Params) -> Result<PortSettings, ParamError> {
             format!("reserves every port of the range {r}: nothing is left to allocate"),
         ));
     }
+    let spans = ReservedSpans { key: p.path("reserved"), spans };
     p.finish(&["range", "reserved", "scope"])?;
-    Ok(PortSettings { range, reserved, scope })
+    Ok((PortSettings { range, reserved, scope }, spans))
+}
+
+/// Where each reserved entry was written, to point at one outside every range.
+struct ReservedSpans {
+    key: String,
+    spans: Vec<(PortRange, std::ops::Range<usize>)>,
+}
+
+/// A reserved port outside the range reserves nothing (the kernel accepts it silently): an
+/// error, naming the entry, unless some strategy's range (its OS profile's, its own `stack`)
+/// holds it.
+fn check_reserved_in_range(spans: &ReservedSpans, ranges: &[PortRange]) -> Result<(), ParamError> {
+    for (r, span) in &spans.spans {
+        if let Some(port) = r.iter().find(|&p| !ranges.iter().any(|x| x.contains(p))) {
+            let mut names: Vec<String> = ranges.iter().map(|x| x.to_string()).collect();
+            names.dedup();
+            return Err(ParamError {
+                key: spans.key.clone(),
+                span: Some(span.clone()),
+                message: format!(
+                    "port {port} is outside the port range {}: reserving it does nothing (remove it, or widen ports.range)",
+                    names.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn parse_tcp(mut p: Params) -> Result<TcpSettings, ParamError> {
@@ -482,10 +598,7 @@ fn parse_tcp(mut p: Params) -> Result<TcpSettings, ParamError> {
             }
         },
     };
-    let tw_reuse = match p.string("tw_reuse")? {
-        Some(text) => Some(TwReuse::parse(&text).map_err(|e| p.error("tw_reuse", e))?),
-        None => None,
-    };
+    let tw_reuse = parse_tw_reuse(&mut p)?;
     let tw_reuse_delay = p.duration("tw_reuse_delay")?;
     p.finish(&["time_wait", "active_close", "tw_reuse", "tw_reuse_delay"])?;
     Ok(TcpSettings { time_wait, active_close, tw_reuse, tw_reuse_delay })
@@ -570,10 +683,7 @@ fn parse_stack_overrides(mut p: Params) -> Result<StackOverrides, ParamError> {
         None => None,
     };
     let time_wait = p.duration("time_wait")?;
-    let tw_reuse = match p.string("tw_reuse")? {
-        Some(text) => Some(TwReuse::parse(&text).map_err(|e| p.error("tw_reuse", e))?),
-        None => None,
-    };
+    let tw_reuse = parse_tw_reuse(&mut p)?;
     let tw_reuse_delay = p.duration("tw_reuse_delay")?;
     p.finish(&["range", "scope", "time_wait", "tw_reuse", "tw_reuse_delay"])?;
     Ok(StackOverrides { range, scope, time_wait, tw_reuse, tw_reuse_delay })

@@ -96,6 +96,19 @@ impl Lifetime {
     pub const DISTS: &'static [&'static str] = &["constant", "exponential", "lognormal", "pareto", "uniform"];
 
     /// The mean lifetime in seconds (infinite for a Pareto with shape <= 1).
+    /// The 99th percentile, in seconds: "the longest lifetimes" a run must outlast.
+    pub fn p99_s(&self) -> f64 {
+        let s = |t: Nanos| crate::time::secs(t);
+        match *self {
+            Lifetime::Constant { value } => s(value),
+            Lifetime::Exponential { mean } => s(mean) * 100f64.ln(),
+            // The standard normal's 99th percentile is 2.3263.
+            Lifetime::Lognormal { median, sigma } => s(median) * (sigma * 2.3263).exp(),
+            Lifetime::Pareto { scale, shape } => s(scale) * 100f64.powf(1.0 / shape),
+            Lifetime::Uniform { min, max } => s(min) + 0.99 * (s(max) - s(min)),
+        }
+    }
+
     pub fn mean_s(&self) -> f64 {
         let s = |t: Nanos| crate::time::secs(t);
         match *self {

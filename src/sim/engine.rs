@@ -25,6 +25,10 @@ pub struct ConnRecord {
     pub dest: u32,
     pub port: Option<u16>,
     pub candidates: u32,
+    /// How long it stays open (the workload's draw; the close is `time + lifetime`).
+    pub lifetime: Nanos,
+    /// It took a 4-tuple used before (`reuse.count` counts these after the warm-up).
+    pub reused: bool,
 }
 
 /// What a run produces.
@@ -96,6 +100,7 @@ pub fn run(
     let mut workload = Workload::new(scenario, seed);
     let interval = scenario.metrics.sample_interval.unwrap_or_else(|| default_interval(scenario.duration));
     let mut metrics = Collector::new(scenario.warmup, scenario.metrics.reuse_threshold, interval);
+    metrics.track_pools(scenario.addrs.len(), dests.len());
     let addrs: Vec<u32> = scenario.addrs.iter().map(|a| u32::from(*a)).collect();
     let fallback = scenario.addr_choice == crate::scenario::AddrChoice::Fallback;
     let time_wait = eff.time_wait;
@@ -142,7 +147,7 @@ pub fn run(
             break;
         }
         while metrics.next_sample() <= now {
-            metrics.sample(&stack);
+            metrics.sample(&mut stack);
         }
         events += 1;
         if events & 0xffff == 0
@@ -210,31 +215,74 @@ pub fn run(
                 break Outcome::Failed;
             };
             metrics.attempt(now, candidates, outcome);
+            metrics.pool_attempt(
+                now,
+                local,
+                a.dest,
+                outcome == Outcome::Failed,
+                stack.held_in_pool(local, a.dest),
+            );
             if opts.log_connections {
-                let port = match outcome {
-                    Outcome::Established { port, .. } => Some(port),
-                    Outcome::Failed => None,
+                let (port, reused) = match outcome {
+                    Outcome::Established { port, opened, .. } => {
+                        (Some(port), opened.previous_close.is_some())
+                    }
+                    Outcome::Failed => (None, false),
                 };
-                log.push(ConnRecord { time: now, local, dest: a.dest, port, candidates });
+                log.push(ConnRecord {
+                    time: now,
+                    local,
+                    dest: a.dest,
+                    port,
+                    candidates,
+                    lifetime: a.lifetime,
+                    reused,
+                });
             }
             seq += 1;
             pending = workload.next_arrival().map(|a| (a, seq));
         }
     }
     while metrics.next_sample() <= scenario.duration {
-        metrics.sample(&stack);
+        metrics.sample(&mut stack);
     }
     if let Some(p) = opts.progress {
         p(scenario.duration - reported.min(scenario.duration));
     }
     let usable = eff.range.len() - scenario.ports.reserved.count_in(eff.range);
     let wall = started.elapsed().as_secs_f64();
-    let (mut summary, samples) = metrics.finish(usable, wall, events);
+    let (mut summary, samples) = metrics.finish(scenario.duration, usable, wall, events);
     summary.reuse.forgotten = forgotten;
+    for p in summary.pools.all.iter_mut().chain(summary.pools.top.iter_mut()) {
+        let d = p.index.1 as usize;
+        p.local_addr = scenario.addrs[usize::from(p.index.0)].to_string();
+        p.destination = format!("{}:{}", std::net::Ipv4Addr::from(dests.addrs[d]), dests.ports[d]);
+    }
+    summary.steady = crate::metrics::steady::judge(
+        &samples,
+        crate::time::secs(scenario.warmup),
+        crate::time::secs(scenario.duration),
+        hold_s(scenario, time_wait),
+    );
     summary.name = spec.label.clone();
     summary.strategy = spec.config.name().to_string();
     summary.settings = settings_json(spec, &eff, scenario);
     RunOutput { summary, samples, log }
+}
+
+/// The hold a port sees, for the steady-state test: the 99th-percentile lifetime (a trace's
+/// longest), plus TIME_WAIT when the client may close first.
+fn hold_s(scenario: &Scenario, time_wait: Nanos) -> f64 {
+    let trace_longest = match &scenario.arrivals {
+        crate::scenario::Arrivals::Trace { trace, .. } => {
+            trace.rows.iter().filter_map(|r| r.lifetime).max().map(crate::time::secs)
+        }
+        _ => None,
+    };
+    let lifetime = scenario.lifetime.map(|l| l.p99_s()).into_iter().chain(trace_longest).fold(0.0, f64::max);
+    let client_may_close = !matches!(scenario.tcp.active_close, crate::scenario::ActiveClose::Server)
+        && !matches!(scenario.tcp.active_close, crate::scenario::ActiveClose::ClientProbability(p) if p == 0.0);
+    lifetime + if client_may_close { crate::time::secs(time_wait) } else { 0.0 }
 }
 
 /// The strategy's parameters and the stack it ran on, for `summary.json`.

@@ -64,7 +64,9 @@ impl TwReuse {
             "off" | "0" => Ok(TwReuse::Off),
             "on" | "1" => Ok(TwReuse::On),
             "loopback" | "2" => Ok(TwReuse::Loopback),
-            _ => Err(format!("`{text}` is not a tw_reuse setting: use \"off\", \"on\" or \"loopback\"")),
+            _ => Err(format!(
+                "`{text}` is not a tw_reuse setting: use \"off\", \"on\" or \"loopback\" (or 0, 1, 2, as net.ipv4.tcp_tw_reuse writes them)"
+            )),
         }
     }
 
@@ -139,6 +141,9 @@ pub struct TimeWaitTicket {
     pub generation: u32,
 }
 
+/// Pools (local address x destination) up to which each one's occupancy is tracked.
+pub const MAX_POOLS: usize = 1 << 16;
+
 /// The host's TCP stack. The simulator mutates it (open, close, expire); strategies only read it.
 #[derive(Clone)]
 pub struct Stack {
@@ -146,6 +151,15 @@ pub struct Stack {
     table: TupleMap,
     ports: Vec<PortUse>,
     held_per_dest: Vec<u32>,
+    /// `dests_holding[v]`: destinations toward which exactly `v` 4-tuples are held, so the
+    /// largest such `v` ([`Stack::max_held`]) follows every open and release in O(1).
+    dests_holding: Vec<u32>,
+    max_held: u32,
+    /// The largest `max_held` since [`Stack::take_peak_held`] last read it.
+    peak_held: u32,
+    /// 4-tuples held per pool (local address x destination, `local * destinations + dest`),
+    /// when there are at most [`MAX_POOLS`] pools; empty otherwise.
+    held_per_pool: Vec<u32>,
     live: u64,
     time_wait: u64,
 }
@@ -157,6 +171,14 @@ impl Stack {
             table: TupleMap::default(),
             ports: vec![PortUse::default(); local_addrs << 16],
             held_per_dest: vec![0; cfg.destinations.max(1)],
+            dests_holding: vec![cfg.destinations.max(1) as u32],
+            max_held: 0,
+            peak_held: 0,
+            held_per_pool: if local_addrs * cfg.destinations.max(1) <= MAX_POOLS {
+                vec![0; local_addrs * cfg.destinations.max(1)]
+            } else {
+                Vec::new()
+            },
             live: 0,
             time_wait: 0,
             cfg,
@@ -278,7 +300,7 @@ impl Stack {
         }
         if !was_held {
             u.holders += 1;
-            self.held_per_dest[flow.dest_index as usize] += 1;
+            self.hold(flow.local_index, flow.dest_index);
         }
         self.live += 1;
         opened
@@ -339,7 +361,67 @@ impl Stack {
         if exclusive {
             u.exclusive -= 1;
         }
-        self.held_per_dest[key.dest_index() as usize] -= 1;
+        self.unhold(key.local_index(), key.dest_index());
+    }
+
+    /// One more 4-tuple held toward `dest`.
+    #[inline]
+    fn hold(&mut self, local: u16, dest: u32) {
+        let pool = self.pool_index(local, dest);
+        if let Some(p) = self.held_per_pool.get_mut(pool) {
+            *p += 1;
+        }
+        let c = &mut self.held_per_dest[dest as usize];
+        self.dests_holding[*c as usize] -= 1;
+        *c += 1;
+        let v = *c as usize;
+        if v == self.dests_holding.len() {
+            // Grows only when a new largest count appears.
+            self.dests_holding.push(0);
+        }
+        self.dests_holding[v] += 1;
+        if *c > self.max_held {
+            self.max_held = *c;
+            self.peak_held = self.peak_held.max(*c);
+        }
+    }
+
+    /// One 4-tuple fewer held toward `dest`.
+    #[inline]
+    fn unhold(&mut self, local: u16, dest: u32) {
+        let pool = self.pool_index(local, dest);
+        if let Some(p) = self.held_per_pool.get_mut(pool) {
+            *p -= 1;
+        }
+        let c = &mut self.held_per_dest[dest as usize];
+        self.dests_holding[*c as usize] -= 1;
+        *c -= 1;
+        self.dests_holding[*c as usize] += 1;
+        if self.dests_holding[self.max_held as usize] == 0 {
+            // The destination just released held the maximum alone: it now holds one less.
+            self.max_held -= 1;
+        }
+    }
+
+    #[inline]
+    fn pool_index(&self, local: u16, dest: u32) -> usize {
+        usize::from(local) * self.held_per_dest.len() + dest as usize
+    }
+
+    /// 4-tuples held in the pool (local address, destination), if pools are tracked.
+    pub fn held_in_pool(&self, local: u16, dest: u32) -> Option<u32> {
+        self.held_per_pool.get(self.pool_index(local, dest)).copied()
+    }
+
+    /// The most 4-tuples held toward any one destination now.
+    pub fn max_held(&self) -> u32 {
+        self.max_held
+    }
+
+    /// The most 4-tuples held toward one destination at any moment since the last call (or
+    /// since the stack was built): what a time-series row reports, busy or exhausted.
+    pub fn take_peak_held(&mut self) -> u32 {
+        std::mem::replace(&mut self.peak_held, self.max_held)
     }
 
     /// The state of a 4-tuple, if the stack has ever seen it.
@@ -421,6 +503,25 @@ mod tests {
         assert!(s.is_suitable(&b, 1000, 0), "another destination may share the port");
         assert!(!s.is_suitable(&a, 1005, 0), "reserved");
         assert_eq!((s.live(), s.held_toward(0), s.held_toward(1)), (1, 1, 0));
+    }
+
+    #[test]
+    fn the_peak_held_toward_one_destination_follows_every_change() {
+        let mut s = stack(Scope::FourTuple, TwReuse::Off);
+        s.open(&flow(0), 1000, 0, false);
+        s.open(&flow(0), 1001, 0, false);
+        s.open(&flow(1), 1000, 0, false);
+        assert_eq!((s.max_held(), s.take_peak_held()), (2, 2));
+        // Held in TIME_WAIT, the count stays: the next row reports it although nothing opened.
+        let t = s.close(flow(0).key(1000), S, Closer::Client, 60 * S).unwrap();
+        assert_eq!(s.take_peak_held(), 2);
+        assert!(s.expire_time_wait(t));
+        assert_eq!(s.max_held(), 1, "destinations 0 and 1 hold one each");
+        assert_eq!(s.take_peak_held(), 2, "the row saw 2 before the expiry");
+        assert_eq!(s.take_peak_held(), 1);
+        s.close(flow(0).key(1001), S, Closer::Server, 60 * S);
+        s.close(flow(1).key(1000), S, Closer::Server, 60 * S);
+        assert_eq!((s.max_held(), s.take_peak_held(), s.take_peak_held()), (0, 1, 0));
     }
 
     #[test]

@@ -27,12 +27,17 @@ impl PortRange {
         Ok(PortRange { lo, hi })
     }
 
-    /// Parses `"32768-60999"` or a single port `"40000"`.
+    /// Parses `"32768-60999"`, the form `sysctl net.ipv4.ip_local_port_range` prints
+    /// (`"32768 60999"`, space or tab), or a single port `"40000"`.
     pub fn parse(text: &str) -> Result<PortRange, String> {
         let text = text.trim();
+        let mut words = text.split_whitespace();
         let (a, b) = match text.split_once('-') {
             Some((a, b)) => (a.trim(), b.trim()),
-            None => (text, text),
+            None => match (words.next(), words.next(), words.next()) {
+                (Some(a), Some(b), None) => (a, b),
+                _ => (text, text),
+            },
         };
         let lo = parse_port(a)?;
         let hi = parse_port(b)?;
@@ -104,6 +109,12 @@ impl fmt::Debug for ReservedPorts {
 impl ReservedPorts {
     pub fn new() -> ReservedPorts {
         ReservedPorts::default()
+    }
+
+    /// Parses the kernel's `ip_local_reserved_ports` list form: comma-separated ports and
+    /// ranges, `"40000-40010,40020"` (what `sysctl` prints and accepts).
+    pub fn parse_list(text: &str) -> Result<Vec<PortRange>, String> {
+        text.split(',').filter(|p| !p.trim().is_empty()).map(PortRange::parse).collect()
     }
 
     pub fn insert_range(&mut self, range: PortRange) {

@@ -394,9 +394,7 @@ pub fn execute(args: crate::cli::VectorsArgs) -> anyhow::Result<crate::commands:
     json.push('\n');
     match &args.out {
         Some(path) => {
-            let mut staged = crate::report::Staged::default();
-            staged.write(path.clone(), json.as_bytes())?;
-            staged.publish()?;
+            crate::report::write_file_atomically(path, json.as_bytes())?;
             let requests: usize =
                 file.strategies.iter().flat_map(|s| &s.cases).map(|c| c.requests.len()).sum();
             eprintln!(

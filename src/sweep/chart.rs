@@ -86,7 +86,7 @@ pub(crate) fn sweep_charts(r: &SweepResult, text: &str) -> Result<Vec<SweepChart
             let s: Vec<String> = r.varies[1..]
                 .iter()
                 .zip(rest)
-                .map(|(v, x)| format!("{}={}", short_key(&v.key), x.label))
+                .map(|(v, x)| format!("{}-{}", short_key(&v.key), x.label))
                 .collect();
             format!("-{}", sanitize(&s.join("-")))
         };
@@ -193,7 +193,7 @@ fn short_key(key: &str) -> &str {
 }
 
 fn sanitize(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '=' { c } else { '_' }).collect()
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect()
 }
 
 fn unit(v: &super::Vary) -> &'static str {

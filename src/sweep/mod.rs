@@ -350,14 +350,15 @@ pub fn run_points(
 }
 
 fn opt(v: Option<f64>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
+    crate::report::csv_opt(v)
 }
 
 /// `sweep.csv`: one row per (point, strategy).
 pub fn sweep_csv(r: &SweepResult) -> Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = vec!["point".into()];
-    header.extend(r.varies.iter().map(|v| v.key.clone()));
+    // A swept duration is a number of seconds, the unit in its name (`tcp.time_wait_s`).
+    header.extend(r.varies.iter().map(|v| if v.durations { format!("{}_s", v.key) } else { v.key.clone() }));
     header.extend(
         [
             "strategy",
@@ -385,7 +386,12 @@ pub fn sweep_csv(r: &SweepResult) -> Result<String> {
     w.write_record(&header)?;
     for row in &r.rows {
         let mut rec: Vec<String> = vec![row.point.to_string()];
-        rec.extend(r.points[row.point].values.iter().map(|v| v.label.clone()));
+        rec.extend(r.points[row.point].values.iter().zip(&r.varies).map(|(v, vary)| {
+            match (vary.durations, v.x) {
+                (true, Some(x)) => crate::report::csv_float(x),
+                _ => v.label.clone(),
+            }
+        }));
         let cf = row.closed_form;
         rec.extend([
             row.strategy.clone(),
@@ -393,9 +399,9 @@ pub fn sweep_csv(r: &SweepResult) -> Result<String> {
             row.seeds.len().to_string(),
             row.attempted.to_string(),
             row.failed.to_string(),
-            row.failed_fraction.mean.to_string(),
+            crate::report::csv_float(row.failed_fraction.mean),
             opt(row.failed_fraction.ci95),
-            row.mean_candidates.mean.to_string(),
+            crate::report::csv_float(row.mean_candidates.mean),
             opt(row.mean_candidates.ci95),
             row.p99_candidates.to_string(),
             row.collisions_local.to_string(),
@@ -497,7 +503,7 @@ pub fn render_table(r: &SweepResult) -> String {
 
 /// Writes `sweep.csv`, `sweep.json` and (unless `charts` is false) the charts into `dir`.
 pub fn write_outputs(dir: &Path, r: &SweepResult, text: &str, charts: bool) -> Result<Vec<PathBuf>> {
-    let mut staged = Staged::default();
+    let mut staged = Staged::new(dir)?;
     staged.write(dir.join("sweep.csv"), sweep_csv(r)?.as_bytes())?;
     staged.write(dir.join("sweep.json"), serde_json::to_string_pretty(&sweep_json(r))?.as_bytes())?;
     if charts && !r.rows.is_empty() {

@@ -16,7 +16,7 @@
 
 use super::{Measured, Plan, Task};
 use crate::commands::Status;
-use crate::report::Staged;
+use crate::report::write_file_atomically;
 use anyhow::{Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -366,9 +366,7 @@ pub fn finish(
         }
     };
     let path: PathBuf = dir.join(shard.file_name());
-    let mut staged = Staged::default();
-    staged.write(path.clone(), serde_json::to_string_pretty(&file)?.as_bytes())?;
-    staged.publish()?;
+    write_file_atomically(&path, serde_json::to_string_pretty(&file)?.as_bytes())?;
     println!(
         "{} sweep shard {shard}: {} of {} tasks ({} point{} x {} strateg{} x {} seed{})",
         plan.name,

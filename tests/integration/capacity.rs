@@ -100,7 +100,8 @@ fn bad_input_is_a_clear_error_and_exit_2() {
     let cases: &[(&[&str], &str)] = &[
         (&["--range", "60999-32768"], "--range 60999-32768: the range is empty"),
         (&["--range", "0-100"], "--range 0-100"),
-        (&["--reserved", "1-65535"], "reserves every port"),
+        (&["--reserved", "32768-60999"], "reserves every port"),
+        (&["--reserved", "1-65535"], "--reserved 1-65535: outside the range 32768-60999"),
         (&["--reserved", "abc"], "--reserved abc"),
         (&["--time-wait", "forever"], "--time-wait forever: `forever` is not a duration"),
         (&["--lifetime=-1s"], "--lifetime -1s"),

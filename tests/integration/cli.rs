@@ -7,7 +7,8 @@ fn portsim() -> Command {
     Command::cargo_bin("portsim").expect("the portsim binary is built for the tests")
 }
 
-/// Every fixture in tests/invalid_scenarios/ and the exact message `portsim check` gives for it.
+/// Every fixture in tests/invalid_scenarios/ and the exact messages `portsim check` gives for it
+/// (one line per error it finds).
 const INVALID: &[(&str, &str)] = &[
     (
         "absurd-rate",
@@ -23,7 +24,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "bad-expect",
-        "11:16: expect.max_failures: `max_failures` is not an expectation: use a metric (attempted, established, failed, failed_fraction, mean_probes, p99_probes, max_probes, collisions_local, collisions_remote, reuse_count, reuse_within_threshold, occupancy_peak, port_usage_distinct, port_usage_max_over_mean), optionally with max_ or min_ in front",
+        "11:16: expect.max_failures: `max_failures` is not an expectation: use a metric (attempted, established, failed, failed_fraction, mean_probes, p99_probes, max_probes, collisions_local, collisions_remote, reuse_count, reuse_within_threshold, occupancy_peak, port_usage_distinct, port_usage_max_over_mean) or a dotted key of summary.json (such as exhaustion.first_failure_s), optionally with max_ or min_ in front",
     ),
     ("bad-parameter-value", "10:15: strategies[0].entry_width: `24` is not one of: 16, 32"),
     ("bad-predict-k", "11:9: predict.k: every k must be a whole number of ports from 1 to 4096"),
@@ -59,7 +60,18 @@ const INVALID: &[(&str, &str)] = &[
         "4:9: destinations[0].count: 300 addresses do not fit in 198.51.100.0/24 (256 addresses)",
     ),
     ("range-min-over-max", "4:9: ports.range: the range is empty: min 60999 > max 32768"),
+    (
+        "reserved-outside-range",
+        "5:20: ports.reserved: port 61000 is outside the port range 32768-60999: reserving it does nothing (remove it, or widen ports.range)",
+    ),
     ("reserved-too-big", "4:13: ports.reserved: port 65536 is out of range (ports are 1-65535)"),
+    (
+        "several-errors",
+        "4:9: ports.range: the range is empty: min 60999 > max 32768\n\
+         7:12: tcp.tw_reuse: `3` is not a tw_reuse setting: use \"off\", \"on\" or \"loopback\" (or 0, 1, 2, as net.ipv4.tcp_tw_reuse writes them)\n\
+         6:1: tcp.time_wiat: unknown key `time_wiat` (valid keys: time_wait, active_close, tw_reuse, tw_reuse_delay)\n\
+         11:42: workload.arrivals.rate: must be greater than 0, got -1",
+    ),
     ("syntax-error", "3:10: invalid TOML: unclosed table, expected `]`"),
     ("too-many-addrs", "4:9: host.addrs: 300 addresses: at most 256 local addresses"),
     ("too-many-samples", "9:19: metrics.sample_interval: cuts the run into 3600000 rows: at most 1000000"),
@@ -87,7 +99,8 @@ fn every_invalid_scenario_exits_2_with_its_pinned_message() {
         let path = format!("tests/invalid_scenarios/{fixture}.toml");
         let out = portsim().args(["check", &path]).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let expected = format!("error: {path}:{message}");
+        let expected: Vec<String> = message.split('\n').map(|m| format!("error: {path}:{m}")).collect();
+        let expected = expected.join("\n");
         assert_eq!(out.status.code(), Some(2), "{fixture}: {stderr}");
         if fixture == &"unknown-strategy" {
             // The list of valid names grows with the registry; its start is pinned.
@@ -193,7 +206,9 @@ fn run_writes_every_file_and_expect_failures_exit_1() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("random-increments") && table.contains("probes mean"));
-    for f in ["summary.json", "summary.csv", "timeseries.csv", "port_usage.csv", "connections.csv"] {
+    for f in
+        ["summary.json", "summary.csv", "timeseries.csv", "port_usage.csv", "pools.csv", "connections.csv"]
+    {
         assert!(dir.path().join(f).is_file(), "{f} missing");
     }
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
@@ -232,7 +247,9 @@ fn run_writes_every_file_and_expect_failures_exit_1() {
         assert!(s.pointer(key).is_some(), "summary.json lacks {key}");
     }
     let log = std::fs::read_to_string(dir.path().join("connections.csv")).unwrap();
-    assert!(log.starts_with("time_s,strategy,local_addr,destination,port,candidates,result\n"));
+    assert!(log.starts_with(
+        "time_s,strategy,local_addr,destination,port,candidates,result,close_s,lifetime_s,reused\n"
+    ));
     assert_eq!(
         log.lines().count() as u64 - 1,
         6 * json["strategies"][0]["run"]["simulated_connections"].as_u64().unwrap()
@@ -250,9 +267,10 @@ fn run_writes_every_file_and_expect_failures_exit_1() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(
-        "expectation failed: quickstart: bsd mean_probes is 1, expected <= 0.5 (expect.max_mean_probes)"
-    ));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("FAIL quickstart: bsd mean_probes is 1, expected <= 0.5 (expect.max_mean_probes)")
+    );
 }
 
 #[test]
@@ -317,4 +335,77 @@ fn the_table_says_which_profile_is_an_assumption() {
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("note: windows is an assumption: selection order not documented"), "{table}");
     assert!(!table.contains("note: linux"));
+}
+
+#[test]
+fn check_checks_every_file_and_exits_2_if_any_was_bad() {
+    let out = portsim()
+        .args([
+            "check",
+            "tests/invalid_scenarios/zero-rate.toml",
+            "scenarios/quickstart.toml",
+            "tests/invalid_scenarios/port-zero.toml",
+            "scenarios/tw-reuse.toml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok: ")).count(), 2, "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error: tests/invalid_scenarios/zero-rate.toml:6:42:"), "{stderr}");
+    assert!(stderr.contains("error: tests/invalid_scenarios/port-zero.toml:4:9:"), "{stderr}");
+    assert!(stderr.trim_end().ends_with("2 of 4 files are invalid"), "{stderr}");
+}
+
+#[test]
+fn capacity_refuses_reserved_ports_outside_the_range() {
+    let out = portsim().args(["capacity", "--range", "32768-60999", "--reserved", "61000"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "error: --reserved 61000: outside the range 32768-60999: reserving it does nothing (remove it, or widen --range)"
+    );
+    // The kernel's list form, split on commas: 11 + 1 reserved.
+    let out = portsim()
+        .args(["capacity", "--range", "32768 60999", "--reserved", "40000-40010,40020", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["reserved"], 12);
+}
+
+#[test]
+fn trace_rows_past_the_duration_are_a_warning_with_their_count() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.csv"),
+        "start_s,destination,lifetime_s\n0.5,192.0.2.1:443,1\n1.5,192.0.2.1:443,1\n2.0,192.0.2.1:443,1\n9,192.0.2.1:443,1\n",
+    )
+    .unwrap();
+    let file = dir.path().join("t.toml");
+    std::fs::write(
+        &file,
+        "name = \"t\"\nduration = \"2s\"\n[workload]\narrivals = { process = \"trace\", file = \"t.csv\" }\n\
+         [[strategies]]\nname = \"bsd\"\n",
+    )
+    .unwrap();
+    let out = portsim().arg("check").arg(&file).output().unwrap();
+    assert!(out.status.success());
+    let warning = format!(
+        "warning: {}: {}: 2 of 4 trace rows start at or after duration (2s) and are dropped",
+        file.display(),
+        dir.path().join("t.csv").display()
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end(), warning);
+    let out = portsim()
+        .arg("run")
+        .arg(&file)
+        .arg("--no-charts")
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&warning));
 }

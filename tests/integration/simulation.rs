@@ -316,7 +316,10 @@ fn same_seed_same_numbers_on_any_number_of_threads() {
     assert_eq!(json(&a), json(&b));
     assert_eq!(json(&b), json(&c));
     assert_eq!(portsim::report::timeseries_csv(&a).unwrap(), portsim::report::timeseries_csv(&b).unwrap());
-    assert_eq!(portsim::report::summary_csv(&a).unwrap(), portsim::report::summary_csv(&b).unwrap());
+    assert_eq!(
+        portsim::report::summary_csv(&s, 1, &a).unwrap(),
+        portsim::report::summary_csv(&s, 1, &b).unwrap()
+    );
     assert_eq!(portsim::report::port_usage_csv(&a).unwrap(), portsim::report::port_usage_csv(&c).unwrap());
     let d = DestinationTable::of(&s);
     assert_eq!(d.len(), 8);

@@ -126,8 +126,8 @@ fn same_seed_same_files_whatever_the_thread_count() {
     }
     let rows = csv_rows(&outs[0].join("sweep.csv"));
     assert_eq!(rows.len(), 2 * 2 * 2, "Cartesian product: 2 rates x 2 TIME_WAITs x 2 strategies");
-    assert_eq!(rows[0]["tcp.time_wait"], "5s");
-    assert_eq!(rows[2]["tcp.time_wait"], "10s");
+    assert_eq!(rows[0]["tcp.time_wait_s"], "5.0");
+    assert_eq!(rows[2]["tcp.time_wait_s"], "10.0");
     assert!(rows.iter().all(|r| r["seeds"] == "2" && !r["mean_candidates_ci95"].is_empty()));
 }
 
@@ -142,7 +142,7 @@ fn several_keys_draw_one_pair_of_charts_per_combination() {
         .arg(&out)
         .assert()
         .success();
-    for facet in ["time_wait=5s", "time_wait=10s"] {
+    for facet in ["time_wait_5s", "time_wait_10s"] {
         assert!(out.join(format!("charts/failure_fraction-{facet}.png")).exists(), "{facet}");
         assert!(out.join(format!("charts/mean_candidates-{facet}.svg")).exists(), "{facet}");
     }
