@@ -2,6 +2,7 @@
 //! a legend strip on the right that never covers data), line styles, tick labels, and
 //! rendering one figure to both SVG and PNG.
 
+use super::glyphs::Glyphs;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -123,7 +124,7 @@ pub(crate) fn render(fig: &impl Figure) -> anyhow::Result<Rendered> {
     }
     let mut rgb = vec![0u8; (w as usize) * (h as usize) * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        let root = Glyphs(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
         fig.draw(&root).map_err(|e| anyhow::anyhow!("drawing a chart (PNG): {e}"))?;
         root.present().map_err(|e| anyhow::anyhow!("drawing a chart (PNG): {e}"))?;
     }
