@@ -1,10 +1,11 @@
 //! The charts every run draws (`charts/*.svg` and `charts/*.png`): candidates per allocation,
 //! failures and collisions over time, occupancy over time, the reuse-interval CDF and per-port
-//! usage. Each strategy keeps one colour (its position in the run) on every chart.
+//! usage. Each strategy keeps one look (colour, stroke, marker: [`plot::look`], by its name) on
+//! every chart of every run, and curves that coincide are named in the legend.
 
 use super::plot::{
-    self, DrawResult, FONT, Figure, GRID, INK, LegendEntry, NOTE_PX, SHADE, Stroke, TICK_PX, colour,
-    draw_legend, draw_line, layout, line_width, log_tick, nice_max, note, tick,
+    self, DrawResult, FONT, Figure, GRID, INK, LegendEntry, Look, NOTE_PX, SHADE, Stroke, TICK_PX,
+    draw_curve, draw_legend, draw_line, layout, line_width, log_tick, looks, nice_max, note, tick,
 };
 use crate::metrics::Sample;
 use crate::scenario::Scenario;
@@ -36,8 +37,8 @@ pub const RUN_CHARTS: [&str; 5] =
 pub fn run_charts(scenario: &Scenario, outputs: &[RunOutput]) -> Result<Vec<Chart>> {
     let strategies: Vec<Strat> = outputs
         .iter()
-        .enumerate()
-        .map(|(i, o)| Strat { label: o.summary.name.clone(), colour: colour(i) })
+        .zip(looks(outputs.iter().map(|o| o.summary.name.as_str())))
+        .map(|(o, look)| Strat { label: o.summary.name.clone(), colour: look.colour, look })
         .collect();
     let warmup = secs(scenario.warmup);
     let duration = secs(scenario.duration);
@@ -94,6 +95,43 @@ fn finish(name: &'static str, title: String, about: &'static str, fig: &impl Fig
 struct Strat {
     label: String,
     colour: RGBColor,
+    look: Look,
+}
+
+/// Whether two curves are drawn alike: the same x values, and y values within 0.5 % of each
+/// other point by point (relative, so small values on a log axis are compared as carefully as
+/// large ones).
+fn same_curve(a: &[(f64, f64)], b: &[(f64, f64)]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(p, q)| {
+            (p.0 - q.0).abs() <= 1e-9 * p.0.abs().max(1.0)
+                && (p.1 - q.1).abs() <= 0.005 * p.1.abs().max(q.1.abs())
+        })
+}
+
+/// Groups of strategies whose curves coincide ([`same_curve`]),
+/// as legend lines: "bsd = hash: curves coincide". Only groups of two or more, and not all of
+/// them, are named (all alike is drawn as one black line); all-zero curves say nothing.
+fn coinciding(series: &[Vec<(f64, f64)>], strategies: &[Strat]) -> Vec<String> {
+    let same = |a: &Vec<(f64, f64)>, b: &Vec<(f64, f64)>| same_curve(a, b);
+    let mut taken = vec![false; series.len()];
+    let mut out = Vec::new();
+    for i in 0..series.len() {
+        if taken[i] {
+            continue;
+        }
+        let group: Vec<usize> =
+            (i..series.len()).filter(|&j| !taken[j] && same(&series[i], &series[j])).collect();
+        let all_zero = series[i].iter().all(|q| q.1 == 0.0);
+        if group.len() > 1 && group.len() < series.len() && !all_zero {
+            for &j in &group {
+                taken[j] = true;
+            }
+            let names: Vec<&str> = group.iter().map(|&j| strategies[j].label.as_str()).collect();
+            out.push(format!("{}: curves coincide", names.join(" = ")));
+        }
+    }
+    out
 }
 
 fn legend_for(strategies: &[Strat], suffix: impl Fn(usize) -> Option<String>) -> Vec<LegendEntry> {
@@ -105,7 +143,7 @@ fn legend_for(strategies: &[Strat], suffix: impl Fn(usize) -> Option<String>) ->
                 Some(x) => format!("{} {x}", s.label),
                 None => s.label.clone(),
             };
-            LegendEntry::line(label, s.colour, Stroke::Solid)
+            LegendEntry::strategy(label, s.look)
         })
         .collect()
 }
@@ -201,7 +239,7 @@ impl Figure for CandidatesCdf {
         let n = self.curves.len();
         for (i, c) in self.curves.iter().enumerate() {
             let pts: Vec<(f64, f64)> = c.iter().map(|&(x, y)| (x, y.max(self.y_min))).collect();
-            draw_line(&mut chart, pts, self.strategies[i].colour, Stroke::Solid, line_width(i, n))?;
+            draw_curve(&mut chart, pts, self.strategies[i].look, line_width(i, n), i)?;
         }
         if self.y_min > 0.0 {
             plot::note_at(&chart, &format!("y axis starts at {}", tick(self.y_min)), true)?;
@@ -213,7 +251,15 @@ impl Figure for CandidatesCdf {
                 None => "(no attempts)".into(),
             })
         }));
+        push_coinciding(&mut entries, coinciding(&self.curves, &self.strategies));
         draw_legend(&legend, &entries)
+    }
+}
+
+fn push_coinciding(entries: &mut Vec<LegendEntry>, groups: Vec<String>) {
+    if !groups.is_empty() {
+        entries.push(LegendEntry::heading(""));
+        entries.extend(groups.into_iter().map(LegendEntry::heading));
     }
 }
 
@@ -238,38 +284,68 @@ fn level_series(samples: &[Sample], value: impl Fn(&Sample) -> u64) -> Vec<(f64,
     pts
 }
 
-/// A line of a time panel.
+/// A line of a time panel: a strategy's (with its marker) or a reference's.
 #[derive(Clone, Debug)]
 struct Line {
     points: Vec<(f64, f64)>,
     colour: RGBColor,
     stroke: Stroke,
     width: u32,
+    look: Option<(Look, usize)>,
 }
 
-/// One line per strategy; or, when every strategy drew the same curve (within 0.5 % of the
-/// largest value), one black line for all of them, so nothing hides behind the last colour.
-/// Returns the lines and whether they were merged.
-fn strategy_lines(series: &[Vec<(f64, f64)>], strategies: &[Strat], stroke: Stroke) -> (Vec<Line>, bool) {
-    let max = series.iter().flat_map(|p| p.iter().map(|q| q.1.abs())).fold(0.0f64, f64::max);
-    let same = series.len() > 1
-        && series.windows(2).all(|w| {
-            w[0].len() == w[1].len() && w[0].iter().zip(&w[1]).all(|(a, b)| (a.1 - b.1).abs() <= 0.005 * max)
-        });
+/// One line per strategy, in its look; or, when every strategy drew the same curve
+/// ([`same_curve`]), one black line for all of them. Returns the lines and whether
+/// they were merged.
+fn strategy_lines(series: &[Vec<(f64, f64)>], strategies: &[Strat]) -> (Vec<Line>, bool) {
+    let same = series.len() > 1 && series.windows(2).all(|w| same_curve(&w[0], &w[1]));
     if same {
-        return (vec![Line { points: series[0].clone(), colour: INK, stroke, width: 2 }], true);
+        return (
+            vec![Line {
+                points: series[0].clone(),
+                colour: INK,
+                stroke: Stroke::Solid,
+                width: 2,
+                look: None,
+            }],
+            true,
+        );
     }
     let n = series.len();
     let lines = series
         .iter()
         .zip(strategies)
         .enumerate()
-        .map(|(i, (p, s))| Line { points: p.clone(), colour: s.colour, stroke, width: line_width(i, n) })
+        .map(|(i, (p, s))| Line {
+            points: p.clone(),
+            colour: s.colour,
+            stroke: s.look.stroke,
+            width: line_width(i, n),
+            look: Some((s.look, i)),
+        })
         .collect();
     (lines, false)
 }
 
-/// One panel of a time chart: the warm-up shaded, the series, a note when all are zero.
+/// Whether a panel's positive values span at least two decades, so a linear axis would flatten
+/// all but the largest (failure rates from 1e-4 to 1e-2 of the attempts, say).
+fn spans_decades(lines: &[Line]) -> bool {
+    let pos = lines.iter().flat_map(|l| l.points.iter().map(|q| q.1)).filter(|v| *v > 0.0);
+    let (lo, hi) = pos.fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+    lo.is_finite() && hi / lo >= 100.0
+}
+
+/// The y axis of a time panel.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum YAxis {
+    Linear,
+    /// Log scale; zeros sit on the bottom edge.
+    Log,
+}
+
+/// One panel of a time chart: the warm-up shaded, the series, a note when all are zero. On a
+/// log axis the values are drawn as their log10 on a linear axis labelled in powers of ten, so
+/// zeros (no failure in an interval) have a place: the bottom edge.
 #[allow(clippy::too_many_arguments)]
 fn time_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -280,48 +356,87 @@ fn time_panel<DB: DrawingBackend>(
     lines: &[Line],
     empty_note: &str,
     reference: Option<(f64, String)>,
+    axis: YAxis,
 ) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
     let data_max = lines.iter().flat_map(|l| l.points.iter().map(|q| q.1)).fold(0.0f64, f64::max);
     let ref_max = reference.as_ref().map(|r| r.0).unwrap_or(0.0);
-    let y_max = nice_max(data_max.max(ref_max));
+    let (y_lo, y_hi, map): (f64, f64, Box<dyn Fn(f64) -> f64>) = match axis {
+        YAxis::Linear => (0.0, nice_max(data_max.max(ref_max)), Box::new(|v| v)),
+        YAxis::Log => {
+            let lo = lines
+                .iter()
+                .flat_map(|l| l.points.iter().map(|q| q.1))
+                .filter(|v| *v > 0.0)
+                .fold(f64::INFINITY, f64::min);
+            // Zeros get their own row one decade below the smallest value, labelled 0.
+            let bottom = lo.log10().floor() - 1.0;
+            let top = data_max.max(ref_max).log10().ceil().max(bottom + 2.0);
+            (bottom, top, Box::new(move |v: f64| if v > 0.0 { v.log10().max(bottom) } else { bottom }))
+        }
+    };
     let mut chart = ChartBuilder::on(area)
         .margin(12)
         .x_label_area_size(if x_desc.is_empty() { 28 } else { 48 })
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..duration, 0f64..y_max)?;
+        .build_cartesian_2d(0f64..duration, y_lo..y_hi)?;
     if warmup > 0.0 {
-        chart.draw_series(std::iter::once(Rectangle::new([(0.0, 0.0), (warmup, y_max)], SHADE.filled())))?;
+        chart.draw_series(std::iter::once(Rectangle::new([(0.0, y_lo), (warmup, y_hi)], SHADE.filled())))?;
     }
     let f = |v: &f64| tick(*v);
+    let g = |v: &f64| match axis {
+        YAxis::Linear => tick(*v),
+        YAxis::Log if (v - y_lo).abs() < 1e-9 => "0".to_string(),
+        YAxis::Log if (v - v.round()).abs() < 1e-9 => log_tick(10f64.powf(v.round())),
+        YAxis::Log => String::new(),
+    };
+    let y_desc = if axis == YAxis::Log { format!("{y_desc} (log scale)") } else { y_desc.to_string() };
+    let y_labels = if axis == YAxis::Log { (y_hi - y_lo) as usize + 1 } else { 6 };
     let mut m = chart.configure_mesh();
-    plot::mesh_style(&mut m, x_desc, y_desc);
-    m.x_label_formatter(&f).y_label_formatter(&f).x_labels(10).y_labels(6).draw()?;
+    plot::mesh_style(&mut m, x_desc, &y_desc);
+    m.x_label_formatter(&f).y_label_formatter(&g).x_labels(10).y_labels(y_labels).draw()?;
     if warmup > 0.0 {
         let style = (FONT, TICK_PX)
             .into_font()
             .color(&RGBColor(120, 120, 120))
             .pos(Pos::new(HPos::Center, VPos::Top));
         chart.draw_series(std::iter::once(
-            EmptyElement::at((warmup / 2.0, y_max)) + Text::new("warm-up", (0, 6), style),
+            EmptyElement::at((warmup / 2.0, y_hi)) + Text::new("warm-up", (0, 6), style),
         ))?;
     }
     if let Some((y, label)) = &reference {
-        draw_line(&mut chart, vec![(0.0, *y), (duration, *y)], INK, Stroke::Dotted, 2)?;
+        let y = map(*y);
+        draw_line(&mut chart, vec![(0.0, y), (duration, y)], INK, Stroke::Dotted, 2)?;
         let style = (FONT, TICK_PX).into_font().color(&INK).pos(Pos::new(HPos::Right, VPos::Top));
         chart.draw_series(std::iter::once(
-            EmptyElement::at((duration, *y)) + Text::new(label.clone(), (-8, 5), style),
+            EmptyElement::at((duration, y)) + Text::new(label.clone(), (-8, 5), style),
         ))?;
     }
     for l in lines {
-        draw_line(&mut chart, l.points.clone(), l.colour, l.stroke, l.width)?;
+        let pts: Vec<(f64, f64)> = l.points.iter().map(|&(x, y)| (x, map(y))).collect();
+        match l.look {
+            Some((look, slot)) => draw_curve(&mut chart, pts, look, l.width, slot)?,
+            None => draw_line(&mut chart, pts, l.colour, l.stroke, l.width)?,
+        }
     }
     if data_max == 0.0 && !empty_note.is_empty() {
         note(&chart, empty_note)?;
     }
     Ok(())
+}
+
+fn axis_for(lines: &[Line]) -> YAxis {
+    if spans_decades(lines) { YAxis::Log } else { YAxis::Linear }
+}
+
+/// Per-interval ratio of two counts (collisions per attempt); 0 where nothing was attempted.
+fn per_attempt_series(samples: &[Sample], value: impl Fn(&Sample) -> u64) -> Vec<(f64, f64)> {
+    samples
+        .iter()
+        .map(|s| (s.t_s, if s.attempts == 0 { 0.0 } else { value(s) as f64 / s.attempts as f64 }))
+        .collect()
 }
 
 struct FailuresOverTime {
@@ -341,7 +456,7 @@ impl FailuresOverTime {
             title: "Failures and collisions over time".into(),
             strategies: strategies.to_vec(),
             failed: outputs.iter().map(|o| rate_series(&o.samples, |s| s.failed)).collect(),
-            local: outputs.iter().map(|o| rate_series(&o.samples, |s| s.collisions_local)).collect(),
+            local: outputs.iter().map(|o| per_attempt_series(&o.samples, |s| s.collisions_local)).collect(),
             remote: outputs.iter().map(|o| rate_series(&o.samples, |s| s.collisions_remote)).collect(),
             totals: outputs.iter().map(|o| o.summary.connections.failed).collect(),
             warmup,
@@ -357,8 +472,19 @@ impl Figure for FailuresOverTime {
     {
         let (area, legend) = layout(root, &self.title)?;
         let (_, h) = area.dim_in_pixel();
-        let (top, bottom) = area.split_vertically(h * 46 / 100);
-        let (fails, fails_same) = strategy_lines(&self.failed, &self.strategies, Stroke::Solid);
+        let any_remote = self.remote.iter().any(|p| p.iter().any(|q| q.1 > 0.0));
+        // Failures, then local collisions per attempt, then (when there are any) remote
+        // collisions per second on their own axis: a failure scan's millions of rejected
+        // candidates per second no longer flatten everything else.
+        let (top, rest) = area.split_vertically(h * if any_remote { 36 } else { 48 } / 100);
+        let (middle, bottom) = if any_remote {
+            let (_, rh) = rest.dim_in_pixel();
+            let (m, b) = rest.split_vertically(rh * 47 / 100);
+            (m, Some(b))
+        } else {
+            (rest.clone(), None)
+        };
+        let (fails, fails_same) = strategy_lines(&self.failed, &self.strategies);
         time_panel(
             &top,
             "failed attempts / s",
@@ -368,31 +494,36 @@ impl Figure for FailuresOverTime {
             &fails,
             "no connection attempt failed",
             None,
+            axis_for(&fails),
         )?;
-        let (mut coll, coll_same) = strategy_lines(&self.local, &self.strategies, Stroke::Solid);
-        let n = self.strategies.len();
-        let mut any_remote = false;
-        for (i, (p, s)) in self.remote.iter().zip(&self.strategies).enumerate() {
-            if p.iter().any(|q| q.1 > 0.0) {
-                any_remote = true;
-                coll.push(Line {
-                    points: p.clone(),
-                    colour: s.colour,
-                    stroke: Stroke::Dashed,
-                    width: line_width(i, n),
-                });
-            }
-        }
+        let (coll, coll_same) = strategy_lines(&self.local, &self.strategies);
         time_panel(
-            &bottom,
-            "collisions / s",
-            "simulated time (s)",
+            &middle,
+            "local collisions / attempt",
+            if bottom.is_some() { "" } else { "simulated time (s)" },
             self.duration,
             self.warmup,
             &coll,
             "no collision: every first candidate was free",
             None,
+            axis_for(&coll),
         )?;
+        let mut remote_same = false;
+        if let Some(bottom) = &bottom {
+            let (remote, same) = strategy_lines(&self.remote, &self.strategies);
+            remote_same = same;
+            time_panel(
+                bottom,
+                "remote collisions / s",
+                "simulated time (s)",
+                self.duration,
+                self.warmup,
+                &remote,
+                "",
+                None,
+                axis_for(&remote),
+            )?;
+        }
         let mut entries = vec![LegendEntry::heading(if self.warmup > 0.0 {
             "strategy (failed after warm-up)"
         } else {
@@ -400,17 +531,25 @@ impl Figure for FailuresOverTime {
         })];
         entries.extend(legend_for(&self.strategies, |i| Some(format!("({})", tick(self.totals[i] as f64)))));
         entries.push(LegendEntry::heading(""));
-        if fails_same || coll_same {
+        if fails_same || coll_same || remote_same {
             entries.push(LegendEntry::line("every strategy (identical curves)", INK, Stroke::Solid));
         }
-        let key = RGBColor(130, 130, 130);
-        entries.push(LegendEntry::line("solid: local collisions (rejected candidates)", key, Stroke::Solid));
+        let mut groups = Vec::new();
+        if !fails_same {
+            groups.extend(
+                coinciding(&self.failed, &self.strategies).into_iter().map(|g| format!("failures: {g}")),
+            );
+        }
+        if !coll_same {
+            groups.extend(
+                coinciding(&self.local, &self.strategies).into_iter().map(|g| format!("collisions: {g}")),
+            );
+        }
+        push_coinciding(&mut entries, groups);
+        entries.push(LegendEntry::heading(""));
+        entries.push(LegendEntry::heading("local collisions: candidates check_suitable_port rejected"));
         if any_remote {
-            entries.push(LegendEntry::line(
-                "dashed: remote collisions (server TIME_WAIT)",
-                key,
-                Stroke::Dashed,
-            ));
+            entries.push(LegendEntry::heading("remote: new connections the server held in TIME_WAIT"));
         } else {
             entries.push(LegendEntry::heading(
                 "no remote collision (the server never held a reused 4-tuple in TIME_WAIT)",
@@ -483,7 +622,7 @@ impl Figure for OccupancyOverTime {
         let (area, legend) = layout(root, &self.title)?;
         let (_, h) = area.dim_in_pixel();
         let (top, bottom) = area.split_vertically(h * 50 / 100);
-        let (tw, tw_same) = strategy_lines(&self.time_wait, &self.strategies, Stroke::Solid);
+        let (tw, tw_same) = strategy_lines(&self.time_wait, &self.strategies);
         let reference = self.limit.map(|n| (n as f64, format!("n = {} usable ports", tick(n as f64))));
         time_panel(
             &top,
@@ -494,8 +633,9 @@ impl Figure for OccupancyOverTime {
             &tw,
             "nothing in TIME_WAIT (the server closes first)",
             reference,
+            YAxis::Linear,
         )?;
-        let (live, live_same) = strategy_lines(&self.live, &self.strategies, Stroke::Solid);
+        let (live, live_same) = strategy_lines(&self.live, &self.strategies);
         time_panel(
             &bottom,
             "live connections",
@@ -505,6 +645,7 @@ impl Figure for OccupancyOverTime {
             &live,
             "",
             None,
+            YAxis::Linear,
         )?;
         let mut entries = vec![LegendEntry::heading("strategy")];
         entries.extend(legend_for(&self.strategies, |_| None));
@@ -623,7 +764,7 @@ impl Figure for ReuseCdf {
         }
         let n = self.curves.len();
         for (i, c) in self.curves.iter().enumerate() {
-            draw_line(&mut chart, c.clone(), self.strategies[i].colour, Stroke::Solid, line_width(i, n))?;
+            draw_curve(&mut chart, c.clone(), self.strategies[i].look, line_width(i, n), i)?;
         }
         if self.counts.iter().all(|c| *c == 0) {
             note(&chart, "no 4-tuple was used twice after the warm-up")?;
@@ -636,6 +777,7 @@ impl Figure for ReuseCdf {
                 format!("({})", tick(self.counts[i] as f64))
             })
         }));
+        push_coinciding(&mut entries, coinciding(&self.curves, &self.strategies));
         entries.push(LegendEntry::heading(""));
         for (_, label, stroke) in &self.marks {
             entries.push(LegendEntry::line(label.clone(), INK, *stroke));

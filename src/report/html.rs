@@ -95,6 +95,15 @@ pub fn report_html(
         escape(&scenario.origin),
     );
 
+    let found = super::findings::findings(outputs);
+    if !found.is_empty() {
+        h.push_str("<h2 id=\"findings\">Findings</h2>\n<ul class=\"findings\">\n");
+        for f in &found {
+            let _ = writeln!(h, "<li>{}</li>", escape(f));
+        }
+        h.push_str("</ul>\n");
+    }
+
     h.push_str("<h2 id=\"scenario\">Scenario</h2>\n<table class=\"kv\">\n<tbody>\n");
     if let Some(obj) = scenario_json.as_object() {
         for (k, v) in obj {
@@ -107,7 +116,8 @@ pub fn report_html(
     h.push_str("</tbody>\n</table>\n");
 
     h.push_str("<h2 id=\"settings\">Effective settings per strategy</h2>\n<p>What each strategy ran with: the scenario's settings, else its OS profile's, else Linux's defaults.</p>\n<div class=\"scroll\"><table>\n<thead><tr><th>strategy</th><th>algorithm</th><th>range</th><th>ports</th><th>reserved</th><th>scope</th><th>TIME_WAIT</th><th>tw_reuse</th><th>tw_reuse delay</th><th class=\"left\">parameters</th></tr></thead>\n<tbody>\n");
-    for (i, o) in outputs.iter().enumerate() {
+    let looks = super::plot::looks(outputs.iter().map(|o| o.summary.name.as_str()));
+    for (o, look) in outputs.iter().zip(&looks) {
         let s = &o.summary;
         let get = |k: &str| s.settings.get(k).map(json_text).unwrap_or_else(|| "-".into());
         let secs = |k: &str| {
@@ -116,7 +126,7 @@ pub fn report_html(
         let _ = write!(
             h,
             "<tr><th scope=\"row\"><span class=\"swatch\" style=\"background:{}\"></span>{}</th>",
-            swatch(i),
+            swatch(look.colour),
             escape(&s.name)
         );
         for c in [
@@ -214,9 +224,8 @@ pub fn report_html(
     h
 }
 
-/// The strategy colours of the charts, as CSS.
-fn swatch(i: usize) -> String {
-    let c = super::plot::colour(i);
+/// A strategy's chart colour, as CSS.
+fn swatch(c: plotters::style::RGBColor) -> String {
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
 }
 

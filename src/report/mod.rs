@@ -4,6 +4,7 @@
 pub mod charts;
 pub mod expectations;
 pub(crate) mod files;
+pub mod findings;
 mod glyphs;
 pub mod html;
 pub(crate) mod plot;

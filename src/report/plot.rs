@@ -27,24 +27,185 @@ pub(crate) fn ensure_font() {
     });
 }
 
-/// Tableau 10: distinct, colour-blind tolerant, readable on white. A strategy keeps the colour
-/// of its position in the run on every chart of that run.
-const PALETTE: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
+/// Okabe & Ito's colour-blind-safe palette ("Color Universal Design", 2008) without its black,
+/// which the charts keep for references and merged curves. Its yellow is darkened to read on
+/// white. Together with the strokes and markers of [`look`], curves stay apart in greyscale.
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),   // blue
+    RGBColor(230, 159, 0),   // orange
+    RGBColor(0, 158, 115),   // bluish green
+    RGBColor(213, 94, 0),    // vermillion
+    RGBColor(204, 121, 167), // reddish purple
+    RGBColor(86, 180, 233),  // sky blue
+    RGBColor(181, 164, 0),   // yellow, darkened
 ];
 
-/// The colour of the `i`-th strategy of a run.
+/// The colour of the `i`-th series of a chart that is not keyed by strategy name.
 pub(crate) fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
+}
+
+/// A marker drawn at a few points of a curve, so curves that run on top of each other (and
+/// strokes that look alike in greyscale) can still be told apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Marker {
+    Circle,
+    Triangle,
+    Square,
+    Diamond,
+    Cross,
+}
+
+const MARKERS: [Marker; 5] =
+    [Marker::Circle, Marker::Triangle, Marker::Square, Marker::Diamond, Marker::Cross];
+const STROKES: [Stroke; 3] = [Stroke::Solid, Stroke::Dashed, Stroke::Dotted];
+
+/// How one strategy is drawn on every chart of every run and report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Look {
+    pub colour: RGBColor,
+    pub stroke: Stroke,
+    pub marker: Marker,
+}
+
+/// The built-in strategies and kernel profiles, with (palette, stroke, marker) indices chosen so
+/// the strategies shipped scenarios compare side by side never share a look: the six RFC 6056
+/// algorithms have six colours, the nine kernel profiles nine colour-stroke-marker triples.
+const KNOWN: [(&str, usize, usize, usize); 15] = [
+    ("bsd", 0, 0, 0),
+    ("random-start", 1, 1, 1),
+    ("random-pick", 2, 2, 2),
+    ("hash", 3, 1, 3),
+    ("double-hash", 4, 2, 4),
+    ("random-increments", 5, 0, 1),
+    ("linux", 0, 1, 2),
+    ("linux-5.12", 5, 2, 3),
+    ("linux-legacy", 2, 1, 0),
+    ("freebsd", 3, 2, 1),
+    ("freebsd-12", 1, 0, 4),
+    ("openbsd", 6, 0, 2),
+    ("netbsd", 4, 1, 0),
+    ("macos", 2, 0, 3),
+    ("windows", 5, 1, 4),
+];
+
+/// The look of the strategy named `name`: the same on every chart, run and report, so
+/// double-hash is one colour everywhere. Built-in names have fixed looks; any other name gets
+/// one from a fixed-key SipHash of the name (stable across runs and machines).
+pub(crate) fn look(name: &str) -> Look {
+    let (c, s, m) = match KNOWN.iter().find(|k| k.0 == name) {
+        Some(&(_, c, s, m)) => (c, s, m),
+        None => {
+            use std::hash::Hasher;
+            let mut h = siphasher::sip::SipHasher13::new_with_keys(0x706f_7274, 0x7369_6d);
+            h.write(name.as_bytes());
+            let v = h.finish();
+            ((v % 7) as usize, ((v >> 8) % 3) as usize, ((v >> 16) % 5) as usize)
+        }
+    };
+    Look { colour: PALETTE[c], stroke: STROKES[s], marker: MARKERS[m] }
+}
+
+/// The looks of a run's strategies, by name; where two share a look (two custom names, or a
+/// name used twice) the later one takes the next marker and stroke, so no two are drawn alike.
+pub(crate) fn looks<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<Look> {
+    let mut out: Vec<Look> = Vec::new();
+    for name in names {
+        let mut l = look(name);
+        let mut k = 0;
+        while out.contains(&l) && k < MARKERS.len() * STROKES.len() {
+            k += 1;
+            l.marker =
+                MARKERS[(MARKERS.iter().position(|m| *m == l.marker).unwrap_or(0) + 1) % MARKERS.len()];
+            if k % MARKERS.len() == 0 {
+                l.stroke =
+                    STROKES[(STROKES.iter().position(|s| *s == l.stroke).unwrap_or(0) + 1) % STROKES.len()];
+            }
+        }
+        out.push(l);
+    }
+    out
+}
+
+/// Draws `marker` centred on `at`, in the coordinates of `area` (data or pixels).
+pub(crate) fn draw_marker<DB, CT>(
+    area: &DrawingArea<DB, CT>,
+    at: CT::From,
+    marker: Marker,
+    colour: RGBColor,
+) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    CT: plotters::coord::CoordTranslate,
+    CT::From: Clone + 'static,
+{
+    let r = 5;
+    let fill = colour.filled();
+    let e = || EmptyElement::at(at.clone());
+    match marker {
+        Marker::Circle => area.draw(&(e() + Circle::new((0, 0), r, fill)))?,
+        Marker::Square => area.draw(&(e() + Rectangle::new([(-r + 1, -r + 1), (r - 1, r - 1)], fill)))?,
+        Marker::Triangle => {
+            area.draw(&(e() + Polygon::new(vec![(0, -r - 1), (r + 1, r), (-r - 1, r)], fill)))?
+        }
+        Marker::Diamond => {
+            area.draw(&(e() + Polygon::new(vec![(0, -r - 1), (r + 1, 0), (0, r + 1), (-r - 1, 0)], fill)))?
+        }
+        Marker::Cross => area.draw(
+            &(e()
+                + PathElement::new(vec![(-r, -r), (r, r)], colour.stroke_width(3))
+                + PathElement::new(vec![(-r, r), (r, -r)], colour.stroke_width(3))),
+        )?,
+    }
+    Ok(())
+}
+
+/// A strategy's curve: its line in its stroke, and its marker at `MARKS` points spread along the
+/// curve's pixel length, shifted by `slot` so coinciding curves show every marker.
+pub(crate) fn draw_curve<DB, CT>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    points: Vec<(f64, f64)>,
+    look: Look,
+    width: u32,
+    slot: usize,
+) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    const MARKS: usize = 6;
+    if points.is_empty() {
+        return Ok(());
+    }
+    let px: Vec<(i32, i32)> = points.iter().map(|p| chart.as_coord_spec().translate(p)).collect();
+    let mut length = vec![0f64; px.len()];
+    for i in 1..px.len() {
+        let (dx, dy) = (f64::from(px[i].0 - px[i - 1].0), f64::from(px[i].1 - px[i - 1].1));
+        length[i] = length[i - 1] + (dx * dx + dy * dy).sqrt();
+    }
+    let total = length[length.len() - 1];
+    let mut at = Vec::with_capacity(MARKS);
+    if total > 0.0 {
+        for k in 0..MARKS {
+            // Evenly spread, each strategy's set offset by a fraction of the spacing.
+            let frac = (k as f64 + 0.25 + 0.5 * ((slot * 7) % 10) as f64 / 10.0) / MARKS as f64;
+            let target = frac * total;
+            let i = length.partition_point(|l| *l < target).clamp(1, px.len() - 1);
+            let span = length[i] - length[i - 1];
+            let t = if span > 0.0 { (target - length[i - 1]) / span } else { 0.0 };
+            let (a, b) = (points[i - 1], points[i]);
+            at.push((a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t));
+        }
+    } else {
+        at.push(points[0]);
+    }
+    draw_line(chart, points, look.colour, look.stroke, width)?;
+    for p in at {
+        draw_marker(chart.plotting_area(), p, look.marker, look.colour)?;
+    }
+    Ok(())
 }
 
 pub(crate) const INK: RGBColor = RGBColor(40, 40, 40);
@@ -77,20 +238,32 @@ pub(crate) struct LegendEntry {
     pub colour: RGBColor,
     pub stroke: Stroke,
     pub filled: bool,
+    pub marker: Option<Marker>,
 }
 
 impl LegendEntry {
     pub fn line(label: impl Into<String>, colour: RGBColor, stroke: Stroke) -> LegendEntry {
-        LegendEntry { label: label.into(), colour, stroke, filled: false }
+        LegendEntry { label: label.into(), colour, stroke, filled: false, marker: None }
     }
 
     pub fn band(label: impl Into<String>, colour: RGBColor) -> LegendEntry {
-        LegendEntry { label: label.into(), colour, stroke: Stroke::Solid, filled: true }
+        LegendEntry { label: label.into(), colour, stroke: Stroke::Solid, filled: true, marker: None }
+    }
+
+    /// A strategy's entry: its stroke and its marker.
+    pub fn strategy(label: impl Into<String>, look: Look) -> LegendEntry {
+        LegendEntry {
+            label: label.into(),
+            colour: look.colour,
+            stroke: look.stroke,
+            filled: false,
+            marker: Some(look.marker),
+        }
     }
 
     /// A heading line without a sample.
     pub fn heading(label: impl Into<String>) -> LegendEntry {
-        LegendEntry { label: label.into(), colour: WHITE, stroke: Stroke::Solid, filled: false }
+        LegendEntry { label: label.into(), colour: WHITE, stroke: Stroke::Solid, filled: false, marker: None }
     }
 }
 
@@ -253,6 +426,9 @@ where
                     }
                 }
             }
+        }
+        if let Some(m) = e.marker {
+            draw_marker(area, ((x0 + x1) / 2, y), m, e.colour)?;
         }
         let lines = wrap(area, &e.label, w.saturating_sub(x1 as u32 + 14));
         for l in lines {
@@ -417,6 +593,43 @@ pub(crate) fn mesh_style<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A strategy is drawn alike wherever it appears, whatever its position in the run; the
+    /// built-ins compared side by side never share a look.
+    #[test]
+    fn looks_follow_names_not_positions() {
+        let a = looks(["bsd", "double-hash", "hash"]);
+        let b = looks(["double-hash", "random-pick"]);
+        assert_eq!(a[1], b[0]);
+        assert_eq!(look("double-hash"), look("double-hash"));
+        let rfc = ["bsd", "random-start", "random-pick", "hash", "double-hash", "random-increments"];
+        let l = looks(rfc);
+        for i in 0..l.len() {
+            for j in 0..i {
+                assert_ne!(l[i].colour, l[j].colour, "{} and {} share a colour", rfc[i], rfc[j]);
+            }
+        }
+        let os = [
+            "linux",
+            "linux-5.12",
+            "linux-legacy",
+            "freebsd",
+            "freebsd-12",
+            "openbsd",
+            "netbsd",
+            "macos",
+            "windows",
+        ];
+        let l = looks(os);
+        for i in 0..l.len() {
+            for j in 0..i {
+                assert_ne!(l[i], l[j], "{} and {} look alike", os[i], os[j]);
+            }
+        }
+        // Two custom names that hash alike still differ within a run.
+        let twice = looks(["mine", "mine"]);
+        assert_ne!(twice[0], twice[1]);
+    }
 
     #[test]
     fn ticks_read_well() {

@@ -6,7 +6,7 @@
 use super::{SweepResult, VaryValue, model};
 use crate::params::Value;
 use crate::report::plot::{
-    self, DrawResult, Figure, INK, LegendEntry, Stroke, colour, draw_legend, draw_line, layout, line_width,
+    self, DrawResult, Figure, INK, LegendEntry, Look, Stroke, draw_legend, draw_line, layout, line_width,
     log_tick, nice_max, note, tick,
 };
 use crate::scenario;
@@ -32,6 +32,7 @@ const MAX_FACETS: usize = 12;
 struct SimSeries {
     label: String,
     colour: RGBColor,
+    look: Look,
     /// (x, mean, ci95)
     points: Vec<(f64, f64, Option<f64>)>,
 }
@@ -120,9 +121,11 @@ pub(crate) fn sweep_charts(r: &SweepResult, text: &str) -> Result<Vec<SweepChart
         for (si, label) in r.strategies.iter().enumerate() {
             let rows: Vec<_> =
                 r.rows.iter().filter(|row| &row.strategy == label && idx.contains(&row.point)).collect();
+            let look = strategy_look(r, si);
             fail.push(SimSeries {
                 label: label.clone(),
-                colour: colour(si),
+                colour: look.colour,
+                look,
                 points: rows
                     .iter()
                     .map(|row| (x_of(row.point), row.failed_fraction.mean, row.failed_fraction.ci95))
@@ -130,7 +133,8 @@ pub(crate) fn sweep_charts(r: &SweepResult, text: &str) -> Result<Vec<SweepChart
             });
             cand.push(SimSeries {
                 label: label.clone(),
-                colour: colour(si),
+                colour: look.colour,
+                look,
                 points: rows
                     .iter()
                     .map(|row| (x_of(row.point), row.mean_candidates.mean, row.mean_candidates.ci95))
@@ -138,6 +142,13 @@ pub(crate) fn sweep_charts(r: &SweepResult, text: &str) -> Result<Vec<SweepChart
             });
         }
 
+        // Failure fractions that span decades (1e-4 next to 1e-1) go on a log axis, zeros on
+        // its bottom edge, so the 1e-4..1e-2 band is not flattened against the largest value.
+        let positive: Vec<f64> =
+            fail.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|v| *v > 0.0).collect();
+        let (fmin, fmax) = positive.iter().fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
+        let fail_log = fmin.is_finite() && fmax / fmin >= 100.0;
+        let fail_floor = if fail_log { 10f64.powf(fmin.log10().floor() - 1.0) } else { 0.0 };
         let closed = closed_curves(r, text, rest, idx, &xs, numeric, x_range);
         let x_desc = format!("{}{}", first.key, unit(first));
         let fig = SweepFigure {
@@ -149,8 +160,8 @@ pub(crate) fn sweep_charts(r: &SweepResult, text: &str) -> Result<Vec<SweepChart
             sim: fail,
             closed: closed.blocking,
             ceilings: closed.ceilings.clone(),
-            log_y: false,
-            y_floor: 0.0,
+            log_y: fail_log,
+            y_floor: fail_floor,
             empty_note: "no attempt failed at any point",
             closed_note: r.closed_form_note.clone(),
             closed_heading: "closed form (dashed)",
@@ -287,7 +298,11 @@ fn closed_curves(
             }
         }
         if !c.is_empty() {
-            candidates.push(Curve { label: format!("{label}: 1/(1-ρ)"), colour: colour(si), points: c });
+            candidates.push(Curve {
+                label: format!("{label}: 1/(1-ρ)"),
+                colour: strategy_look(r, si).colour,
+                points: c,
+            });
         }
         blocking.push((label.clone(), si, b, ratio));
     }
@@ -309,7 +324,7 @@ fn closed_curves(
         let (name, col) = if single {
             ("Erlang-B B(n, λH)".to_string(), INK)
         } else {
-            (format!("Erlang-B: {}", labels.join(", ")), colour(*si))
+            (format!("Erlang-B: {}", labels.join(", ")), strategy_look(r, *si).colour)
         };
         curves.push(Curve { label: name, colour: col, points: b.clone() });
         if numeric {
@@ -334,6 +349,11 @@ fn closed_curves(
     ClosedCurves { blocking: curves, candidates, ceilings }
 }
 
+/// A swept strategy's look, by its name (the same as on the run charts).
+fn strategy_look(r: &SweepResult, si: usize) -> Look {
+    plot::looks(r.strategies.iter().map(String::as_str))[si]
+}
+
 fn tick_precise(x: f64) -> String {
     if x.abs() >= 100.0 { format!("{x:.1}") } else { format!("{x:.3}") }
 }
@@ -355,10 +375,21 @@ impl SweepFigure {
         }
         let n = self.sim.len();
         for (i, s) in self.sim.iter().enumerate() {
-            let pts: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, p.1.max(bottom))).collect();
-            draw_line(chart, pts.clone(), s.colour, Stroke::Solid, line_width(i, n))?;
-            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, s.colour.filled())))?;
+            // Categories are not a scale: their points stand side by side in groups, unjoined.
+            let shift = if self.categories.is_some() {
+                (i as f64 - (n as f64 - 1.0) / 2.0) * 0.6 / n as f64
+            } else {
+                0.0
+            };
+            let pts: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0 + shift, p.1.max(bottom))).collect();
+            if self.categories.is_none() {
+                draw_line(chart, pts.clone(), s.colour, Stroke::Solid, line_width(i, n))?;
+            }
+            for &p in &pts {
+                plot::draw_marker(chart.plotting_area(), p, s.look.marker, s.colour)?;
+            }
             for &(x, m, ci) in &s.points {
+                let x = x + shift;
                 if let Some(ci) = ci
                     && ci > 0.0
                 {
@@ -437,7 +468,7 @@ impl Figure for SweepFigure {
         }
         let mut entries = vec![LegendEntry::heading("simulated (mean, 95% CI)")];
         for s in &self.sim {
-            entries.push(LegendEntry::line(s.label.clone(), s.colour, Stroke::Solid));
+            entries.push(LegendEntry::strategy(s.label.clone(), Look { stroke: Stroke::Solid, ..s.look }));
         }
         if !self.closed.is_empty() || !self.ceilings.is_empty() {
             entries.push(LegendEntry::heading(""));

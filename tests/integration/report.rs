@@ -127,3 +127,40 @@ fn six_strategies_draw_quickly() {
     // Generous for a loaded CI machine; about 0.2 s here.
     assert!(took < 5.0, "drawing took {took:.2} s");
 }
+
+/// The findings open the report and are the summary's own numbers: who failed first and when,
+/// who reused a 4-tuple soonest.
+#[test]
+fn report_opens_with_findings_from_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(dir.path());
+    let out = dir.path().join("out");
+    portsim().arg("run").arg(&scenario).arg("--out").arg(&out).assert().success();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let strategies = summary["strategies"].as_array().unwrap();
+    let findings = html.find("<h2 id=\"findings\">").expect("a findings section");
+    assert!(findings < html.find("<h2 id=\"scenario\">").unwrap(), "findings come first");
+    let first = strategies
+        .iter()
+        .filter_map(|s| s["exhaustion"]["first_failure_s"].as_f64().map(|t| (t, s["name"].as_str().unwrap())))
+        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
+    match first {
+        Some((t, name)) => {
+            let name = name.replace('<', "&lt;").replace('>', "&gt;");
+            assert!(
+                html.contains(&format!("<li>{name} failed first, at {t:.3} s")),
+                "first failure: {name} at {t}"
+            );
+        }
+        None => assert!(html.contains("No strategy failed a connection attempt")),
+    }
+    let soonest = strategies
+        .iter()
+        .filter_map(|s| s["reuse"]["interval_s"]["min"].as_f64())
+        .fold(f64::INFINITY, f64::min);
+    if soonest.is_finite() {
+        assert!(html.contains("reused a 4-tuple soonest"), "the soonest reuse is named");
+    }
+}
