@@ -45,9 +45,8 @@ pub fn findings(outputs: &[RunOutput]) -> Vec<String> {
         }
         Some(&(t, s)) => {
             let mut f = format!(
-                "{} failed first, at {} ({} failed attempts, {:.3}% of its attempts).",
+                "{} failed first, at {t:.3} s ({} failed attempts, {:.3}% of its attempts).",
                 s.name,
-                format!("{t:.3} s"),
                 s.connections.failed,
                 100.0 * s.connections.failed_fraction
             );

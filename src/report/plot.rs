@@ -97,7 +97,7 @@ pub(crate) fn look(name: &str) -> Look {
         Some(&(_, c, s, m)) => (c, s, m),
         None => {
             use std::hash::Hasher;
-            let mut h = siphasher::sip::SipHasher13::new_with_keys(0x706f_7274, 0x7369_6d);
+            let mut h = siphasher::sip::SipHasher13::new_with_keys(0x706f_7274, 0x0073_696d);
             h.write(name.as_bytes());
             let v = h.finish();
             ((v % 7) as usize, ((v >> 8) % 3) as usize, ((v >> 16) % 5) as usize)
