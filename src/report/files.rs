@@ -186,3 +186,21 @@ pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     io(written, || format!("cannot write {}", path.display()))
 }
+
+/// Makes `dir` a folder portsim may later replace whole (it gets the [`MARKER`]), when it is new,
+/// empty or already portsim's; a folder holding other files is left as it is. Shards are
+/// written one file at a time into such a folder, which `portsim merge` then publishes over
+/// with the merged sweep (keeping the shards).
+pub fn claim_folder(dir: &Path) -> Result<()> {
+    if check_replaceable(dir).is_err() {
+        return Ok(());
+    }
+    io(std::fs::create_dir_all(dir), || format!("cannot create {}", dir.display()))?;
+    if !dir.join(MARKER).is_file() {
+        write_file_atomically(
+            &dir.join(MARKER),
+            b"written by portsim: a new run replaces this folder whole\n",
+        )?;
+    }
+    Ok(())
+}

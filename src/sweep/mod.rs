@@ -503,7 +503,23 @@ pub fn render_table(r: &SweepResult) -> String {
 
 /// Writes `sweep.csv`, `sweep.json` and (unless `charts` is false) the charts into `dir`.
 pub fn write_outputs(dir: &Path, r: &SweepResult, text: &str, charts: bool) -> Result<Vec<PathBuf>> {
+    write_outputs_keeping(dir, r, text, charts, &[])
+}
+
+/// [`write_outputs`], with `keep` (paths inside `dir` and their bytes) written into the new
+/// folder too; they are not listed among the files written.
+pub fn write_outputs_keeping(
+    dir: &Path,
+    r: &SweepResult,
+    text: &str,
+    charts: bool,
+    keep: &[(PathBuf, Vec<u8>)],
+) -> Result<Vec<PathBuf>> {
     let mut staged = Staged::new(dir)?;
+    for (path, bytes) in keep {
+        staged.write(path.clone(), bytes)?;
+    }
+    let kept = keep.len();
     staged.write(dir.join("sweep.csv"), sweep_csv(r)?.as_bytes())?;
     staged.write(dir.join("sweep.json"), serde_json::to_string_pretty(&sweep_json(r))?.as_bytes())?;
     if charts && !r.rows.is_empty() {
@@ -512,7 +528,7 @@ pub fn write_outputs(dir: &Path, r: &SweepResult, text: &str, charts: bool) -> R
             staged.write(dir.join("charts").join(format!("{}.png", c.name)), &c.png)?;
         }
     }
-    staged.publish()
+    Ok(staged.publish()?.split_off(kept))
 }
 
 /// A sweep ready to run: the scenario text and the grid it expands to. Built the same way
@@ -684,12 +700,24 @@ pub fn execute(args: SweepArgs) -> Result<Status> {
 /// Writes a sweep's files and prints its table: the end of `portsim sweep` and of
 /// `portsim merge` alike, so a merged sweep is the unsharded one byte for byte.
 pub fn publish(dir: &Path, result: &SweepResult, text: &str, charts: bool) -> Result<Status> {
+    publish_keeping(dir, result, text, charts, &[])
+}
+
+/// [`publish`], carrying `keep` (files inside `dir`, with their bytes) into the new folder:
+/// `portsim merge` into the shards' own folder keeps the shards beside the merged sweep.
+pub fn publish_keeping(
+    dir: &Path,
+    result: &SweepResult,
+    text: &str,
+    charts: bool,
+    keep: &[(PathBuf, Vec<u8>)],
+) -> Result<Status> {
     let done = result.rows.iter().map(|r| r.point).collect::<std::collections::BTreeSet<_>>().len();
     if result.interrupted && done == 0 {
         eprintln!("interrupted before any point finished: nothing written");
         return Ok(Status::Interrupted);
     }
-    let written = write_outputs(dir, result, text, charts)?;
+    let written = write_outputs_keeping(dir, result, text, charts, keep)?;
     println!(
         "{} sweep: {} point{} x {} strateg{} x {} seed{}",
         result.name,

@@ -16,7 +16,7 @@
 
 use super::{Measured, Plan, Task};
 use crate::commands::Status;
-use crate::report::write_file_atomically;
+use crate::report::{claim_folder, write_file_atomically};
 use anyhow::{Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -366,6 +366,7 @@ pub fn finish(
         }
     };
     let path: PathBuf = dir.join(shard.file_name());
+    claim_folder(dir)?;
     write_file_atomically(&path, serde_json::to_string_pretty(&file)?.as_bytes())?;
     println!(
         "{} sweep shard {shard}: {} of {} tasks ({} point{} x {} strateg{} x {} seed{})",
