@@ -9,10 +9,12 @@
 mod flow;
 mod ports;
 mod table;
+pub mod timer_wheel;
 
 pub use flow::{Flow, TupleKey};
 pub use ports::{PortRange, ReservedPorts};
 pub use table::{Entry, TupleState};
+pub use timer_wheel::{TimeWaitTimer, TimerWheel};
 
 use crate::time::Nanos;
 use std::collections::hash_map::Entry as MapEntry;
@@ -24,9 +26,14 @@ use table::TupleMap;
 pub enum Scope {
     /// The whole 4-tuple (Linux and FreeBSD `connect()`): one local port serves many destinations.
     FourTuple,
-    /// The local (address, port) pair (OpenBSD, NetBSD, macOS, Windows, bind-before-connect): a
-    /// port is unusable while anything holds it.
+    /// The local (address, port) pair (OpenBSD, NetBSD's hash and doublehash): a port is
+    /// unusable on an address while anything holds it there.
     LocalPort,
+    /// The local port on every address (macOS, FreeBSD 12, NetBSD's bsd and random
+    /// algorithms, FreeBSD with `tcp_require_unique_port`): these kernels pick the port while the
+    /// socket's local address is still the wildcard, so a port held on any address is unusable
+    /// on all of them.
+    HostWide,
 }
 
 impl Scope {
@@ -34,7 +41,10 @@ impl Scope {
         match text {
             "four-tuple" => Ok(Scope::FourTuple),
             "local-port" => Ok(Scope::LocalPort),
-            _ => Err(format!("`{text}` is not a scope: use \"four-tuple\" or \"local-port\"")),
+            "host-wide" => Ok(Scope::HostWide),
+            _ => Err(format!(
+                "`{text}` is not a scope: use \"four-tuple\", \"local-port\" or \"host-wide\""
+            )),
         }
     }
 
@@ -42,6 +52,7 @@ impl Scope {
         match self {
             Scope::FourTuple => "four-tuple",
             Scope::LocalPort => "local-port",
+            Scope::HostWide => "host-wide",
         }
     }
 }
@@ -77,6 +88,42 @@ impl TwReuse {
     }
 }
 
+/// How far a port taken by an explicit `bind()` keeps `connect()` away from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BindConflict {
+    /// Linux: bind buckets are per port (`inet_bind_bucket`, net/ipv4/inet_hashtables.c). A
+    /// bucket a `bind()` created or joined has `fastreuse >= 0`, and `__inet_hash_connect()`
+    /// skips such a port on every local address; the bucket lives until the last socket on the
+    /// port, on any address and TIME_WAIT included, is gone.
+    Port,
+    /// The bound (address, port) only, while the bound socket holds it: portsim's model before
+    /// the kernel profiles said otherwise, kept for the RFC strategies.
+    AddressPort,
+    /// FreeBSD 13+: `in_pcb_lport_dest()` looks the candidate up in the connection hash without
+    /// wildcards, so a connected bind-then-connect socket blocks only its own 4-tuple.
+    FourTuple,
+}
+
+impl BindConflict {
+    pub const NAMES: &'static [&'static str] = &["port", "address-port", "four-tuple"];
+
+    pub fn parse(text: &str) -> Result<BindConflict, String> {
+        match text {
+            "port" => Ok(BindConflict::Port),
+            "address-port" => Ok(BindConflict::AddressPort),
+            "four-tuple" => Ok(BindConflict::FourTuple),
+            _ => Err(format!(
+                "`{text}` is not a bind conflict rule: use \"port\", \"address-port\" or \"four-tuple\""
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
 /// The settings a stack is built from.
 #[derive(Clone, Debug)]
 pub struct StackConfig {
@@ -85,6 +132,14 @@ pub struct StackConfig {
     pub scope: Scope,
     pub tw_reuse: TwReuse,
     pub tw_reuse_delay: Nanos,
+    /// Compare tw_reuse's delay on Linux's millisecond clock (`tcp_clock_ms()` against
+    /// `tw_entry_stamp + tcp_tw_reuse_delay`, net/ipv4/tcp_ipv4.c `tcp_twsk_unique()`) instead
+    /// of exactly.
+    pub tw_reuse_ms_clock: bool,
+    /// The peer sent TCP timestamps: `tcp_twsk_unique()` recycles a TIME_WAIT only when
+    /// `tw_ts_recent_stamp` is set, so without them tw_reuse never applies.
+    pub timestamps: bool,
+    pub bind_conflict: BindConflict,
     /// How many local addresses the host has (indices `0..local_addrs`).
     pub local_addrs: usize,
     /// How many destinations connections go to (indices `0..destinations`).
@@ -100,6 +155,9 @@ impl StackConfig {
             scope: Scope::FourTuple,
             tw_reuse: TwReuse::Off,
             tw_reuse_delay: 0,
+            tw_reuse_ms_clock: false,
+            timestamps: true,
+            bind_conflict: BindConflict::AddressPort,
             local_addrs: 1,
             destinations: 1,
         }
@@ -114,6 +172,14 @@ struct PortUse {
     exclusive: u32,
 }
 
+/// Per port, over every local address: Linux's bind bucket. `bound` is set when a `bind()`
+/// joins the bucket and cleared only when the bucket empties.
+#[derive(Clone, Copy, Default)]
+struct PortBucket {
+    holders: u32,
+    bound: bool,
+}
+
 /// What opening a connection found on its 4-tuple.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Opened {
@@ -123,6 +189,9 @@ pub struct Opened {
     pub remote_collision: bool,
     /// A local TIME_WAIT was taken over under tw_reuse.
     pub recycled_time_wait: bool,
+    /// The allocator handed out a port it had found busy (NetBSD's `portalgo_randport()` falls
+    /// back to `lastport - 1`): set by the simulator, not by the stack.
+    pub forced_reuse: bool,
 }
 
 /// Which side closes a connection first, and so holds TIME_WAIT.
@@ -145,6 +214,7 @@ pub struct Stack {
     cfg: StackConfig,
     table: TupleMap,
     ports: Vec<PortUse>,
+    buckets: Vec<PortBucket>,
     held_per_dest: Vec<u32>,
     live: u64,
     time_wait: u64,
@@ -156,6 +226,7 @@ impl Stack {
         Stack {
             table: TupleMap::default(),
             ports: vec![PortUse::default(); local_addrs << 16],
+            buckets: vec![PortBucket::default(); 1 << 16],
             held_per_dest: vec![0; cfg.destinations.max(1)],
             live: 0,
             time_wait: 0,
@@ -178,12 +249,18 @@ impl Stack {
             return false;
         }
         let use_ = self.port_use(flow.local_index, port);
-        if use_.exclusive > 0 {
-            // Linux: a port owned by bind() is never shared with connect().
+        let bucket = self.buckets[usize::from(port)];
+        let bound = match self.cfg.bind_conflict {
+            BindConflict::Port => bucket.bound,
+            BindConflict::AddressPort => use_.exclusive > 0,
+            BindConflict::FourTuple => false,
+        };
+        if bound {
             return false;
         }
         match self.cfg.scope {
             Scope::LocalPort => use_.holders == 0,
+            Scope::HostWide => bucket.holders == 0,
             Scope::FourTuple => {
                 if use_.holders == 0 {
                     return true;
@@ -204,18 +281,34 @@ impl Stack {
     /// `SO_REUSEADDR`), and it must not be reserved.
     #[inline]
     pub fn is_free_for_bind(&self, local_index: u16, port: u16) -> bool {
-        !self.cfg.reserved.contains(port) && self.port_use(local_index, port).holders == 0
+        if self.cfg.reserved.contains(port) {
+            return false;
+        }
+        match self.cfg.scope {
+            Scope::HostWide => self.buckets[usize::from(port)].holders == 0,
+            _ => self.port_use(local_index, port).holders == 0,
+        }
     }
 
     /// Linux `tcp_twsk_unique()`: a TIME_WAIT may be taken over under tw_reuse once more than
-    /// `tw_reuse_delay` has passed since it was entered.
+    /// `tw_reuse_delay` has passed since it was entered, and only if the peer sent timestamps.
+    /// On the millisecond clock both instants are whole milliseconds (`tcp_clock_ms()`), so a
+    /// 1 s delay lets a TIME_WAIT entered at 10.0004 s go at 11.001 s, not at 11.0004 s.
     fn may_recycle(&self, flow: &Flow, e: &Entry, now: Nanos) -> bool {
         let allowed = match self.cfg.tw_reuse {
             TwReuse::Off => false,
             TwReuse::On => true,
             TwReuse::Loopback => flow.is_loopback(),
         };
-        allowed && now > e.closed_at.saturating_add(self.cfg.tw_reuse_delay)
+        if !allowed || !self.cfg.timestamps {
+            return false;
+        }
+        if self.cfg.tw_reuse_ms_clock {
+            const MS: Nanos = 1_000_000;
+            now / MS > (e.closed_at / MS).saturating_add(self.cfg.tw_reuse_delay / MS)
+        } else {
+            now > e.closed_at.saturating_add(self.cfg.tw_reuse_delay)
+        }
     }
 
     #[inline]
@@ -278,7 +371,11 @@ impl Stack {
         }
         if !was_held {
             u.holders += 1;
+            self.buckets[usize::from(port)].holders += 1;
             self.held_per_dest[flow.dest_index as usize] += 1;
+        }
+        if exclusive {
+            self.buckets[usize::from(port)].bound = true;
         }
         self.live += 1;
         opened
@@ -339,6 +436,11 @@ impl Stack {
         if exclusive {
             u.exclusive -= 1;
         }
+        let b = &mut self.buckets[usize::from(key.port())];
+        b.holders -= 1;
+        if b.holders == 0 {
+            b.bound = false;
+        }
         self.held_per_dest[key.dest_index() as usize] -= 1;
     }
 
@@ -365,6 +467,17 @@ impl Stack {
     /// How many 4-tuples (live or TIME_WAIT) hold local `port` on local address `local_index`.
     pub fn holders(&self, local_index: u16, port: u16) -> u32 {
         self.port_use(local_index, port).holders
+    }
+
+    /// How many 4-tuples (live or TIME_WAIT) hold local `port` on any local address.
+    pub fn holders_on_host(&self, port: u16) -> u32 {
+        self.buckets[usize::from(port)].holders
+    }
+
+    /// Is the 4-tuple of `flow` on `port` live or in TIME_WAIT? A port an allocator forces
+    /// (NetBSD's `lastport - 1`) can only be opened when it is not.
+    pub fn tuple_in_use(&self, flow: &Flow, port: u16) -> bool {
+        self.table.get(&flow.key(port)).is_some_and(|e| e.state != TupleState::Closed)
     }
 
     /// Forgets the closed 4-tuples last closed before `cutoff` whose server-side TIME_WAIT is

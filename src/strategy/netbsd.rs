@@ -79,6 +79,19 @@ impl Default for NetBsdConfig {
     }
 }
 
+/// The uniqueness scope of each algorithm. `in_pcbconnect()` binds through `in_pcbbind()`
+/// before it sets the local address; the RFC 6056 algorithms then ask `check_suitable_port()`,
+/// which looks the port up with `in_pcblookup_port(table, inp_laddr, port, 1)`. `inp_laddr` is
+/// still the wildcard, and a wildcard lookup matches the port on every address: host-wide.
+/// `hash` and `doublehash` need the complete tuple (`iscompletetuple()`), so their port is
+/// picked later, at connect time, with the real source address: per address.
+pub fn scope_of(algorithm: NetBsdAlgorithm) -> crate::stack::Scope {
+    match algorithm {
+        NetBsdAlgorithm::Hash | NetBsdAlgorithm::DoubleHash => crate::stack::Scope::LocalPort,
+        _ => crate::stack::Scope::HostWide,
+    }
+}
+
 /// The keyed `Fhash()`: the 64-bit SipHash folded to 16 bits by XOR, with either one secret or
 /// a fresh one per call.
 #[derive(Debug)]

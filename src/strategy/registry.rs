@@ -52,6 +52,12 @@ pub struct OsDefaults {
     pub scope: Option<crate::stack::Scope>,
     pub time_wait: Option<Nanos>,
     pub tw_reuse: Option<crate::stack::TwReuse>,
+    /// TIME_WAIT toward on-link destinations and from 127.0.0.1, when the system shortens it
+    /// there (NetBSD); `time_wait` applies to both otherwise.
+    pub time_wait_classes: Option<(Nanos, Nanos)>,
+    /// The TIME_WAIT timer runs on a Linux timer wheel with this `CONFIG_HZ`.
+    pub hz: Option<u32>,
+    pub bind_conflict: Option<crate::stack::BindConflict>,
 }
 
 /// A strategy as a scenario lists it: the label it is reported under and its configuration.
@@ -86,11 +92,21 @@ impl StrategyConfig {
     /// The OS profile's defaults (`operating-systems.md` §0); the RFC algorithms bring none.
     pub fn os_defaults(&self) -> OsDefaults {
         use crate::stack::{PortRange, Scope, TwReuse};
+        use crate::stack::BindConflict;
         let os = |range: PortRange, scope, time_wait_s: u64, tw_reuse| OsDefaults {
             range: Some(range),
             scope: Some(scope),
             time_wait: Some(time_wait_s * crate::time::NANOS_PER_SEC),
             tw_reuse: Some(tw_reuse),
+            time_wait_classes: None,
+            hz: None,
+            // Local-port and host-wide scopes hold a bound port for everyone anyway.
+            bind_conflict: Some(BindConflict::AddressPort),
+        };
+        let linux = |range, tw_reuse| OsDefaults {
+            hz: Some(crate::scenario::DEFAULT_HZ),
+            bind_conflict: Some(BindConflict::Port),
+            ..os(range, Scope::FourTuple, 60, tw_reuse)
         };
         let range = |lo, hi| PortRange::new(lo, hi).expect("a valid built-in range");
         match self {
@@ -101,28 +117,38 @@ impl StrategyConfig {
             | StrategyConfig::DoubleHash(_)
             | StrategyConfig::RandomIncrements(_) => OsDefaults::default(),
             // ip_local_port_range 32768-60999, TCP_TIMEWAIT_LEN 60 s, tcp_tw_reuse 2.
-            StrategyConfig::Linux(_) | StrategyConfig::Linux512(_) => {
-                os(PortRange::LINUX, Scope::FourTuple, 60, TwReuse::Loopback)
-            }
+            StrategyConfig::Linux(_) | StrategyConfig::Linux512(_) => linux(PortRange::LINUX, TwReuse::Loopback),
             StrategyConfig::LinuxLegacy(c) => match c.era {
                 // tcp_tw_reuse = 2 became the default in 2018, within this era (operating-systems.md
                 // §1.6): the defaults are those of its later kernels, up to 5.11.
-                LegacyEra::V4_6 => os(PortRange::LINUX, Scope::FourTuple, 60, TwReuse::Loopback),
+                LegacyEra::V4_6 => linux(PortRange::LINUX, TwReuse::Loopback),
                 // Before 4.6 the range was 32768-61000, and tcp_tw_reuse defaulted to 0.
-                LegacyEra::V3 => os(range(32768, 61000), Scope::FourTuple, 60, TwReuse::Off),
+                LegacyEra::V3 => linux(range(32768, 61000), TwReuse::Off),
             },
             // portrange.first/last 10000-65535, 2 x msl 30 s, no tw_reuse; in_pcb_lport_dest()
-            // checks the whole 4-tuple.
-            StrategyConfig::FreeBsd(_) => os(range(10000, 65535), Scope::FourTuple, 60, TwReuse::Off),
-            // FreeBSD <= 12 checked with in_pcblookup_local(..., INPLOOKUP_WILDCARD): local scope.
-            StrategyConfig::FreeBsd12(_) => os(range(10000, 65535), Scope::LocalPort, 60, TwReuse::Off),
+            // checks the whole 4-tuple without wildcards, bound sockets included.
+            StrategyConfig::FreeBsd(_) => OsDefaults {
+                bind_conflict: Some(BindConflict::FourTuple),
+                ..os(range(10000, 65535), Scope::FourTuple, 60, TwReuse::Off)
+            },
+            // FreeBSD <= 12: in_pcbconnect_setup() binds through in_pcbbind_setup() while the
+            // local address is still INADDR_ANY, and in_pcblookup_local(..., INPLOOKUP_WILDCARD)
+            // then matches the port on every address: host-wide.
+            StrategyConfig::FreeBsd12(_) => os(range(10000, 65535), Scope::HostWide, 60, TwReuse::Off),
             // ipport_firstauto/lastauto 1024-49151, TCPTV_MSL 30 s.
             StrategyConfig::OpenBsd => os(range(1024, 49151), Scope::LocalPort, 60, TwReuse::Off),
-            // anonportmin/max 49152-65535, 2 x MSL 30 s.
-            StrategyConfig::NetBsd(_) => os(PortRange::IANA, Scope::LocalPort, 60, TwReuse::Off),
+            // anonportmin/max 49152-65535; TIME_WAIT = 2 x t_msl, which tcp_established()
+            // (sys/netinet/tcp_subr.c) sets by destination while tcp_msl_enable: tcp_msl_loop 1 s
+            // from 127.0.0.1, tcp_msl_local 5 s toward an in_localaddr() destination,
+            // tcp_msl_remote = TCPTV_MSL 30 s otherwise. The scope depends on the algorithm.
+            StrategyConfig::NetBsd(c) => OsDefaults {
+                time_wait_classes: Some((10 * crate::time::NANOS_PER_SEC, 2 * crate::time::NANOS_PER_SEC)),
+                ..os(PortRange::IANA, super::netbsd::scope_of(c.algorithm), 60, TwReuse::Off)
+            },
             // XNU: TCPTV_MSL = 15 s (bsd/netinet/tcp_timer.h, net.inet.tcp.msl = 15000), so
-            // TIME_WAIT is 2 x 15 = 30 s.
-            StrategyConfig::MacOs(_) => os(PortRange::IANA, Scope::LocalPort, 30, TwReuse::Off),
+            // TIME_WAIT is 2 x 15 = 30 s. in_pcbconnect() calls in_pcbbind() with the local
+            // address still INADDR_ANY: host-wide.
+            StrategyConfig::MacOs(_) => os(PortRange::IANA, Scope::HostWide, 30, TwReuse::Off),
             // Vista+: dynamic range 49152-65535, TcpTimedWaitDelay 120 s.
             StrategyConfig::Windows => os(PortRange::IANA, Scope::LocalPort, 120, TwReuse::Off),
         }
@@ -722,10 +748,10 @@ mod tests {
             ("linux-5.12", "32768-60999", Scope::FourTuple, 60, TwReuse::Loopback),
             ("linux-legacy", "32768-60999", Scope::FourTuple, 60, TwReuse::Loopback),
             ("freebsd", "10000-65535", Scope::FourTuple, 60, TwReuse::Off),
-            ("freebsd-12", "10000-65535", Scope::LocalPort, 60, TwReuse::Off),
+            ("freebsd-12", "10000-65535", Scope::HostWide, 60, TwReuse::Off),
             ("openbsd", "1024-49151", Scope::LocalPort, 60, TwReuse::Off),
-            ("netbsd", "49152-65535", Scope::LocalPort, 60, TwReuse::Off),
-            ("macos", "49152-65535", Scope::LocalPort, 30, TwReuse::Off),
+            ("netbsd", "49152-65535", Scope::HostWide, 60, TwReuse::Off),
+            ("macos", "49152-65535", Scope::HostWide, 30, TwReuse::Off),
             ("windows", "49152-65535", Scope::LocalPort, 120, TwReuse::Off),
         ];
         for (name, range, scope, tw, reuse) in expect {

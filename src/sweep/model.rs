@@ -48,6 +48,7 @@ pub fn pool_model(s: &Scenario, spec: &StrategySpec) -> Result<PoolModel, String
     let addrs = s.addrs.len() as u64;
     let fallback = s.addr_choice == AddrChoice::Fallback;
     let keys = match (scope, fallback) {
+        (Scope::HostWide, _) => vec![KeyClass { count: 1, share: 1.0, servers: n }],
         (Scope::LocalPort, true) => vec![KeyClass { count: 1, share: 1.0, servers: n * addrs }],
         (Scope::LocalPort, false) => vec![KeyClass { count: addrs, share: 1.0 / addrs as f64, servers: n }],
         (Scope::FourTuple, _) => {

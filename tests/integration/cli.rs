@@ -23,7 +23,7 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "bad-expect",
-        "11:16: expect.max_failures: `max_failures` is not an expectation: use a metric (attempted, established, failed, failed_fraction, mean_probes, p99_probes, max_probes, collisions_local, collisions_remote, reuse_count, reuse_within_threshold, occupancy_peak), optionally with max_ or min_ in front",
+        "11:16: expect.max_failures: `max_failures` is not an expectation: use a metric (attempted, established, failed, failed_fraction, mean_probes, p99_probes, max_probes, collisions_local, collisions_remote, forced_reuse, reuse_count, reuse_within_threshold, occupancy_peak), optionally with max_ or min_ in front",
     ),
     ("bad-parameter-value", "10:15: strategies[0].entry_width: `24` is not one of: 16, 32"),
     (
@@ -60,7 +60,7 @@ const INVALID: &[(&str, &str)] = &[
     ("too-many-samples", "9:19: metrics.sample_interval: cuts the run into 3600000 rows: at most 1000000"),
     (
         "typo-key",
-        "4:1: tcp.time_wiat: unknown key `time_wiat` (valid keys: time_wait, active_close, tw_reuse, tw_reuse_delay)",
+        "4:1: tcp.time_wiat: unknown key `time_wiat` (valid keys: time_wait, active_close, tw_reuse, tw_reuse_delay, time_wait_timer, hz, timestamps)",
     ),
     (
         "unknown-parameter",
