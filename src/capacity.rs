@@ -284,7 +284,8 @@ pub fn render(c: &Capacity, i: &Inputs) -> String {
             if c.keys == 1 { "" } else { "s" }
         ),
         Scope::HostWide => {
-            "host-wide: one pool of n ports for the whole host, shared by every address and destination".to_string()
+            "host-wide: one pool of n ports for the whole host, shared by every address and destination"
+                .to_string()
         }
     };
     line(&mut out, "scope", keys);

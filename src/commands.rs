@@ -86,6 +86,7 @@ fn check(paths: &[PathBuf]) -> Result<Status> {
             if s.destination_count() == 1 { "" } else { "s" },
             crate::time::format_duration(s.duration),
         );
+        scenario::kernel_notes(&s).iter().for_each(|n| println!("  note: {n}"));
     }
     Ok(Status::Ok)
 }

@@ -4,11 +4,13 @@
 
 mod error;
 pub mod expect;
+mod notes;
 mod trace;
 pub mod workload;
 
 pub use error::{ScenarioError, line_col};
 pub use expect::{Bound, Expectation};
+pub use notes::kernel_notes;
 pub use workload::{Arrivals, DestGroup, Lifetime, Popularity, SocketSpec, Trace, TraceRow};
 
 use crate::params::{ParamError, Params};
@@ -307,7 +309,9 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
 
     let ports = match doc.table("ports")? {
         Some(p) => parse_ports(p)?,
-        None => PortSettings { range: None, reserved: ReservedPorts::new(), scope: None, bind_conflict: None },
+        None => {
+            PortSettings { range: None, reserved: ReservedPorts::new(), scope: None, bind_conflict: None }
+        }
     };
     let tcp = match doc.table("tcp")? {
         Some(p) => parse_tcp(p)?,
@@ -338,6 +342,11 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
         }
     };
     let lifetime = workload.table("lifetime")?.map(workload::parse_lifetime).transpose()?;
+    // Where IP_LOCAL_PORT_RANGE is set, for the error if a non-Linux profile runs.
+    let mut local_range_sites: Vec<ParamError> = Vec::new();
+    if workload.has("local_port_range") {
+        local_range_sites.push(workload.error("local_port_range", ""));
+    }
     let socket = workload::parse_socket(&mut workload, SocketSpec::default())?.unwrap_or_default();
     let trace_has_all_lifetimes = match &arrivals {
         Arrivals::Trace { trace, .. } => trace.rows.iter().all(|r| r.lifetime.is_some()),
@@ -360,7 +369,14 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
 
     let destinations = match doc.tables("destinations")? {
         Some(list) => {
-            list.into_iter().map(|d| workload::parse_destination(d, socket)).collect::<Result<Vec<_>, _>>()?
+            let mut out = Vec::with_capacity(list.len());
+            for d in list {
+                if d.has("local_port_range") {
+                    local_range_sites.push(d.error("local_port_range", ""));
+                }
+                out.push(workload::parse_destination(d, socket)?);
+            }
+            out
         }
         None => Vec::new(),
     };
@@ -398,6 +414,24 @@ fn parse_params(mut doc: Params, origin: &str, base_dir: &Path) -> Result<Scenar
             ));
         }
     };
+
+    // IP_LOCAL_PORT_RANGE is a Linux socket option: a profile of another kernel has nothing to
+    // apply it with. (A profile is Linux when it runs on the timer wheel of some CONFIG_HZ.)
+    if let Some(site) = local_range_sites.into_iter().next()
+        && let Some(other) = strategies.iter().find(|s| {
+            let os = s.config.os_defaults();
+            os.range.is_some() && os.hz.is_none()
+        })
+    {
+        return Err(ParamError {
+            message: format!(
+                "is Linux's IP_LOCAL_PORT_RANGE, which the `{}` profile (strategy `{}`) does not have: remove it, or run only Linux profiles and RFC strategies",
+                other.config.name(),
+                other.label
+            ),
+            ..site
+        });
+    }
 
     let metrics = match doc.table("metrics")? {
         Some(mut m) => {
@@ -671,5 +705,14 @@ fn parse_stack_overrides(mut p: Params) -> Result<StackOverrides, ParamError> {
         "hz",
         "bind_conflict",
     ])?;
-    Ok(StackOverrides { range, scope, time_wait, tw_reuse, tw_reuse_delay, time_wait_timer, hz, bind_conflict })
+    Ok(StackOverrides {
+        range,
+        scope,
+        time_wait,
+        tw_reuse,
+        tw_reuse_delay,
+        time_wait_timer,
+        hz,
+        bind_conflict,
+    })
 }

@@ -42,9 +42,7 @@ impl Scope {
             "four-tuple" => Ok(Scope::FourTuple),
             "local-port" => Ok(Scope::LocalPort),
             "host-wide" => Ok(Scope::HostWide),
-            _ => Err(format!(
-                "`{text}` is not a scope: use \"four-tuple\", \"local-port\" or \"host-wide\""
-            )),
+            _ => Err(format!("`{text}` is not a scope: use \"four-tuple\", \"local-port\" or \"host-wide\"")),
         }
     }
 

@@ -133,6 +133,9 @@ struct Own<R> {
 #[derive(Debug)]
 pub struct NetBsd<R = StrategyRng> {
     inner: Inner<R>,
+    /// `inpcbtable.inpt_lastport`: `anonportmax` at boot (`in_pcbinit()`), then every port
+    /// `in_pcbsetport()` hands out.
+    lastport: Option<u16>,
 }
 
 impl<R: Rng + Send> NetBsd<R> {
@@ -154,7 +157,7 @@ impl<R: Rng + Send> NetBsd<R> {
                 Inner::Own(Own { cfg, fhash: Fhash { fixed }, next: 0, table, rng })
             }
         };
-        NetBsd { inner }
+        NetBsd { inner, lastport: None }
     }
 
     /// `dhtable`, for tests.
@@ -174,14 +177,27 @@ impl<R: Rng + Send> NetBsd<R> {
     }
 }
 
+/// On exhaustion `algo_bsd()` returns `EAGAIN` and the connect fails; every other algorithm
+/// returns `EINVAL`, and `portalgo_randport()` answers any error but `EAGAIN` with
+/// `*port = lastport - 1` and success: a port nobody checked, usually busy (and, `lastport`
+/// being a `uint16_t`, outside the range when the last port was its lower end).
 impl<R: Rng + Send> PortSelector for NetBsd<R> {
     fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
-        match &mut self.inner {
-            Inner::Bsd(s) => s.select(req, check),
+        let sel = match &mut self.inner {
+            Inner::Bsd(s) => return s.select(req, check),
             Inner::RandomStart(s) => s.select(req, check),
             Inner::RandomPick(s) => s.select(req, check),
             Inner::Own(o) => o.select(req, check),
-        }
+        };
+        let sel = match sel.port {
+            Some(_) => sel,
+            None => {
+                let last = self.lastport.unwrap_or(req.range.hi());
+                Selection::forced(last.wrapping_sub(1), sel.candidates)
+            }
+        };
+        self.lastport = sel.port;
+        sel
     }
 }
 

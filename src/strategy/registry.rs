@@ -91,8 +91,8 @@ impl StrategyConfig {
 
     /// The OS profile's defaults (`operating-systems.md` §0); the RFC algorithms bring none.
     pub fn os_defaults(&self) -> OsDefaults {
-        use crate::stack::{PortRange, Scope, TwReuse};
         use crate::stack::BindConflict;
+        use crate::stack::{PortRange, Scope, TwReuse};
         let os = |range: PortRange, scope, time_wait_s: u64, tw_reuse| OsDefaults {
             range: Some(range),
             scope: Some(scope),
@@ -117,7 +117,9 @@ impl StrategyConfig {
             | StrategyConfig::DoubleHash(_)
             | StrategyConfig::RandomIncrements(_) => OsDefaults::default(),
             // ip_local_port_range 32768-60999, TCP_TIMEWAIT_LEN 60 s, tcp_tw_reuse 2.
-            StrategyConfig::Linux(_) | StrategyConfig::Linux512(_) => linux(PortRange::LINUX, TwReuse::Loopback),
+            StrategyConfig::Linux(_) | StrategyConfig::Linux512(_) => {
+                linux(PortRange::LINUX, TwReuse::Loopback)
+            }
             StrategyConfig::LinuxLegacy(c) => match c.era {
                 // tcp_tw_reuse = 2 became the default in 2018, within this era (operating-systems.md
                 // §1.6): the defaults are those of its later kernels, up to 5.11.
