@@ -4,6 +4,7 @@ mod capacity;
 mod cli;
 mod closed_forms;
 mod exact_sequences;
+mod kernel_stack;
 mod os_profiles;
 mod properties;
 mod report;
