@@ -247,9 +247,9 @@ impl Stack {
             return false;
         }
         let use_ = self.port_use(flow.local_index, port);
-        let bucket = self.buckets[usize::from(port)];
+        // The per-port bucket is a second cache line: read only by the rules that need it.
         let bound = match self.cfg.bind_conflict {
-            BindConflict::Port => bucket.bound,
+            BindConflict::Port => self.buckets[usize::from(port)].bound,
             BindConflict::AddressPort => use_.exclusive > 0,
             BindConflict::FourTuple => false,
         };
@@ -258,7 +258,7 @@ impl Stack {
         }
         match self.cfg.scope {
             Scope::LocalPort => use_.holders == 0,
-            Scope::HostWide => bucket.holders == 0,
+            Scope::HostWide => self.buckets[usize::from(port)].holders == 0,
             Scope::FourTuple => {
                 if use_.holders == 0 {
                     return true;

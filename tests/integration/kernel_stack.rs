@@ -387,3 +387,24 @@ fn host_wide_scope_blocks_a_port_on_every_address() {
     assert!(s.is_suitable(&b, 1000, 31 * S));
     assert_eq!(s.holders_on_host(1000), 0);
 }
+
+proptest::proptest! {
+    /// The wheel never fires early, fires at most one grid step (plus the jiffy the arming
+    /// instant fell in) late, and keeps the order of arming: the simulator's TIME_WAIT FIFO
+    /// relies on it.
+    #[test]
+    fn the_wheel_is_never_early_at_most_one_step_late_and_keeps_order(
+        hz in proptest::sample::select(portsim::stack::timer_wheel::HZ_CHOICES.to_vec()),
+        phase in 0u64..1_000_000_000_000,
+        t in 0u64..1_000_000_000_000,
+        dt in 0u64..10_000_000_000,
+        timeout in 1_000_000u64..600_000_000_000,
+    ) {
+        let w = TimerWheel::new(hz, phase);
+        let (e1, e2) = (w.expiry(t, timeout), w.expiry(t + dt, timeout));
+        let jiffy = 1_000_000_000 / u64::from(hz) + 1;
+        proptest::prop_assert!(e1 >= t + timeout, "early: {} < {}", e1, t + timeout);
+        proptest::prop_assert!(e1 <= t + timeout + w.grid(timeout) + jiffy);
+        proptest::prop_assert!(e1 <= e2);
+    }
+}
