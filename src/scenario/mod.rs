@@ -147,11 +147,15 @@ pub struct Effective {
     /// same as `time_wait` on every other system).
     pub time_wait_on_link: Nanos,
     pub time_wait_loopback: Nanos,
+    /// TIME_WAIT toward one of the host's own addresses (0 under FreeBSD's `nolocaltimewait`).
+    pub time_wait_to_self: Nanos,
     pub timer: TimeWaitTimer,
     pub tw_reuse: TwReuse,
     pub tw_reuse_delay: Nanos,
     pub timestamps: bool,
     pub bind_conflict: BindConflict,
+    /// The scenario's reserved ports and the ones the profile's kernel always skips.
+    pub reserved: ReservedPorts,
 }
 
 impl Scenario {
@@ -180,6 +184,7 @@ impl Scenario {
             time_wait,
             time_wait_on_link: on_link,
             time_wait_loopback: loopback,
+            time_wait_to_self: if os.no_local_time_wait { 0 } else { time_wait },
             timer,
             tw_reuse: own.tw_reuse.or(self.tcp.tw_reuse).or(os.tw_reuse).unwrap_or(TwReuse::Off),
             tw_reuse_delay: own.tw_reuse_delay.or(self.tcp.tw_reuse_delay).unwrap_or(DEFAULT_TW_REUSE_DELAY),
@@ -189,6 +194,11 @@ impl Scenario {
                 .or(self.ports.bind_conflict)
                 .or(os.bind_conflict)
                 .unwrap_or(BindConflict::AddressPort),
+            reserved: {
+                let mut r = self.ports.reserved.clone();
+                os.reserved.iter().for_each(|&p| r.insert(p));
+                r
+            },
         }
     }
 

@@ -83,14 +83,25 @@ fn wheel_rng(seed: u64) -> rand::rngs::ChaCha8Rng {
     rand::rngs::ChaCha8Rng::seed_from_u64(h.finish())
 }
 
-/// Which TIME_WAIT length a connection gets: 0 remote, 1 on-link, 2 from 127.0.0.1 (NetBSD's
-/// `tcp_established()`: the loopback MSL when the local address is exactly 127.0.0.1, the
-/// local MSL when `in_localaddr()` finds the destination on one of the host's subnets, the
-/// loopback interface's 127/8 included).
-fn time_wait_class(local_addr: u32, remote_addr: u32, subnets: &[(u32, u32)]) -> usize {
-    if local_addr == u32::from(std::net::Ipv4Addr::LOCALHOST) {
+/// Which TIME_WAIT length a connection gets: 0 remote, 1 on-link, 2 from 127.0.0.1, 3 to the
+/// host itself. NetBSD's `tcp_established()` takes the loopback MSL when the local address is
+/// exactly 127.0.0.1 and the local MSL when `in_localaddr()` finds the destination on one of
+/// the host's subnets (the loopback interface's 127/8 included); FreeBSD's `nolocaltimewait`
+/// asks `in_localip()`, the destination being one of the host's addresses or in 127/8. Class 3
+/// is only asked for when `to_self` (its length differs).
+fn time_wait_class(
+    local_addr: u32,
+    remote_addr: u32,
+    host: &[u32],
+    subnets: &[(u32, u32)],
+    to_self: bool,
+) -> usize {
+    let loopback_net = remote_addr >> 24 == 127;
+    if to_self && (loopback_net || host.contains(&remote_addr)) {
+        3
+    } else if local_addr == u32::from(std::net::Ipv4Addr::LOCALHOST) {
         2
-    } else if remote_addr >> 24 == 127 || subnets.iter().any(|&(net, mask)| remote_addr & mask == net) {
+    } else if loopback_net || subnets.iter().any(|&(net, mask)| remote_addr & mask == net) {
         1
     } else {
         0
@@ -113,7 +124,7 @@ pub fn run(
     };
     let mut stack = Stack::new(StackConfig {
         range: eff.range,
-        reserved: scenario.ports.reserved.clone(),
+        reserved: eff.reserved.clone(),
         scope: eff.scope,
         tw_reuse: eff.tw_reuse,
         tw_reuse_delay: eff.tw_reuse_delay,
@@ -131,8 +142,9 @@ pub fn run(
     let addrs: Vec<u32> = scenario.addrs.iter().map(|a| u32::from(*a)).collect();
     let fallback = scenario.addr_choice == crate::scenario::AddrChoice::Fallback;
     let route = scenario.addr_choice == crate::scenario::AddrChoice::Route;
-    let time_wait = [eff.time_wait, eff.time_wait_on_link, eff.time_wait_loopback];
-    let classed = time_wait[1] != time_wait[0] || time_wait[2] != time_wait[0];
+    let time_wait = [eff.time_wait, eff.time_wait_on_link, eff.time_wait_loopback, eff.time_wait_to_self];
+    let classed = time_wait[1..].iter().any(|&t| t != time_wait[0]);
+    let to_self = time_wait[3] != time_wait[0];
     let subnets: Vec<(u32, u32)> = scenario
         .addrs
         .iter()
@@ -148,7 +160,7 @@ pub fn run(
 
     let mut seq: u64 = 0;
     let mut closes: BinaryHeap<Reverse<CloseEvent>> = BinaryHeap::new();
-    let mut expiries: [VecDeque<(Nanos, u64, TimeWaitTicket)>; 3] = Default::default();
+    let mut expiries: [VecDeque<(Nanos, u64, TimeWaitTicket)>; 4] = Default::default();
     let mut pending: Option<(Arrival, u64)> = workload.next_arrival().map(|a| (a, 0));
     let mut log = Vec::new();
     let mut events: u64 = 0;
@@ -209,7 +221,7 @@ pub fn run(
             let closer = if c.client_closes { Closer::Client } else { Closer::Server };
             let class = if classed {
                 let local = addrs[usize::from(c.key.local_index())];
-                time_wait_class(local, dests.addrs[c.key.dest_index() as usize], &subnets)
+                time_wait_class(local, dests.addrs[c.key.dest_index() as usize], &addrs, &subnets, to_self)
             } else {
                 0
             };
@@ -302,22 +314,22 @@ pub fn run(
     if let Some(p) = opts.progress {
         p(scenario.duration - reported.min(scenario.duration));
     }
-    let usable = eff.range.len() - scenario.ports.reserved.count_in(eff.range);
+    let usable = eff.range.len() - eff.reserved.count_in(eff.range);
     let wall = started.elapsed().as_secs_f64();
     let (mut summary, samples) = metrics.finish(usable, wall, events);
     summary.reuse.forgotten = forgotten;
     summary.name = spec.label.clone();
     summary.strategy = spec.config.name().to_string();
-    summary.settings = settings_json(spec, &eff, scenario);
+    summary.settings = settings_json(spec, &eff);
     RunOutput { summary, samples, log }
 }
 
 /// The strategy's parameters and the stack it ran on, for `summary.json`.
-fn settings_json(spec: &StrategySpec, eff: &Effective, scenario: &Scenario) -> serde_json::Value {
+fn settings_json(spec: &StrategySpec, eff: &Effective) -> serde_json::Value {
     let mut v = serde_json::json!({
         "range": eff.range.to_string(),
         "ports": eff.range.len(),
-        "reserved": scenario.ports.reserved.count_in(eff.range),
+        "reserved": eff.reserved.count_in(eff.range),
         "scope": eff.scope.name(),
         "time_wait_s": crate::time::secs(eff.time_wait),
         "tw_reuse": eff.tw_reuse.name(),
@@ -332,6 +344,9 @@ fn settings_json(spec: &StrategySpec, eff: &Effective, scenario: &Scenario) -> s
         if eff.time_wait_on_link != eff.time_wait || eff.time_wait_loopback != eff.time_wait {
             obj.insert("time_wait_on_link_s".into(), crate::time::secs(eff.time_wait_on_link).into());
             obj.insert("time_wait_loopback_s".into(), crate::time::secs(eff.time_wait_loopback).into());
+        }
+        if eff.time_wait_to_self != eff.time_wait {
+            obj.insert("time_wait_to_self_s".into(), crate::time::secs(eff.time_wait_to_self).into());
         }
         if eff.bind_conflict != crate::stack::BindConflict::AddressPort {
             obj.insert("bind_conflict".into(), eff.bind_conflict.name().into());

@@ -2,6 +2,7 @@
 //! per candidate, wrapping at the ends of the range. NetBSD's default `bsd` algorithm counts down
 //! from the top of the range; macOS and FreeBSD with `randomized = 0` count up.
 
+use super::registry::{ConfiguredStrategy, ParamInfo, StrategyConfig, StrategyInfo, serialized};
 use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
 use rand::Rng;
 use serde::Serialize;
@@ -33,6 +34,44 @@ pub struct BsdConfig {
 impl Default for BsdConfig {
     fn default() -> Self {
         BsdConfig { start: Start::First, direction: Direction::Up }
+    }
+}
+
+/// `bsd` (alias `sequential`).
+pub static INFO: StrategyInfo = StrategyInfo {
+    name: "bsd",
+    aliases: &["sequential"],
+    summary: "traditional BSD: one global counter, one port per candidate, wrapping (RFC 6056 §2.2)",
+    params: &[
+        ParamInfo {
+            name: "start",
+            default: "first",
+            help: "initial next_ephemeral: first (min counting up, max counting down) or random",
+        },
+        ParamInfo { name: "direction", default: "up", help: "up (+1, macOS) or down (-1, NetBSD)" },
+    ],
+    parse: |p| {
+        let start = match p.choice("start", &["first", "random"])? {
+            "random" => Start::Random,
+            _ => Start::First,
+        };
+        let direction = match p.choice("direction", &["up", "down"])? {
+            "down" => Direction::Down,
+            _ => Direction::Up,
+        };
+        Ok(StrategyConfig::new(BsdConfig { start, direction }))
+    },
+};
+
+impl ConfiguredStrategy for BsdConfig {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+    fn settings(&self) -> serde_json::Value {
+        serialized(self)
+    }
+    fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
+        Box::new(Bsd::new(*self, rng))
     }
 }
 

@@ -8,6 +8,9 @@
 //! how the counter advances, where the index comes from, and periodic re-keying.
 
 use super::keyed_hash::{HashFn, KeyedHash, Rekey};
+use super::registry::{
+    ConfiguredStrategy, HASH_PARAM, ParamInfo, REKEY_PARAM, StrategyConfig, StrategyInfo, period_text,
+};
 use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
 use crate::time::Nanos;
 use rand::Rng;
@@ -30,11 +33,14 @@ pub enum EntryWidth {
 pub enum Increment {
     /// RFC 6056: `table[index]++` after every candidate, rejected ones too.
     Rfc,
-    /// Linux 5.12: scan from the offset; after a success at position i, `table[index] += i + 2`.
+    /// Linux 5.12's increment: after a success at position i, `table[index] += i + 2`. Only the
+    /// increment is the kernel's: the scan here is one pass of step 1 from the offset, without
+    /// the kernel's even offset and parity passes (the `linux-5.12` strategy has those).
     #[serde(rename = "linux-5.12")]
     Linux512,
-    /// Linux 5.18 (ca7af0402550): after a success at position i,
-    /// `table[index] += max(i, 2·rand(0..7)) + 2`.
+    /// Linux 5.18's increment (ca7af0402550): after a success at position i,
+    /// `table[index] += max(i, 2·rand(0..7)) + 2`. As with `Linux512`, the scan is not the
+    /// kernel's (the `linux` strategy's is).
     Linux,
 }
 
@@ -71,6 +77,92 @@ impl Default for DoubleHashConfig {
             hash: HashFn::Siphash24,
             rekey_period: None,
         }
+    }
+}
+
+/// `double-hash` (alias `alg4`).
+pub static INFO: StrategyInfo = StrategyInfo {
+    name: "double-hash",
+    aliases: &["alg4"],
+    summary: "RFC 6056 Algorithm 4: hash offset plus a table of TABLE_LENGTH counters chosen by a second hash",
+    params: &[
+        ParamInfo {
+            name: "table_length",
+            default: "10",
+            help: "number of counters, 1 to 16777216 (Linux: 256 in 5.12, 65536 since 5.18)",
+        },
+        ParamInfo {
+            name: "entry_width",
+            default: "16",
+            help: "bits per counter: 16 (the RFC's short integers) or 32 (Linux)",
+        },
+        ParamInfo {
+            name: "increment",
+            default: "rfc",
+            help: "rfc (+1 per candidate), linux-5.12 (i + 2 after a success at position i), linux (max(i, 2*rand(0..7)) + 2); the linux ones are the kernels' increments on the RFC's one-pass scan, not the kernels (no even offset, no parity passes: use the linux and linux-5.12 strategies)",
+        },
+        ParamInfo {
+            name: "index",
+            default: "independent",
+            help: "table index from: independent (G with its own key), same-hash (other bits of F, Linux), xor-offset (XOR of the offset's bytes)",
+        },
+        HASH_PARAM,
+        REKEY_PARAM,
+    ],
+    parse: |p| {
+        let table_length = p.u64_in("table_length", 10, 1, 1 << 24)? as u32;
+        let entry_width = match p.choice("entry_width", &["16", "32"])? {
+            "32" => EntryWidth::Bits32,
+            _ => EntryWidth::Bits16,
+        };
+        let increment = match p.choice("increment", &["rfc", "linux-5.12", "linux"])? {
+            "linux-5.12" => Increment::Linux512,
+            "linux" => Increment::Linux,
+            _ => Increment::Rfc,
+        };
+        let index = match p.choice("index", &["independent", "same-hash", "xor-offset"])? {
+            "same-hash" => IndexSource::SameHash,
+            "xor-offset" => IndexSource::XorOffset,
+            _ => IndexSource::Independent,
+        };
+        Ok(StrategyConfig::new(DoubleHashConfig {
+            table_length,
+            entry_width,
+            increment,
+            index,
+            hash: HashFn::parse(p.choice("hash", HashFn::NAMES)?),
+            rekey_period: p.optional_period("rekey_period")?,
+        }))
+    },
+};
+
+/// `summary.json` writes the re-key period as the scenario does.
+#[derive(Serialize)]
+struct DoubleHashSettings {
+    table_length: u32,
+    entry_width: EntryWidth,
+    increment: Increment,
+    index: IndexSource,
+    hash: HashFn,
+    rekey_period: String,
+}
+
+impl ConfiguredStrategy for DoubleHashConfig {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+    fn settings(&self) -> serde_json::Value {
+        super::registry::serialized(&DoubleHashSettings {
+            table_length: self.table_length,
+            entry_width: self.entry_width,
+            increment: self.increment,
+            index: self.index,
+            hash: self.hash,
+            rekey_period: period_text(self.rekey_period),
+        })
+    }
+    fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
+        Box::new(DoubleHash::new(*self, rng))
     }
 }
 

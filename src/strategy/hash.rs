@@ -3,6 +3,9 @@
 //! the unsigned 32-bit integer it is. Linux before 5.12 ran this algorithm (with a shared `hint`).
 
 use super::keyed_hash::{HashFn, KeyedHash, Rekey};
+use super::registry::{
+    ConfiguredStrategy, HASH_PARAM, ParamInfo, REKEY_PARAM, StrategyConfig, StrategyInfo, period_text,
+};
 use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
 use crate::time::Nanos;
 use rand::Rng;
@@ -20,6 +23,53 @@ pub struct HashConfig {
 impl Default for HashConfig {
     fn default() -> Self {
         HashConfig { random_init: false, hash: HashFn::Siphash24, rekey_period: None }
+    }
+}
+
+/// `hash` (alias `alg3`).
+pub static INFO: StrategyInfo = StrategyInfo {
+    name: "hash",
+    aliases: &["alg3"],
+    summary: "RFC 6056 Algorithm 3: keyed-hash offset per destination plus one global counter",
+    params: &[
+        ParamInfo {
+            name: "next_ephemeral_init",
+            default: "zero",
+            help: "initial global counter: zero or random",
+        },
+        HASH_PARAM,
+        REKEY_PARAM,
+    ],
+    parse: |p| {
+        Ok(StrategyConfig::new(HashConfig {
+            random_init: p.choice("next_ephemeral_init", &["zero", "random"])? == "random",
+            hash: HashFn::parse(p.choice("hash", HashFn::NAMES)?),
+            rekey_period: p.optional_period("rekey_period")?,
+        }))
+    },
+};
+
+/// `summary.json` names the initial counter as the scenario does.
+#[derive(Serialize)]
+struct HashSettings {
+    next_ephemeral_init: &'static str,
+    hash: HashFn,
+    rekey_period: String,
+}
+
+impl ConfiguredStrategy for HashConfig {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+    fn settings(&self) -> serde_json::Value {
+        super::registry::serialized(&HashSettings {
+            next_ephemeral_init: if self.random_init { "random" } else { "zero" },
+            hash: self.hash,
+            rekey_period: period_text(self.rekey_period),
+        })
+    }
+    fn build(&self, mut rng: StrategyRng) -> Box<dyn PortSelector> {
+        Box::new(HashBased::new(*self, &mut rng))
     }
 }
 

@@ -179,43 +179,6 @@ impl<R: Rng + Send> PortSelector for PcbScan<R> {
     }
 }
 
-/// `freebsd` (current FreeBSD, `in_pcb_lport_dest()`; believed since 13.x).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct FreeBsdConfig {
-    /// `net.inet.ip.portrange.randomized` (1).
-    pub randomized: bool,
-}
-
-impl Default for FreeBsdConfig {
-    fn default() -> Self {
-        FreeBsdConfig { randomized: true }
-    }
-}
-
-/// `freebsd-12` (`in_pcb_lport()` with `ipport_tick()`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct FreeBsd12Config {
-    pub randomized: bool,
-    /// `net.inet.ip.portrange.randomcps` (10): more allocations than this in one tick's second
-    /// switch to sequential allocation.
-    pub randomcps: u32,
-    /// `net.inet.ip.portrange.randomtime` (45): quiet ticks before randomisation comes back.
-    pub randomtime: u32,
-}
-
-impl Default for FreeBsd12Config {
-    fn default() -> Self {
-        FreeBsd12Config { randomized: true, randomcps: 10, randomtime: 45 }
-    }
-}
-
-/// `macos` (XNU `in_pcbbind()`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct MacOsConfig {
-    /// `net.inet.tcp.randomize_ports` (0: sequential).
-    pub randomize_ports: bool,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,12 @@
 //! Port-selection strategies: RFC 6056's algorithms and the operating systems' own behind one
 //! trait, chosen by name from a [registry].
 //!
-//! One file per RFC algorithm (`bsd`, `random_start`, `random_pick`, `hash`, `double_hash`,
-//! `random_increments`) and per kernel family: `linux` (>= 5.18, 5.12-5.17, <= 5.11), `in_pcb`
-//! (the FreeBSD / OpenBSD / XNU allocator) and `netbsd`. macOS's default and the Windows
-//! assumption are the RFC's traditional BSD counter, configured in the registry.
+//! One file per strategy, holding everything about it (its [`registry::StrategyInfo`]
+//! descriptor, its config and [`registry::ConfiguredStrategy`] impl, its selector): the RFC
+//! algorithms `bsd`, `random_start`, `random_pick`, `hash`, `double_hash`, `random_increments`,
+//! and the OS profiles `linux`, `linux_5_12`, `linux_legacy`, `freebsd`, `freebsd_12`,
+//! `openbsd`, `netbsd`, `macos`, `windows`. Kernel code several profiles share lives with
+//! them: Linux's scan in `linux`, the BSD `in_pcb` loop in `in_pcb`.
 //!
 //! A strategy sees the connection to complete, the time, the range and a read-only
 //! [`PortCheck`] (RFC 6056's `check_suitable_port`), and keeps its own state and RNG. It never
@@ -12,29 +14,43 @@
 
 mod bsd;
 mod double_hash;
+mod freebsd;
+mod freebsd_12;
 mod hash;
 mod in_pcb;
 pub mod keyed_hash;
 mod linux;
+mod linux_5_12;
+mod linux_legacy;
+mod macos;
 mod netbsd;
+mod openbsd;
 mod random_increments;
 mod random_pick;
 mod random_start;
 pub mod registry;
 mod scripted;
+mod windows;
 
 pub use bsd::{Bsd, BsdConfig, Direction, Start};
 pub use double_hash::{DoubleHash, DoubleHashConfig, EntryWidth, Increment, IndexSource};
+pub use freebsd::FreeBsdConfig;
+pub use freebsd_12::FreeBsd12Config;
 pub use hash::{HashBased, HashConfig};
-pub use in_pcb::{FreeBsd12Config, FreeBsdConfig, MacOsConfig, PcbScan, RateFallback, StartDraw};
+pub use in_pcb::{PcbScan, RateFallback, StartDraw};
 pub use keyed_hash::{HashFn, KeyedHash, Rekey};
-pub use linux::{LegacyEra, Linux, Linux512, Linux512Config, LinuxConfig, LinuxLegacy, LinuxLegacyConfig};
+pub use linux::{Linux, LinuxConfig};
+pub use linux_5_12::{Linux512, Linux512Config};
+pub use linux_legacy::{LegacyEra, LinuxLegacy, LinuxLegacyConfig};
+pub use macos::MacOsConfig;
 pub use netbsd::{NetBsd, NetBsdAlgorithm, NetBsdConfig};
+pub use openbsd::OpenBsdConfig;
 pub use random_increments::{RandomIncrements, RandomIncrementsConfig, Termination};
-pub use random_pick::RandomPick;
-pub use random_start::RandomStart;
-pub use registry::{ParamInfo, StrategyConfig, StrategyInfo, StrategySpec};
+pub use random_pick::{RandomPick, RandomPickConfig};
+pub use random_start::{RandomStart, RandomStartConfig};
+pub use registry::{ConfiguredStrategy, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo, StrategySpec};
 pub use scripted::ScriptedRng;
+pub use windows::{WINDOWS_ASSUMPTION, WindowsConfig};
 
 use crate::stack::{Flow, PortRange, Stack};
 use crate::time::Nanos;

@@ -18,13 +18,21 @@
 //! `Fhash()` is MD5 over (laddr, faddr, fport, secret) folded to 16 bits by XOR. Here it is the
 //! strategy's SipHash folded the same way. NetBSD's `Fhash()` draws a fresh secret on every call
 //! (`cprng_fast(secret_f)`), so its `hash` and `doublehash` have no stable per-destination
-//! offset; `per_call_secret = true` reproduces that quirk, the default keeps one secret per boot
-//! as RFC 6056 intends (and then `doublehash`'s two `Fhash()` calls agree: `idx = offset % 8`).
+//! offset; `per_call_secret = true`, the default, reproduces that; `false` keeps one secret per
+//! boot as RFC 6056 intends (and then `doublehash`'s two `Fhash()` calls agree:
+//! `idx = offset % 8`).
+//!
+//! On exhaustion every algorithm but `bsd` hands out `lastport - 1` (see [`NetBsd`]'s
+//! `select`), and TIME_WAIT is 2 x MSL with the MSL of the destination's class
+//! (`tcp_established()`, sys/netinet/tcp_subr.c; the simulator applies it).
 
 use super::bsd::{Bsd, BsdConfig, Direction, Start};
 use super::keyed_hash::{HashFn, KeyedHash};
 use super::random_pick::RandomPick;
 use super::random_start::RandomStart;
+use super::registry::{
+    ConfiguredStrategy, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo, flag, serialized,
+};
 use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
 use crate::stack::Flow;
 use rand::Rng;
@@ -71,11 +79,42 @@ pub struct NetBsdConfig {
     pub n: u16,
     /// `doublehash`'s table length (`dhtable[8]`).
     pub table_length: u8,
+    /// `net.inet.tcp.mslt.enable` (`tcp_msl_enable`, 1): MSL by destination class.
+    pub msl_enable: bool,
+    /// `tcp_msl_loop` (`PR_SLOWHZ` ticks: 1 s), from 127.0.0.1.
+    pub msl_loopback: crate::time::Nanos,
+    /// `tcp_msl_local` (5 s), toward an `in_localaddr()` destination.
+    pub msl_local: crate::time::Nanos,
+    /// `tcp_msl_remote` (`TCPTV_MSL`: 30 s), otherwise.
+    pub msl_remote: crate::time::Nanos,
 }
 
 impl Default for NetBsdConfig {
     fn default() -> Self {
-        NetBsdConfig { algorithm: NetBsdAlgorithm::Bsd, per_call_secret: false, n: 500, table_length: 8 }
+        let s = crate::time::NANOS_PER_SEC;
+        NetBsdConfig {
+            algorithm: NetBsdAlgorithm::Bsd,
+            per_call_secret: true,
+            n: 500,
+            table_length: 8,
+            msl_enable: true,
+            msl_loopback: s,
+            msl_local: 5 * s,
+            msl_remote: 30 * s,
+        }
+    }
+}
+
+/// An MSL parameter: a positive duration, `default_s` seconds when unset.
+fn msl(
+    p: &mut crate::params::Params,
+    key: &str,
+    default_s: u64,
+) -> Result<crate::time::Nanos, crate::params::ParamError> {
+    match p.duration(key)? {
+        None => Ok(default_s * crate::time::NANOS_PER_SEC),
+        Some(0) => Err(p.error(key, "must be longer than 0")),
+        Some(d) => Ok(d),
     }
 }
 
@@ -89,6 +128,95 @@ pub fn scope_of(algorithm: NetBsdAlgorithm) -> crate::stack::Scope {
     match algorithm {
         NetBsdAlgorithm::Hash | NetBsdAlgorithm::DoubleHash => crate::stack::Scope::LocalPort,
         _ => crate::stack::Scope::HostWide,
+    }
+}
+
+/// `netbsd`.
+pub static INFO: StrategyInfo = StrategyInfo {
+    name: "netbsd",
+    aliases: &[],
+    summary: "NetBSD portalgo.c: the six selectable RFC 6056 algorithms with NetBSD's 16-bit state (default bsd, counting down from the top); local-port scope",
+    params: &[
+        ParamInfo {
+            name: "algorithm",
+            default: "bsd",
+            help: "bsd, random_start, random_pick, hash, doublehash or randinc (net.inet.ip.anonportalgo.selected)",
+        },
+        ParamInfo {
+            name: "per_call_secret",
+            default: "true",
+            help: "Fhash() draws a fresh secret on every call, as NetBSD's code does (hash and doublehash lose their per-destination offset); false is RFC 6056's intent",
+        },
+        ParamInfo {
+            name: "n",
+            default: "500",
+            help: "randinc's N: increments are uniform in 1..N (1 to 65535)",
+        },
+        ParamInfo { name: "table_length", default: "8", help: "doublehash's dhtable[] entries (1 to 255)" },
+        ParamInfo {
+            name: "msl_enable",
+            default: "true",
+            help: "net.inet.tcp.mslt.enable: TIME_WAIT = 2 x the MSL of the destination's class; false: 2 x msl_remote",
+        },
+        ParamInfo {
+            name: "msl_loopback",
+            default: "1s",
+            help: "net.inet.tcp.mslt.loopback: the MSL from 127.0.0.1",
+        },
+        ParamInfo {
+            name: "msl_local",
+            default: "5s",
+            help: "net.inet.tcp.mslt.local: the MSL toward a destination on one of the host's subnets (give [host] addrs a prefix)",
+        },
+        ParamInfo { name: "msl_remote", default: "30s", help: "net.inet.tcp.mslt.remote: the MSL otherwise" },
+    ],
+    parse: |p| {
+        let algorithm = NetBsdAlgorithm::parse(p.choice("algorithm", NetBsdAlgorithm::NAMES)?)
+            .expect("choice() returns one of NAMES");
+        Ok(StrategyConfig::new(NetBsdConfig {
+            algorithm,
+            per_call_secret: flag(p, "per_call_secret", true)?,
+            n: p.u64_in("n", 500, 1, 65535)? as u16,
+            table_length: p.u64_in("table_length", 8, 1, 255)? as u8,
+            msl_enable: flag(p, "msl_enable", true)?,
+            msl_loopback: msl(p, "msl_loopback", 1)?,
+            msl_local: msl(p, "msl_local", 5)?,
+            msl_remote: msl(p, "msl_remote", 30)?,
+        }))
+    },
+};
+
+impl ConfiguredStrategy for NetBsdConfig {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+    /// anonportmin/max 49152-65535, 2 x MSL 30 s.
+    fn os_defaults(&self) -> OsDefaults {
+        use crate::stack::TwReuse;
+        let (loopback, local) = if self.msl_enable {
+            (self.msl_loopback, self.msl_local)
+        } else {
+            (self.msl_remote, self.msl_remote)
+        };
+        OsDefaults {
+            time_wait: Some(2 * self.msl_remote),
+            time_wait_classes: Some((2 * local, 2 * loopback)),
+            ..OsDefaults::profile(49152, 65535, scope_of(self.algorithm), 60, TwReuse::Off)
+        }
+    }
+    fn settings(&self) -> serde_json::Value {
+        let mut v = serialized(self);
+        for (key, d) in [
+            ("msl_loopback", self.msl_loopback),
+            ("msl_local", self.msl_local),
+            ("msl_remote", self.msl_remote),
+        ] {
+            v[key] = crate::time::format_duration(d).into();
+        }
+        v
+    }
+    fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
+        Box::new(NetBsd::new(*self, rng))
     }
 }
 

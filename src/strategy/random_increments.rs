@@ -5,6 +5,7 @@
 //! The RFC stops after `num_ephemeral` candidates, which need not visit every port; RFC 9415's
 //! variant subtracts each increment from the budget and so stops after about one pass.
 
+use super::registry::{ConfiguredStrategy, ParamInfo, StrategyConfig, StrategyInfo, serialized};
 use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
 use rand::Rng;
 use serde::Serialize;
@@ -28,6 +29,46 @@ pub struct RandomIncrementsConfig {
 impl Default for RandomIncrementsConfig {
     fn default() -> Self {
         RandomIncrementsConfig { n: 500, termination: Termination::Rfc6056 }
+    }
+}
+
+/// `random-increments` (alias `alg5`).
+pub static INFO: StrategyInfo = StrategyInfo {
+    name: "random-increments",
+    aliases: &["alg5"],
+    summary: "RFC 6056 Algorithm 5: one counter advanced by a random 1..N per candidate",
+    params: &[
+        ParamInfo {
+            name: "n",
+            default: "500",
+            help: "the RFC's N: increments are uniform in 1..N (1 to 65535)",
+        },
+        ParamInfo {
+            name: "termination",
+            default: "rfc6056",
+            help: "rfc6056 (give up after num_ephemeral candidates) or one-pass (RFC 9415: after the increments sum to num_ephemeral)",
+        },
+    ],
+    parse: |p| {
+        Ok(StrategyConfig::new(RandomIncrementsConfig {
+            n: p.u64_in("n", 500, 1, 65535)? as u32,
+            termination: match p.choice("termination", &["rfc6056", "one-pass"])? {
+                "one-pass" => Termination::OnePass,
+                _ => Termination::Rfc6056,
+            },
+        }))
+    },
+};
+
+impl ConfiguredStrategy for RandomIncrementsConfig {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+    fn settings(&self) -> serde_json::Value {
+        serialized(self)
+    }
+    fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
+        Box::new(RandomIncrements::new(*self, rng))
     }
 }
 

@@ -2,8 +2,34 @@
 //! every candidate, with replacement, at most `num_ephemeral` times. The number of candidates is
 //! geometric with mean 1/(1-rho); it may give up (probability rho^n) while a port is free.
 
+use super::registry::{ConfiguredStrategy, StrategyConfig, StrategyInfo};
 use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
 use rand::Rng;
+
+/// `random-pick` (alias `alg2`).
+pub static INFO: StrategyInfo = StrategyInfo {
+    name: "random-pick",
+    aliases: &["alg2"],
+    summary: "RFC 6056 Algorithm 2: a fresh random draw for every candidate, at most n draws",
+    params: &[],
+    parse: |_| Ok(StrategyConfig::new(RandomPickConfig)),
+};
+
+/// Algorithm 2 has no parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RandomPickConfig;
+
+impl ConfiguredStrategy for RandomPickConfig {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+    fn settings(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
+    fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
+        Box::new(RandomPick::new(rng))
+    }
+}
 
 #[derive(Debug)]
 pub struct RandomPick<R = StrategyRng> {

@@ -5,8 +5,34 @@
 //! The RFC's pseudo-code tests `check_suitable_port(port)` with `port` never assigned; the
 //! candidate it returns is `next_ephemeral`, so that is what is tested here.
 
+use super::registry::{ConfiguredStrategy, StrategyConfig, StrategyInfo};
 use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, random32};
 use rand::Rng;
+
+/// `random-start` (aliases `alg1`, `simple-random`).
+pub static INFO: StrategyInfo = StrategyInfo {
+    name: "random-start",
+    aliases: &["alg1", "simple-random"],
+    summary: "RFC 6056 Algorithm 1: random start, then a +1 linear scan (biased after runs of busy ports)",
+    params: &[],
+    parse: |_| Ok(StrategyConfig::new(RandomStartConfig)),
+};
+
+/// Algorithm 1 has no parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RandomStartConfig;
+
+impl ConfiguredStrategy for RandomStartConfig {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+    fn settings(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
+    fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
+        Box::new(RandomStart::new(rng))
+    }
+}
 
 #[derive(Debug)]
 pub struct RandomStart<R = StrategyRng> {

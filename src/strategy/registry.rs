@@ -1,629 +1,208 @@
-//! Strategies by name: what each is, its aliases and parameters, and how a scenario's table of
-//! parameters becomes a validated [`StrategyConfig`].
+//! Strategies by name. Each strategy's file describes it completely in one [`StrategyInfo`]
+//! (name, aliases, summary, parameters, how its parameter table becomes a validated config) and
+//! one [`ConfiguredStrategy`] impl (OS defaults, `summary.json` settings, how it is built); this
+//! file holds only the types they share and the list [`STRATEGIES`]. Adding a strategy is its
+//! file plus one line here and one `mod` line in `strategy/mod.rs`.
 
-use super::*;
+use super::{PortSelector, StrategyRng};
 use crate::params::{ParamError, Params};
+use crate::time::Nanos;
 use rand::SeedableRng;
+use std::any::Any;
+use std::fmt;
 use std::hash::Hasher;
+use std::sync::Arc;
 
 /// One parameter of a strategy, as `portsim strategies` lists it.
 #[derive(Clone, Copy, Debug)]
 pub struct ParamInfo {
+    /// The key in the scenario's `[[strategies]]` entry.
     pub name: &'static str,
+    /// The default, written as a scenario would write it.
     pub default: &'static str,
+    /// One line: what it does and which values it takes.
     pub help: &'static str,
 }
 
-/// A strategy as the registry knows it.
+/// A strategy's descriptor: everything the registry, the scenario parser and `portsim
+/// strategies` need to know about it. Each strategy's file defines one as a `static`.
 #[derive(Debug)]
 pub struct StrategyInfo {
+    /// The canonical name (`name = "..."` in a scenario, `strategy` in `summary.json`).
     pub name: &'static str,
+    /// Other names a scenario may use.
     pub aliases: &'static [&'static str],
+    /// One line for `portsim strategies`.
     pub summary: &'static str,
+    /// Every parameter, with its default and help. A key not listed here is an error.
     pub params: &'static [ParamInfo],
-    parse: fn(&mut Params) -> Result<StrategyConfig, ParamError>,
-}
-
-/// A strategy with every parameter validated and defaulted: what a run is built from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StrategyConfig {
-    Bsd(BsdConfig),
-    RandomStart,
-    RandomPick,
-    Hash(HashConfig),
-    DoubleHash(DoubleHashConfig),
-    RandomIncrements(RandomIncrementsConfig),
-    Linux(LinuxConfig),
-    Linux512(Linux512Config),
-    LinuxLegacy(LinuxLegacyConfig),
-    FreeBsd(FreeBsdConfig),
-    FreeBsd12(FreeBsd12Config),
-    OpenBsd,
-    NetBsd(NetBsdConfig),
-    MacOs(MacOsConfig),
-    Windows,
+    /// Reads the parameters from the table (every one optional, defaulting to
+    /// [`ParamInfo::default`]) and validates them. Keys it does not read are the caller's.
+    pub parse: fn(&mut Params) -> Result<StrategyConfig, ParamError>,
 }
 
 /// What an OS profile brings: the system's defaults for the settings a scenario may also set.
 /// `None` leaves the scenario's value, or portsim's default, in force.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OsDefaults {
+    /// The ephemeral range (Linux `ip_local_port_range`, BSD `portrange.first/last`, ...).
     pub range: Option<crate::stack::PortRange>,
+    /// What makes a port unusable: the four-tuple or the local (address, port).
     pub scope: Option<crate::stack::Scope>,
+    /// How long an actively closed connection holds its 4-tuple.
     pub time_wait: Option<Nanos>,
+    /// Whether `connect()` may take over a 4-tuple in TIME_WAIT.
     pub tw_reuse: Option<crate::stack::TwReuse>,
     /// TIME_WAIT toward on-link destinations and from 127.0.0.1, when the system shortens it
-    /// there (NetBSD); `time_wait` applies to both otherwise.
+    /// there (NetBSD's MSL classes); `time_wait` applies to both otherwise.
     pub time_wait_classes: Option<(Nanos, Nanos)>,
+    /// No TIME_WAIT toward the host's own addresses (FreeBSD's `nolocaltimewait`).
+    pub no_local_time_wait: bool,
     /// The TIME_WAIT timer runs on a Linux timer wheel with this `CONFIG_HZ`.
     pub hz: Option<u32>,
+    /// How far a `bind()` keeps `connect()` away from its port; `None`: per (address, port).
     pub bind_conflict: Option<crate::stack::BindConflict>,
+    /// Ports inside the range the kernel never hands out, besides the scenario's `reserved`.
+    pub reserved: &'static [u16],
+}
+
+impl OsDefaults {
+    /// An OS profile's defaults: range `lo..=hi`, scope, TIME_WAIT in seconds and tw_reuse.
+    /// Panics on an invalid range: the profiles' ranges are constants.
+    pub fn profile(
+        lo: u16,
+        hi: u16,
+        scope: crate::stack::Scope,
+        time_wait_s: u64,
+        tw_reuse: crate::stack::TwReuse,
+    ) -> OsDefaults {
+        OsDefaults {
+            range: Some(crate::stack::PortRange::new(lo, hi).expect("a valid built-in range")),
+            scope: Some(scope),
+            time_wait: Some(time_wait_s * crate::time::NANOS_PER_SEC),
+            tw_reuse: Some(tw_reuse),
+            ..OsDefaults::default()
+        }
+    }
+}
+
+/// Compares configurations of possibly different types: equal when both are the same type
+/// and equal as that type. Implemented for every `PartialEq` type.
+pub trait DynEq {
+    /// `self == other` when `other` is a `Self`; false otherwise.
+    fn dyn_eq(&self, other: &dyn Any) -> bool;
+    /// `self` as [`Any`], to downcast.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: PartialEq + Any> DynEq for T {
+    fn dyn_eq(&self, other: &dyn Any) -> bool {
+        other.downcast_ref::<T>() == Some(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A strategy with every parameter validated and defaulted: what a run is built from. Each
+/// strategy's config type implements it (derive `Debug` and `PartialEq`, and the three methods).
+pub trait ConfiguredStrategy: DynEq + fmt::Debug + Send + Sync + 'static {
+    /// The canonical registry name (the descriptor's [`StrategyInfo::name`]).
+    fn name(&self) -> &'static str;
+
+    /// The OS profile's defaults (`operating-systems.md` §0); the RFC algorithms bring none.
+    fn os_defaults(&self) -> OsDefaults {
+        OsDefaults::default()
+    }
+
+    /// The effective parameters, as `summary.json` records them: a JSON object.
+    fn settings(&self) -> serde_json::Value;
+
+    /// A fresh selector, drawing from `rng` (its own stream, from [`strategy_rng`]).
+    fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector>;
+}
+
+/// A validated strategy configuration of any type, cheap to clone.
+#[derive(Clone)]
+pub struct StrategyConfig(Arc<dyn ConfiguredStrategy>);
+
+impl StrategyConfig {
+    /// Wraps a strategy's own configuration.
+    pub fn new(config: impl ConfiguredStrategy) -> StrategyConfig {
+        StrategyConfig(Arc::new(config))
+    }
+
+    /// The canonical registry name.
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    /// The OS profile's defaults; none for the RFC algorithms.
+    pub fn os_defaults(&self) -> OsDefaults {
+        self.0.os_defaults()
+    }
+
+    /// The effective parameters, as `summary.json` records them.
+    pub fn settings(&self) -> serde_json::Value {
+        self.0.settings()
+    }
+
+    /// Builds the strategy with its own RNG.
+    pub fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
+        self.0.build(rng)
+    }
+
+    /// The configuration as its own type, if it is a `T`.
+    pub fn get<T: ConfiguredStrategy>(&self) -> Option<&T> {
+        self.0.as_any().downcast_ref::<T>()
+    }
+}
+
+impl PartialEq for StrategyConfig {
+    fn eq(&self, other: &StrategyConfig) -> bool {
+        self.0.dyn_eq(other.0.as_any())
+    }
+}
+
+impl Eq for StrategyConfig {}
+
+impl fmt::Debug for StrategyConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 /// A strategy as a scenario lists it: the label it is reported under and its configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StrategySpec {
+    /// The name it is reported under (`label`, or the strategy's name).
     pub label: String,
+    /// Its validated parameters.
     pub config: StrategyConfig,
 }
 
-impl StrategyConfig {
-    /// The canonical registry name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            StrategyConfig::Bsd(_) => "bsd",
-            StrategyConfig::RandomStart => "random-start",
-            StrategyConfig::RandomPick => "random-pick",
-            StrategyConfig::Hash(_) => "hash",
-            StrategyConfig::DoubleHash(_) => "double-hash",
-            StrategyConfig::RandomIncrements(_) => "random-increments",
-            StrategyConfig::Linux(_) => "linux",
-            StrategyConfig::Linux512(_) => "linux-5.12",
-            StrategyConfig::LinuxLegacy(_) => "linux-legacy",
-            StrategyConfig::FreeBsd(_) => "freebsd",
-            StrategyConfig::FreeBsd12(_) => "freebsd-12",
-            StrategyConfig::OpenBsd => "openbsd",
-            StrategyConfig::NetBsd(_) => "netbsd",
-            StrategyConfig::MacOs(_) => "macos",
-            StrategyConfig::Windows => "windows",
-        }
-    }
-
-    /// The OS profile's defaults (`operating-systems.md` §0); the RFC algorithms bring none.
-    pub fn os_defaults(&self) -> OsDefaults {
-        use crate::stack::BindConflict;
-        use crate::stack::{PortRange, Scope, TwReuse};
-        let os = |range: PortRange, scope, time_wait_s: u64, tw_reuse| OsDefaults {
-            range: Some(range),
-            scope: Some(scope),
-            time_wait: Some(time_wait_s * crate::time::NANOS_PER_SEC),
-            tw_reuse: Some(tw_reuse),
-            time_wait_classes: None,
-            hz: None,
-            // Local-port and host-wide scopes hold a bound port for everyone anyway.
-            bind_conflict: Some(BindConflict::AddressPort),
-        };
-        let linux = |range, tw_reuse| OsDefaults {
-            hz: Some(crate::scenario::DEFAULT_HZ),
-            bind_conflict: Some(BindConflict::Port),
-            ..os(range, Scope::FourTuple, 60, tw_reuse)
-        };
-        let range = |lo, hi| PortRange::new(lo, hi).expect("a valid built-in range");
-        match self {
-            StrategyConfig::Bsd(_)
-            | StrategyConfig::RandomStart
-            | StrategyConfig::RandomPick
-            | StrategyConfig::Hash(_)
-            | StrategyConfig::DoubleHash(_)
-            | StrategyConfig::RandomIncrements(_) => OsDefaults::default(),
-            // ip_local_port_range 32768-60999, TCP_TIMEWAIT_LEN 60 s, tcp_tw_reuse 2.
-            StrategyConfig::Linux(_) | StrategyConfig::Linux512(_) => {
-                linux(PortRange::LINUX, TwReuse::Loopback)
-            }
-            StrategyConfig::LinuxLegacy(c) => match c.era {
-                // tcp_tw_reuse = 2 became the default in 2018, within this era (operating-systems.md
-                // §1.6): the defaults are those of its later kernels, up to 5.11.
-                LegacyEra::V4_6 => linux(PortRange::LINUX, TwReuse::Loopback),
-                // Before 4.6 the range was 32768-61000, and tcp_tw_reuse defaulted to 0.
-                LegacyEra::V3 => linux(range(32768, 61000), TwReuse::Off),
-            },
-            // portrange.first/last 10000-65535, 2 x msl 30 s, no tw_reuse; in_pcb_lport_dest()
-            // checks the whole 4-tuple without wildcards, bound sockets included.
-            StrategyConfig::FreeBsd(_) => OsDefaults {
-                bind_conflict: Some(BindConflict::FourTuple),
-                ..os(range(10000, 65535), Scope::FourTuple, 60, TwReuse::Off)
-            },
-            // FreeBSD <= 12: in_pcbconnect_setup() binds through in_pcbbind_setup() while the
-            // local address is still INADDR_ANY, and in_pcblookup_local(..., INPLOOKUP_WILDCARD)
-            // then matches the port on every address: host-wide.
-            StrategyConfig::FreeBsd12(_) => os(range(10000, 65535), Scope::HostWide, 60, TwReuse::Off),
-            // ipport_firstauto/lastauto 1024-49151, TCPTV_MSL 30 s.
-            StrategyConfig::OpenBsd => os(range(1024, 49151), Scope::LocalPort, 60, TwReuse::Off),
-            // anonportmin/max 49152-65535; TIME_WAIT = 2 x t_msl, which tcp_established()
-            // (sys/netinet/tcp_subr.c) sets by destination while tcp_msl_enable: tcp_msl_loop 1 s
-            // from 127.0.0.1, tcp_msl_local 5 s toward an in_localaddr() destination,
-            // tcp_msl_remote = TCPTV_MSL 30 s otherwise. The scope depends on the algorithm.
-            StrategyConfig::NetBsd(c) => OsDefaults {
-                time_wait_classes: Some((10 * crate::time::NANOS_PER_SEC, 2 * crate::time::NANOS_PER_SEC)),
-                ..os(PortRange::IANA, super::netbsd::scope_of(c.algorithm), 60, TwReuse::Off)
-            },
-            // XNU: TCPTV_MSL = 15 s (bsd/netinet/tcp_timer.h, net.inet.tcp.msl = 15000), so
-            // TIME_WAIT is 2 x 15 = 30 s. in_pcbconnect() calls in_pcbbind() with the local
-            // address still INADDR_ANY: host-wide.
-            StrategyConfig::MacOs(_) => os(PortRange::IANA, Scope::HostWide, 30, TwReuse::Off),
-            // Vista+: dynamic range 49152-65535, TcpTimedWaitDelay 120 s.
-            StrategyConfig::Windows => os(PortRange::IANA, Scope::LocalPort, 120, TwReuse::Off),
-        }
-    }
-
-    /// Builds the strategy with its own RNG.
-    pub fn build(&self, mut rng: StrategyRng) -> Box<dyn PortSelector> {
-        match *self {
-            StrategyConfig::Bsd(c) => Box::new(Bsd::new(c, rng)),
-            StrategyConfig::RandomStart => Box::new(RandomStart::new(rng)),
-            StrategyConfig::RandomPick => Box::new(RandomPick::new(rng)),
-            StrategyConfig::Hash(c) => Box::new(HashBased::new(c, &mut rng)),
-            StrategyConfig::DoubleHash(c) => Box::new(DoubleHash::new(c, rng)),
-            StrategyConfig::RandomIncrements(c) => Box::new(RandomIncrements::new(c, rng)),
-            StrategyConfig::Linux(c) => Box::new(Linux::new(c, rng)),
-            StrategyConfig::Linux512(c) => Box::new(Linux512::new(c, rng)),
-            StrategyConfig::LinuxLegacy(c) => Box::new(LinuxLegacy::new(c, rng)),
-            StrategyConfig::FreeBsd(c) => {
-                let draw = if c.randomized { StartDraw::Modulo } else { StartDraw::Sequential };
-                Box::new(PcbScan::new(draw, rng))
-            }
-            StrategyConfig::FreeBsd12(c) => {
-                let draw = if c.randomized { StartDraw::Modulo } else { StartDraw::Sequential };
-                Box::new(PcbScan::with_fallback(draw, c.randomcps, c.randomtime, rng))
-            }
-            StrategyConfig::OpenBsd => Box::new(PcbScan::new(StartDraw::Uniform, rng)),
-            StrategyConfig::NetBsd(c) => Box::new(NetBsd::new(c, rng)),
-            // XNU's sequential `++lastport` from a zeroed global is exactly the traditional BSD
-            // counter counting up from `first`.
-            StrategyConfig::MacOs(c) if !c.randomize_ports => Box::new(Bsd::new(BsdConfig::default(), rng)),
-            StrategyConfig::MacOs(_) => Box::new(PcbScan::new(StartDraw::Modulo16, rng)),
-            StrategyConfig::Windows => Box::new(Bsd::new(BsdConfig::default(), rng)),
-        }
-    }
-
-    /// The effective parameters, as `summary.json` records them.
-    pub fn settings(&self) -> serde_json::Value {
-        let v = match self {
-            StrategyConfig::Bsd(c) => serde_json::to_value(c),
-            StrategyConfig::RandomStart | StrategyConfig::RandomPick => Ok(serde_json::json!({})),
-            StrategyConfig::Hash(c) => serde_json::to_value(HashSettings::from(c)),
-            StrategyConfig::DoubleHash(c) => serde_json::to_value(DoubleHashSettings::from(c)),
-            StrategyConfig::RandomIncrements(c) => serde_json::to_value(c),
-            StrategyConfig::Linux(c) => Ok(serde_json::json!({
-                "table_length": c.table_length,
-                "rekey_period": period_text(c.rekey_period),
-                "hash": c.hash,
-                "so_reuseaddr": c.so_reuseaddr,
-            })),
-            StrategyConfig::Linux512(c) => serde_json::to_value(c),
-            StrategyConfig::LinuxLegacy(c) => serde_json::to_value(c),
-            StrategyConfig::FreeBsd(c) => serde_json::to_value(c),
-            StrategyConfig::FreeBsd12(c) => serde_json::to_value(c),
-            StrategyConfig::OpenBsd => Ok(serde_json::json!({})),
-            StrategyConfig::NetBsd(c) => serde_json::to_value(c),
-            StrategyConfig::MacOs(c) => serde_json::to_value(c),
-            StrategyConfig::Windows => Ok(serde_json::json!({ "assumption": WINDOWS_ASSUMPTION })),
-        };
-        v.unwrap_or(serde_json::Value::Null)
-    }
-}
-
-/// What the `windows` profile assumes, in its summary and in `summary.json`.
-pub const WINDOWS_ASSUMPTION: &str =
-    "selection order not documented by Microsoft: modelled as one global counter, +1 per candidate";
-
-/// A boolean parameter (`true` / `false`).
-fn flag(p: &mut Params, key: &str, default: bool) -> Result<bool, ParamError> {
-    match p.take(key) {
-        None => Ok(default),
-        Some(crate::params::Node { value: crate::params::Value::Boolean(b), .. }) => Ok(b),
-        Some(n) => Err(p.error(key, format!("must be true or false, not a {}", n.value.type_str()))),
-    }
-}
-
-/// A table length that must be a power of two in `1..=max`.
-fn power_of_two(p: &mut Params, key: &str, default: u64, max: u64) -> Result<u32, ParamError> {
-    let v = p.u64_in(key, default, 1, max)?;
-    if !v.is_power_of_two() {
-        return Err(
-            p.error(key, format!("{v} is not a power of two (the kernel masks the hash with length - 1)"))
-        );
-    }
-    Ok(v as u32)
-}
-
-/// Periods are written as the scenario writes them ("10s", "none").
-fn period_text(p: Option<Nanos>) -> String {
-    p.map_or_else(|| "none".to_string(), crate::time::format_duration)
-}
-
-#[derive(serde::Serialize)]
-struct HashSettings {
-    next_ephemeral_init: &'static str,
-    hash: HashFn,
-    rekey_period: String,
-}
-
-impl From<&HashConfig> for HashSettings {
-    fn from(c: &HashConfig) -> Self {
-        HashSettings {
-            next_ephemeral_init: if c.random_init { "random" } else { "zero" },
-            hash: c.hash,
-            rekey_period: period_text(c.rekey_period),
-        }
-    }
-}
-
-#[derive(serde::Serialize)]
-struct DoubleHashSettings {
-    table_length: u32,
-    entry_width: EntryWidth,
-    increment: Increment,
-    index: IndexSource,
-    hash: HashFn,
-    rekey_period: String,
-}
-
-impl From<&DoubleHashConfig> for DoubleHashSettings {
-    fn from(c: &DoubleHashConfig) -> Self {
-        DoubleHashSettings {
-            table_length: c.table_length,
-            entry_width: c.entry_width,
-            increment: c.increment,
-            index: c.index,
-            hash: c.hash,
-            rekey_period: period_text(c.rekey_period),
-        }
-    }
-}
-
-const HASH_PARAM: ParamInfo = ParamInfo {
-    name: "hash",
-    default: "siphash24",
-    help: "keyed hash for F() and G(): siphash24 or siphash13 (128-bit key from the strategy's RNG)",
-};
-const REKEY_PARAM: ParamInfo = ParamInfo {
-    name: "rekey_period",
-    default: "none",
-    help: "re-key the hash every period (\"10s\" is Linux's), or \"none\"",
-};
-
 /// Every strategy, in the order `portsim strategies` lists them.
-pub static STRATEGIES: &[StrategyInfo] = &[
-    StrategyInfo {
-        name: "bsd",
-        aliases: &["sequential"],
-        summary: "traditional BSD: one global counter, one port per candidate, wrapping (RFC 6056 §2.2)",
-        params: &[
-            ParamInfo {
-                name: "start",
-                default: "first",
-                help: "initial next_ephemeral: first (min counting up, max counting down) or random",
-            },
-            ParamInfo { name: "direction", default: "up", help: "up (+1, macOS) or down (-1, NetBSD)" },
-        ],
-        parse: |p| {
-            let start = match p.choice("start", &["first", "random"])? {
-                "random" => Start::Random,
-                _ => Start::First,
-            };
-            let direction = match p.choice("direction", &["up", "down"])? {
-                "down" => Direction::Down,
-                _ => Direction::Up,
-            };
-            Ok(StrategyConfig::Bsd(BsdConfig { start, direction }))
-        },
-    },
-    StrategyInfo {
-        name: "random-start",
-        aliases: &["alg1", "simple-random"],
-        summary: "RFC 6056 Algorithm 1: random start, then a +1 linear scan (biased after runs of busy ports)",
-        params: &[],
-        parse: |_| Ok(StrategyConfig::RandomStart),
-    },
-    StrategyInfo {
-        name: "random-pick",
-        aliases: &["alg2"],
-        summary: "RFC 6056 Algorithm 2: a fresh random draw for every candidate, at most n draws",
-        params: &[],
-        parse: |_| Ok(StrategyConfig::RandomPick),
-    },
-    StrategyInfo {
-        name: "hash",
-        aliases: &["alg3"],
-        summary: "RFC 6056 Algorithm 3: keyed-hash offset per destination plus one global counter",
-        params: &[
-            ParamInfo {
-                name: "next_ephemeral_init",
-                default: "zero",
-                help: "initial global counter: zero or random",
-            },
-            HASH_PARAM,
-            REKEY_PARAM,
-        ],
-        parse: |p| {
-            Ok(StrategyConfig::Hash(HashConfig {
-                random_init: p.choice("next_ephemeral_init", &["zero", "random"])? == "random",
-                hash: HashFn::parse(p.choice("hash", HashFn::NAMES)?),
-                rekey_period: p.optional_period("rekey_period")?,
-            }))
-        },
-    },
-    StrategyInfo {
-        name: "double-hash",
-        aliases: &["alg4"],
-        summary: "RFC 6056 Algorithm 4: hash offset plus a table of TABLE_LENGTH counters chosen by a second hash",
-        params: &[
-            ParamInfo {
-                name: "table_length",
-                default: "10",
-                help: "number of counters, 1 to 16777216 (Linux: 256 in 5.12, 65536 since 5.18)",
-            },
-            ParamInfo {
-                name: "entry_width",
-                default: "16",
-                help: "bits per counter: 16 (the RFC's short integers) or 32 (Linux)",
-            },
-            ParamInfo {
-                name: "increment",
-                default: "rfc",
-                help: "rfc (+1 per candidate), linux-5.12 (i + 2 after a success at position i), linux (max(i, 2*rand(0..7)) + 2)",
-            },
-            ParamInfo {
-                name: "index",
-                default: "independent",
-                help: "table index from: independent (G with its own key), same-hash (other bits of F, Linux), xor-offset (XOR of the offset's bytes)",
-            },
-            HASH_PARAM,
-            REKEY_PARAM,
-        ],
-        parse: |p| {
-            let table_length = p.u64_in("table_length", 10, 1, 1 << 24)? as u32;
-            let entry_width = match p.choice("entry_width", &["16", "32"])? {
-                "32" => EntryWidth::Bits32,
-                _ => EntryWidth::Bits16,
-            };
-            let increment = match p.choice("increment", &["rfc", "linux-5.12", "linux"])? {
-                "linux-5.12" => Increment::Linux512,
-                "linux" => Increment::Linux,
-                _ => Increment::Rfc,
-            };
-            let index = match p.choice("index", &["independent", "same-hash", "xor-offset"])? {
-                "same-hash" => IndexSource::SameHash,
-                "xor-offset" => IndexSource::XorOffset,
-                _ => IndexSource::Independent,
-            };
-            Ok(StrategyConfig::DoubleHash(DoubleHashConfig {
-                table_length,
-                entry_width,
-                increment,
-                index,
-                hash: HashFn::parse(p.choice("hash", HashFn::NAMES)?),
-                rekey_period: p.optional_period("rekey_period")?,
-            }))
-        },
-    },
-    StrategyInfo {
-        name: "random-increments",
-        aliases: &["alg5"],
-        summary: "RFC 6056 Algorithm 5: one counter advanced by a random 1..N per candidate",
-        params: &[
-            ParamInfo {
-                name: "n",
-                default: "500",
-                help: "the RFC's N: increments are uniform in 1..N (1 to 65535)",
-            },
-            ParamInfo {
-                name: "termination",
-                default: "rfc6056",
-                help: "rfc6056 (give up after num_ephemeral candidates) or one-pass (RFC 9415: after the increments sum to num_ephemeral)",
-            },
-        ],
-        parse: |p| {
-            Ok(StrategyConfig::RandomIncrements(RandomIncrementsConfig {
-                n: p.u64_in("n", 500, 1, 65535)? as u32,
-                termination: match p.choice("termination", &["rfc6056", "one-pass"])? {
-                    "one-pass" => Termination::OnePass,
-                    _ => Termination::Rfc6056,
-                },
-            }))
-        },
-    },
-    StrategyInfo {
-        name: "linux",
-        aliases: &[],
-        summary: "Linux >= 5.18 connect(): Algorithm 4 with a 2^16 table of u32 counters, 64-bit SipHash of (saddr, daddr, dport, 10 s window), even/odd parity passes, counter += max(i, 2*rand(0..7)) + 2; bind(0) takes odd ports",
-        params: &[
-            ParamInfo {
-                name: "table_length",
-                default: "65536",
-                help: "table_perturb[] entries, a power of two (1 << CONFIG_INET_TABLE_PERTURB_ORDER)",
-            },
-            ParamInfo {
-                name: "rekey_period",
-                default: "10s",
-                help: "the hash-input window, EPHEMERAL_PORT_SHUFFLE_PERIOD (\"none\" for no re-keying)",
-            },
-            HASH_PARAM,
-            ParamInfo {
-                name: "so_reuseaddr",
-                default: "false",
-                help: "bind(0) sockets set SO_REUSEADDR: search the lower half of the range first",
-            },
-        ],
-        parse: |p| {
-            let table_length = power_of_two(p, "table_length", 1 << 16, 1 << 24)?;
-            let rekey_period = if p.has("rekey_period") {
-                p.optional_period("rekey_period")?
-            } else {
-                Some(super::linux::SHUFFLE_PERIOD)
-            };
-            Ok(StrategyConfig::Linux(LinuxConfig {
-                table_length,
-                rekey_period,
-                hash: HashFn::parse(p.choice("hash", HashFn::NAMES)?),
-                so_reuseaddr: flag(p, "so_reuseaddr", false)?,
-            }))
-        },
-    },
-    StrategyInfo {
-        name: "linux-5.12",
-        aliases: &[],
-        summary: "Linux 5.12-5.17 connect(): Algorithm 4 with 256 counters indexed by hash_32() of a 32-bit hash, counter += i + 2 (skip one candidate in 1/16 of first-try successes), no re-keying",
-        params: &[
-            ParamInfo {
-                name: "table_length",
-                default: "256",
-                help: "table_perturb[] entries, a power of two",
-            },
-            HASH_PARAM,
-            ParamInfo {
-                name: "skip_one_in",
-                default: "16",
-                help: "after a first-try success skip the next candidate with probability 1/N (c579bd1b4021); 0 = never",
-            },
-        ],
-        parse: |p| {
-            Ok(StrategyConfig::Linux512(Linux512Config {
-                table_length: power_of_two(p, "table_length", 256, 1 << 24)?,
-                hash: HashFn::parse(p.choice("hash", HashFn::NAMES)?),
-                skip_one_in: p.u64_in("skip_one_in", 16, 0, 1 << 16)? as u32,
-            }))
-        },
-    },
-    StrategyInfo {
-        name: "linux-legacy",
-        aliases: &[],
-        summary: "Linux <= 5.11 connect(): Algorithm 3 with one shared hint; era 4.6 (to 5.11): parity passes, hint += i + 2; era 3.x: one pass, hint += i, range 32768-61000",
-        params: &[
-            ParamInfo {
-                name: "era",
-                default: "4.6",
-                help: "4.6 (4.6-5.11; defaults as after 2018: tw_reuse loopback) or 3.x (before 4.6: range 32768-61000, tw_reuse off)",
-            },
-            HASH_PARAM,
-        ],
-        parse: |p| {
-            let era = match p.choice("era", &["4.6", "3.x"])? {
-                "3.x" => LegacyEra::V3,
-                _ => LegacyEra::V4_6,
-            };
-            Ok(StrategyConfig::LinuxLegacy(LinuxLegacyConfig {
-                era,
-                hash: HashFn::parse(p.choice("hash", HashFn::NAMES)?),
-            }))
-        },
-    },
-    StrategyInfo {
-        name: "freebsd",
-        aliases: &[],
-        summary: "current FreeBSD (13.x on, believed) in_pcb_lport_dest(): start = first + arc4random() % (last - first), then ++lastport with wrap; four-tuple scope",
-        params: &[ParamInfo {
-            name: "randomized",
-            default: "true",
-            help: "net.inet.ip.portrange.randomized; false = sequential ++lastport",
-        }],
-        parse: |p| Ok(StrategyConfig::FreeBsd(FreeBsdConfig { randomized: flag(p, "randomized", true)? })),
-    },
-    StrategyInfo {
-        name: "freebsd-12",
-        aliases: &[],
-        summary: "FreeBSD <= 12 in_pcb_lport(): as freebsd, but sequential while ipport_tick() sees more than randomcps allocations a second, until randomtime quiet seconds; local-port scope",
-        params: &[
-            ParamInfo { name: "randomized", default: "true", help: "net.inet.ip.portrange.randomized" },
-            ParamInfo {
-                name: "randomcps",
-                default: "10",
-                help: "more allocations than this in one second switch to sequential",
-            },
-            ParamInfo {
-                name: "randomtime",
-                default: "45",
-                help: "quiet seconds (at most randomcps allocations each) before random allocation resumes",
-            },
-        ],
-        parse: |p| {
-            Ok(StrategyConfig::FreeBsd12(FreeBsd12Config {
-                randomized: flag(p, "randomized", true)?,
-                randomcps: p.u64_in("randomcps", 10, 0, u64::from(u32::MAX))? as u32,
-                randomtime: p.u64_in("randomtime", 45, 0, u64::from(u32::MAX))? as u32,
-            }))
-        },
-    },
-    StrategyInfo {
-        name: "openbsd",
-        aliases: &[],
-        summary: "OpenBSD in_pcbpickport(): start = lower + arc4random_uniform(higher - lower), then ++ with wrap; local-port scope",
-        params: &[],
-        parse: |_| Ok(StrategyConfig::OpenBsd),
-    },
-    StrategyInfo {
-        name: "netbsd",
-        aliases: &[],
-        summary: "NetBSD portalgo.c: the six selectable RFC 6056 algorithms with NetBSD's 16-bit state (default bsd, counting down from the top); local-port scope",
-        params: &[
-            ParamInfo {
-                name: "algorithm",
-                default: "bsd",
-                help: "bsd, random_start, random_pick, hash, doublehash or randinc (net.inet.ip.anonportalgo.selected)",
-            },
-            ParamInfo {
-                name: "per_call_secret",
-                default: "false",
-                help: "Fhash() draws a fresh secret on every call, as NetBSD's code does (hash and doublehash lose their per-destination offset)",
-            },
-            ParamInfo {
-                name: "n",
-                default: "500",
-                help: "randinc's N: increments are uniform in 1..N (1 to 65535)",
-            },
-            ParamInfo {
-                name: "table_length",
-                default: "8",
-                help: "doublehash's dhtable[] entries (1 to 255)",
-            },
-        ],
-        parse: |p| {
-            let algorithm = NetBsdAlgorithm::parse(p.choice("algorithm", NetBsdAlgorithm::NAMES)?)
-                .expect("choice() returns one of NAMES");
-            Ok(StrategyConfig::NetBsd(NetBsdConfig {
-                algorithm,
-                per_call_secret: flag(p, "per_call_secret", false)?,
-                n: p.u64_in("n", 500, 1, 65535)? as u16,
-                table_length: p.u64_in("table_length", 8, 1, 255)? as u8,
-            }))
-        },
-    },
-    StrategyInfo {
-        name: "macos",
-        aliases: &[],
-        summary: "macOS / XNU in_pcbbind(): sequential ++lastport from one global counter, wrapping to first (randomize_ports = 0); local-port scope, TIME_WAIT 2 x 15 s",
-        params: &[ParamInfo {
-            name: "randomize_ports",
-            default: "false",
-            help: "net.inet.tcp.randomize_ports: start at first + random16 % (last - first)",
-        }],
-        parse: |p| {
-            Ok(StrategyConfig::MacOs(MacOsConfig { randomize_ports: flag(p, "randomize_ports", false)? }))
-        },
-    },
-    StrategyInfo {
-        name: "windows",
-        aliases: &[],
-        summary: "Windows Vista+ (ASSUMPTION: the selection order is not documented; modelled as one global counter, +1 per candidate): range 49152-65535, local-port scope, TIME_WAIT 120 s",
-        params: &[],
-        parse: |_| Ok(StrategyConfig::Windows),
-    },
+pub static STRATEGIES: &[&StrategyInfo] = &[
+    &super::bsd::INFO,
+    &super::random_start::INFO,
+    &super::random_pick::INFO,
+    &super::hash::INFO,
+    &super::double_hash::INFO,
+    &super::random_increments::INFO,
+    &super::linux::INFO,
+    &super::linux_5_12::INFO,
+    &super::linux_legacy::INFO,
+    &super::freebsd::INFO,
+    &super::freebsd_12::INFO,
+    &super::openbsd::INFO,
+    &super::netbsd::INFO,
+    &super::macos::INFO,
+    &super::windows::INFO,
 ];
 
 /// Finds a strategy by its name or one of its aliases.
 pub fn lookup(name: &str) -> Option<&'static StrategyInfo> {
-    STRATEGIES.iter().find(|s| s.name == name || s.aliases.contains(&name))
+    STRATEGIES.iter().copied().find(|s| s.name == name || s.aliases.contains(&name))
 }
 
 /// Every accepted name, with aliases, for error messages.
@@ -677,9 +256,56 @@ pub fn strategy_rng(seed: u64, label: &str) -> StrategyRng {
     StrategyRng::seed_from_u64(h.finish())
 }
 
+// Parameter readers the strategies' `parse` functions share.
+
+/// A boolean parameter (`true` / `false`).
+pub fn flag(p: &mut Params, key: &str, default: bool) -> Result<bool, ParamError> {
+    match p.take(key) {
+        None => Ok(default),
+        Some(crate::params::Node { value: crate::params::Value::Boolean(b), .. }) => Ok(b),
+        Some(n) => Err(p.error(key, format!("must be true or false, not a {}", n.value.type_str()))),
+    }
+}
+
+/// A table length that must be a power of two in `1..=max`.
+pub fn power_of_two(p: &mut Params, key: &str, default: u64, max: u64) -> Result<u32, ParamError> {
+    let v = p.u64_in(key, default, 1, max)?;
+    if !v.is_power_of_two() {
+        return Err(
+            p.error(key, format!("{v} is not a power of two (the kernel masks the hash with length - 1)"))
+        );
+    }
+    Ok(v as u32)
+}
+
+/// Periods are written as the scenario writes them ("10s", "none").
+pub fn period_text(p: Option<Nanos>) -> String {
+    p.map_or_else(|| "none".to_string(), crate::time::format_duration)
+}
+
+/// The keyed-hash parameter of every hash-based strategy.
+pub const HASH_PARAM: ParamInfo = ParamInfo {
+    name: "hash",
+    default: "siphash24",
+    help: "keyed hash for F() and G(): siphash24 or siphash13 (128-bit key from the strategy's RNG)",
+};
+
+/// The re-keying parameter of the RFC's hash-based algorithms.
+pub const REKEY_PARAM: ParamInfo = ParamInfo {
+    name: "rekey_period",
+    default: "none",
+    help: "re-key the hash every period (\"10s\" is Linux's), or \"none\"",
+};
+
+/// A config that serialises to the settings object as it stands.
+pub fn serialized<T: serde::Serialize>(config: &T) -> serde_json::Value {
+    serde_json::to_value(config).unwrap_or(serde_json::Value::Null)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::strategy::{DoubleHashConfig, LinuxConfig, WINDOWS_ASSUMPTION};
 
     #[test]
     fn names_and_aliases_resolve() {
@@ -713,7 +339,16 @@ mod tests {
     #[test]
     fn defaults_are_the_rfc_values() {
         let cfg = configure("double-hash", Params::empty("s")).unwrap();
-        assert_eq!(cfg, StrategyConfig::DoubleHash(DoubleHashConfig::default()));
+        assert_eq!(cfg, StrategyConfig::new(DoubleHashConfig::default()));
+        assert_eq!(cfg.get::<DoubleHashConfig>(), Some(&DoubleHashConfig::default()));
+        assert_ne!(
+            cfg,
+            StrategyConfig::new(DoubleHashConfig { table_length: 11, ..DoubleHashConfig::default() })
+        );
+        assert_ne!(
+            configure("alg1", Params::empty("s")).unwrap(),
+            configure("alg2", Params::empty("s")).unwrap()
+        );
         assert_eq!(DoubleHashConfig::default().table_length, 10);
         let cfg = configure("alg5", Params::empty("s")).unwrap();
         assert_eq!(cfg.settings(), serde_json::json!({"n": 500, "termination": "rfc6056"}));
@@ -722,6 +357,7 @@ mod tests {
     #[test]
     fn every_listed_parameter_is_accepted() {
         for info in STRATEGIES {
+            assert_eq!(info.configure(Params::empty("s")).unwrap().name(), info.name);
             for p in info.params {
                 let text = format!("{} = {}", p.name, toml_literal(p.default));
                 let params = Params::from_toml("s", &text).unwrap();
@@ -783,7 +419,7 @@ mod tests {
         let e = bad("netbsd", "algorithm = \"random-start\"");
         assert!(e.message.contains("random_start"), "{e}");
         let cfg = configure("linux", Params::from_toml("s", "rekey_period = \"none\"").unwrap()).unwrap();
-        assert_eq!(cfg, StrategyConfig::Linux(LinuxConfig { rekey_period: None, ..LinuxConfig::default() }));
+        assert_eq!(cfg, StrategyConfig::new(LinuxConfig { rekey_period: None, ..LinuxConfig::default() }));
         let w = configure("windows", Params::empty("s")).unwrap();
         assert_eq!(w.settings()["assumption"], WINDOWS_ASSUMPTION);
         assert!(lookup("windows").unwrap().summary.contains("ASSUMPTION"));

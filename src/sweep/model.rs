@@ -42,7 +42,7 @@ pub fn pool_model(s: &Scenario, spec: &StrategySpec) -> Result<PoolModel, String
     };
     let hold_s = hold_time_s(lifetime, client_close, secs(tw));
     let range_len = u64::from(eff.range.len());
-    let reserved = u64::from(s.ports.reserved.count_in(eff.range));
+    let reserved = u64::from(eff.reserved.count_in(eff.range));
     let n = range_len - reserved;
     let scope = if s.socket.mode == SocketMode::BindThenConnect { Scope::LocalPort } else { eff.scope };
     let addrs = s.addrs.len() as u64;

@@ -25,8 +25,8 @@ const INVALID: &[(&str, &str)] = &[
         "bad-expect",
         "11:16: expect.max_failures: `max_failures` is not an expectation: use a metric (attempted, established, failed, failed_fraction, mean_probes, p99_probes, max_probes, collisions_local, collisions_remote, forced_reuse, reuse_count, reuse_within_threshold, occupancy_peak), optionally with max_ or min_ in front",
     ),
-    ("bad-hz", "4:6: tcp.hz: 200 is not a CONFIG_HZ choice: use 100, 250, 300 or 1000"),
     ("bad-host-prefix", "4:10: host.addrs: `10.0.0.1/33`: the prefix length must be 0 to 32"),
+    ("bad-hz", "4:6: tcp.hz: 200 is not a CONFIG_HZ choice: use 100, 250, 300 or 1000"),
     ("bad-parameter-value", "10:15: strategies[0].entry_width: `24` is not one of: 16, 32"),
     (
         "bad-socket-mode",
@@ -41,12 +41,12 @@ const INVALID: &[(&str, &str)] = &[
         "3:16: destinations: at least one [[destinations]] entry is required, e.g. addr = \"192.0.2.10:443\"",
     ),
     (
-        "missing-trace",
-        "4:40: workload.arrivals.file: cannot read trace tests/invalid_scenarios/no-such-trace.csv: No such file or directory (os error 2)",
-    ),
-    (
         "local-port-range-not-linux",
         "6:20: destinations[0].local_port_range: is Linux's IP_LOCAL_PORT_RANGE, which the `macos` profile (strategy `macos`) does not have: remove it, or run only Linux profiles and RFC strategies",
+    ),
+    (
+        "missing-trace",
+        "4:40: workload.arrivals.file: cannot read trace tests/invalid_scenarios/no-such-trace.csv: No such file or directory (os error 2)",
     ),
     ("negative-rate", "6:43: workload.arrivals.rate: must be greater than 0, got -5"),
     (

@@ -408,3 +408,108 @@ proptest::proptest! {
         proptest::prop_assert!(e1 <= e2);
     }
 }
+
+fn long_lived(name: &str, range: &str, dest: &str, host: &str) -> String {
+    format!(
+        r#"
+name = "long-lived"
+duration = "10s"
+[ports]
+range = "{range}"
+[host]
+addrs = ["{host}"]
+[[destinations]]
+addr = "{dest}"
+[workload]
+arrivals = {{ process = "constant", rate = 30.0 }}
+lifetime = {{ dist = "constant", value = "1h" }}
+[[strategies]]
+name = "{name}"
+"#
+    )
+}
+
+#[test]
+fn the_ports_the_kernels_always_skip_are_never_chosen() {
+    // OpenBSD's default baddynamic list (2049, 6000-6010) and XNU's IS_RESTRICTED_IN_PORT()
+    // (55555, 61314, 61315, 62742, 62743), inside ranges made small enough to use up.
+    for (name, range, skipped) in [
+        ("openbsd", "2040-2060", vec![2049]),
+        ("openbsd", "5995-6015", (6000..=6010).collect::<Vec<u16>>()),
+        ("macos", "55550-55560", vec![55555]),
+        ("macos", "61310-61320", vec![61314, 61315]),
+        ("macos", "62740-62745", vec![62742, 62743]),
+    ] {
+        let out = logged(&scenario(&long_lived(name, range, "192.0.2.1:443", "10.0.0.1")));
+        let r = PortRange::parse(range).unwrap();
+        let used: HashSet<u16> = out[0].log.iter().filter_map(|c| c.port).collect();
+        let expect: HashSet<u16> = r.iter().filter(|p| !skipped.contains(p)).collect();
+        assert_eq!(used, expect, "{name} {range}");
+        assert_eq!(out[0].summary.settings["reserved"], skipped.len(), "{name} {range}");
+    }
+}
+
+#[test]
+fn freebsd_keeps_no_time_wait_toward_itself_unless_told_to() {
+    // tcp_twstart() with nolocaltimewait (1 since 14.0): in_localip(faddr) closes at once. 10
+    // ports, 20 conn/s of 10 ms: toward itself every port comes straight back; toward another
+    // host the 10 ports last 60 s each.
+    let text = |dest: &str, extra: &str| {
+        format!(
+            r#"
+name = "nolocaltimewait"
+duration = "20s"
+[ports]
+range = "20000-20009"
+[host]
+addrs = ["10.0.0.1"]
+[[destinations]]
+addr = "{dest}"
+[workload]
+arrivals = {{ process = "constant", rate = 20.0 }}
+lifetime = {{ dist = "constant", value = "10ms" }}
+[[strategies]]
+name = "freebsd"
+{extra}
+"#
+        )
+    };
+    let failed = |dest: &str, extra: &str| {
+        run_all(&scenario(&text(dest, extra)), 1, RunOptions::default())[0].summary.connections.failed
+    };
+    assert_eq!(failed("10.0.0.1:8080", ""), 0, "to its own address");
+    assert_eq!(failed("127.0.0.1:8080", ""), 0, "to 127.0.0.1");
+    assert_eq!(failed("192.0.2.1:443", ""), 400 - 10, "to another host");
+    assert_eq!(failed("10.0.0.1:8080", "nolocaltimewait = false"), 400 - 10);
+}
+
+#[test]
+fn freebsd_require_unique_port_makes_the_scope_host_wide() {
+    // Two destinations alternating over 10 ports, connections never closing: four-tuple scope
+    // gives each destination all 10 ports; require_unique_port binds first, so 10 in all.
+    let text = |extra: &str| {
+        format!(
+            r#"
+name = "unique"
+duration = "2s"
+[ports]
+range = "20000-20009"
+[[destinations]]
+addr = "192.0.2.1:443"
+[[destinations]]
+addr = "192.0.2.2:443"
+[workload]
+arrivals = {{ process = "constant", rate = 20.0 }}
+lifetime = {{ dist = "constant", value = "1h" }}
+[[strategies]]
+name = "freebsd"
+{extra}
+"#
+        )
+    };
+    let established = |extra: &str| {
+        run_all(&scenario(&text(extra)), 1, RunOptions::default())[0].summary.connections.established
+    };
+    assert!(established("") > 15, "four-tuple: up to 10 per destination");
+    assert_eq!(established("require_unique_port = true"), 10);
+}
