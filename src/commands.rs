@@ -61,6 +61,9 @@ pub fn strategies_text() -> String {
                 crate::time::secs(os.time_wait.unwrap_or(scenario::DEFAULT_TIME_WAIT)),
                 os.tw_reuse.unwrap_or(crate::stack::TwReuse::Off).name(),
             ));
+            crate::strategy::registry::stack_notes(&os)
+                .iter()
+                .for_each(|n| out.push_str(&format!("    {n}\n")));
         }
         if s.params.is_empty() {
             out.push_str("    parameters: none\n");

@@ -13,7 +13,7 @@ use serde::Serialize;
 pub static INFO: StrategyInfo = StrategyInfo {
     name: "freebsd",
     aliases: &[],
-    summary: "current FreeBSD (13.x on, believed) in_pcb_lport_dest(): start = first + arc4random() % (last - first), then ++lastport with wrap; four-tuple scope",
+    summary: "current FreeBSD (13.x on, believed) in_pcb_lport_dest(): start = first + arc4random() % (last - first), then ++lastport with wrap; four-tuple scope, a bound port blocks only its own 4-tuple",
     params: &[
         ParamInfo {
             name: "randomized",

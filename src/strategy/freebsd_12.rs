@@ -16,7 +16,7 @@ use super::in_pcb::RateFallback;
 pub static INFO: StrategyInfo = StrategyInfo {
     name: "freebsd-12",
     aliases: &[],
-    summary: "FreeBSD <= 12 in_pcb_lport(): as freebsd, but sequential while ipport_tick() sees more than randomcps allocations a second, until randomtime quiet seconds; local-port scope",
+    summary: "FreeBSD <= 12 in_pcb_lport(): as freebsd, but sequential while ipport_tick() sees more than randomcps allocations a second, until randomtime quiet seconds; host-wide scope (the port is picked while the local address is the wildcard)",
     params: &[
         ParamInfo { name: "randomized", default: "true", help: "net.inet.ip.portrange.randomized" },
         ParamInfo {

@@ -15,7 +15,7 @@ use serde::Serialize;
 pub static INFO: StrategyInfo = StrategyInfo {
     name: "macos",
     aliases: &[],
-    summary: "macOS / XNU in_pcbbind(): sequential ++lastport from one global counter, wrapping to first (randomize_ports = 0); local-port scope, TIME_WAIT 2 x 15 s",
+    summary: "macOS / XNU in_pcbbind(): sequential ++lastport from one global counter, wrapping to first (randomize_ports = 0), skipping 55555, 61314-61315, 62742-62743; host-wide scope, TIME_WAIT 2 x 15 s",
     params: &[ParamInfo {
         name: "randomize_ports",
         default: "false",

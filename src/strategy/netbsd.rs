@@ -135,7 +135,7 @@ pub fn scope_of(algorithm: NetBsdAlgorithm) -> crate::stack::Scope {
 pub static INFO: StrategyInfo = StrategyInfo {
     name: "netbsd",
     aliases: &[],
-    summary: "NetBSD portalgo.c: the six selectable RFC 6056 algorithms with NetBSD's 16-bit state (default bsd, counting down from the top); local-port scope",
+    summary: "NetBSD portalgo.c: the six selectable RFC 6056 algorithms with NetBSD's 16-bit state (default bsd, counting down from the top); host-wide scope (hash, doublehash: local-port); the non-bsd ones hand out lastport - 1 when they give up; TIME_WAIT 2 x MSL by destination class",
     params: &[
         ParamInfo {
             name: "algorithm",

@@ -9,7 +9,7 @@ use super::{PortSelector, StrategyRng};
 pub static INFO: StrategyInfo = StrategyInfo {
     name: "openbsd",
     aliases: &[],
-    summary: "OpenBSD in_pcbpickport(): start = lower + arc4random_uniform(higher - lower), then ++ with wrap; local-port scope",
+    summary: "OpenBSD in_pcbpickport(): start = lower + arc4random_uniform(higher - lower), then ++ with wrap, skipping the baddynamic ports 2049 and 6000-6010; local-port scope",
     params: &[],
     parse: |_| Ok(StrategyConfig::new(OpenBsdConfig)),
 };

@@ -86,6 +86,42 @@ impl OsDefaults {
     }
 }
 
+/// The parts of a profile's stack the one-line defaults leave out, for `portsim strategies`.
+pub fn stack_notes(os: &OsDefaults) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(hz) = os.hz {
+        let grid = crate::stack::TimerWheel::new(hz, 0).grid(os.time_wait.unwrap_or(0));
+        out.push(format!(
+            "TIME_WAIT on the HZ {hz} timer wheel: it ends on a {} s grid, up to one step late",
+            crate::time::secs(grid)
+        ));
+    }
+    if let Some((on_link, loopback)) = os.time_wait_classes {
+        out.push(format!(
+            "TIME_WAIT {} s from 127.0.0.1, {} s toward on-link destinations",
+            crate::time::secs(loopback),
+            crate::time::secs(on_link)
+        ));
+    }
+    if os.no_local_time_wait {
+        out.push("no TIME_WAIT toward the host's own addresses".into());
+    }
+    match os.bind_conflict {
+        Some(crate::stack::BindConflict::Port) => out.push(
+            "a bound port is skipped by connect() on every address until its last socket is gone".into(),
+        ),
+        Some(crate::stack::BindConflict::FourTuple) => {
+            out.push("a connected bound socket blocks only its own 4-tuple".into())
+        }
+        _ => {}
+    }
+    if !os.reserved.is_empty() {
+        let list: Vec<String> = os.reserved.iter().map(u16::to_string).collect();
+        out.push(format!("never hands out {}", list.join(", ")));
+    }
+    out
+}
+
 /// Compares configurations of possibly different types: equal when both are the same type
 /// and equal as that type. Implemented for every `PartialEq` type.
 pub trait DynEq {
@@ -405,6 +441,26 @@ mod tests {
         assert_eq!(old.os_defaults().range.unwrap().to_string(), "32768-61000");
         assert_eq!(old.os_defaults().tw_reuse, Some(TwReuse::Off));
         assert_eq!(configure("alg4", Params::empty("s")).unwrap().os_defaults(), OsDefaults::default());
+        // The stack around the allocator (issue 9).
+        use crate::stack::BindConflict;
+        let d = |name: &str| configure(name, Params::empty("s")).unwrap().os_defaults();
+        for name in ["linux", "linux-5.12", "linux-legacy"] {
+            assert_eq!((d(name).hz, d(name).bind_conflict), (Some(250), Some(BindConflict::Port)), "{name}");
+        }
+        assert_eq!(d("freebsd").bind_conflict, Some(BindConflict::FourTuple));
+        assert!(d("freebsd").no_local_time_wait);
+        assert_eq!(d("netbsd").time_wait_classes, Some((10 * s, 2 * s)));
+        assert_eq!(
+            d("openbsd").reserved,
+            &[2049, 6000, 6001, 6002, 6003, 6004, 6005, 6006, 6007, 6008, 6009, 6010]
+        );
+        assert_eq!(d("macos").reserved, &[55555, 61314, 61315, 62742, 62743]);
+        let hash = configure("netbsd", Params::from_toml("s", "algorithm = \"hash\"").unwrap()).unwrap();
+        assert_eq!(hash.os_defaults().scope, Some(Scope::LocalPort));
+        let unique =
+            configure("freebsd", Params::from_toml("s", "require_unique_port = true").unwrap()).unwrap();
+        assert_eq!(unique.os_defaults().scope, Some(Scope::HostWide));
+        assert!(stack_notes(&d("linux"))[0].contains("2.048 s grid"));
     }
 
     #[test]
