@@ -578,6 +578,23 @@ mod tests {
     }
 
     #[test]
+    fn on_the_millisecond_clock_tw_reuse_waits_for_the_next_whole_millisecond() {
+        // tcp_twsk_unique(): tcp_clock_ms() > tw_entry_stamp + 1000, both in whole ms. Entered at
+        // 10.0004 s (stamp 10,000 ms): 11.0004 s is 11,000 ms, not after; 11.001 s is.
+        let mut s = stack(Scope::FourTuple, TwReuse::On);
+        s.cfg.tw_reuse_ms_clock = true;
+        let a = flow(0);
+        s.open(&a, 1002, 0, false);
+        s.close(a.key(1002), 10 * S + 400_000, Closer::Client, 60 * S);
+        assert!(!s.is_suitable(&a, 1002, 11 * S + 400_001), "exact would allow it");
+        assert!(!s.is_suitable(&a, 1002, 11 * S + 999_999));
+        assert!(s.is_suitable(&a, 1002, 11 * S + 1_000_000));
+        // Without timestamps from the peer, tw_ts_recent_stamp is 0: never.
+        s.cfg.timestamps = false;
+        assert!(!s.is_suitable(&a, 1002, 50 * S));
+    }
+
+    #[test]
     fn tw_reuse_loopback_only_recycles_loopback_flows() {
         let mut s = stack(Scope::FourTuple, TwReuse::Loopback);
         let a = flow(0);
