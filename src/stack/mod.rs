@@ -216,8 +216,19 @@ pub struct TimeWaitTicket {
 pub struct Stack {
     cfg: StackConfig,
     rule: Rule,
+    /// `rule == Rule::Free`, as a field of its own: tested first, it stays one compare and
+    /// branch (a test of `rule` itself merges into a jump table).
+    free_only: bool,
+    /// Under `Rule::Tuple`: a bound port blocks connect() through its bucket (Linux) or on its
+    /// address (the RFC strategies' rule).
+    bind_port: bool,
+    bind_addr: bool,
     table: TupleMap,
     ports: Vec<PortUse>,
+    /// Per-port buckets over every address: kept only with several addresses under Linux's
+    /// bind rule or host-wide scope (with one address the address's counters are the
+    /// bucket's). Another 512 KiB touched on every open and close is not free: it pushes the
+    /// 4-tuple table out of the cache.
     buckets: Vec<PortBucket>,
     held_per_dest: Vec<u32>,
     live: u64,
@@ -226,6 +237,7 @@ pub struct Stack {
 
 /// Scope and bind rule folded into the one test `is_suitable` makes per candidate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 enum Rule {
     /// Nothing may hold the port on this address. Also host-wide scope with one address, and
     /// any bind rule where a bound port already counts as held.
@@ -235,24 +247,33 @@ enum Rule {
     FreeOfBucket,
     /// Nothing may hold the port on any address.
     FreeOnHost,
-    /// The 4-tuple must be free, under this bind rule.
-    Tuple(BindConflict),
+    /// The 4-tuple must be free, under the stack's bind rule.
+    Tuple,
 }
 
 impl Stack {
     pub fn new(cfg: StackConfig) -> Stack {
         let local_addrs = cfg.local_addrs.max(1);
         let rule = match (cfg.scope, cfg.bind_conflict) {
-            (Scope::FourTuple, conflict) => Rule::Tuple(conflict),
+            (Scope::FourTuple, _) => Rule::Tuple,
             (Scope::LocalPort, BindConflict::Port) if local_addrs > 1 => Rule::FreeOfBucket,
             (Scope::HostWide, _) if local_addrs > 1 => Rule::FreeOnHost,
             _ => Rule::Free,
         };
         Stack {
             rule,
+            free_only: rule == Rule::Free,
+            bind_port: cfg.bind_conflict == BindConflict::Port,
+            bind_addr: cfg.bind_conflict == BindConflict::AddressPort,
             table: TupleMap::default(),
             ports: vec![PortUse::default(); local_addrs << 16],
-            buckets: vec![PortBucket::default(); 1 << 16],
+            buckets: if rule == Rule::FreeOnHost
+                || (local_addrs > 1 && cfg.bind_conflict == BindConflict::Port)
+            {
+                vec![PortBucket::default(); 1 << 16]
+            } else {
+                Vec::new()
+            },
             held_per_dest: vec![0; cfg.destinations.max(1)],
             live: 0,
             time_wait: 0,
@@ -277,33 +298,31 @@ impl Stack {
         let use_ = self.port_use(flow.local_index, port);
         // The local-port profiles' test first and alone: a multi-way match here compiles to an
         // indirect jump per candidate, which cost their exhaustion scans 15 %.
-        if self.rule == Rule::Free {
+        if self.free_only {
             return use_.holders == 0;
         }
-        match self.rule {
-            Rule::Free => use_.holders == 0,
-            Rule::FreeOfBucket => use_.holders == 0 && !use_.bucket_bound,
-            Rule::FreeOnHost => self.buckets[usize::from(port)].holders == 0,
-            Rule::Tuple(conflict) => {
-                // Branch-free: which bind rule applies is the same for every candidate.
-                let port_rule = conflict == BindConflict::Port;
-                let addr_rule = conflict == BindConflict::AddressPort;
-                if (port_rule & use_.bucket_bound) | (addr_rule & (use_.exclusive > 0)) {
-                    return false;
-                }
-                if use_.holders == 0 {
-                    return true;
-                }
-                match self.table.get(&flow.key(port)) {
-                    None => true,
-                    Some(e) => match e.state {
-                        TupleState::Closed => true,
-                        TupleState::Live => false,
-                        TupleState::TimeWait => self.may_recycle(flow, e, now),
-                    },
-                }
+        if self.rule == Rule::Tuple {
+            // The bind rule as two flags fixed at construction: no match per candidate.
+            if (self.bind_port & use_.bucket_bound) | (self.bind_addr & (use_.exclusive > 0)) {
+                return false;
             }
+            if use_.holders == 0 {
+                return true;
+            }
+            return match self.table.get(&flow.key(port)) {
+                None => true,
+                Some(e) => match e.state {
+                    TupleState::Closed => true,
+                    TupleState::Live => false,
+                    TupleState::TimeWait => self.may_recycle(flow, e, now),
+                },
+            };
         }
+        if self.rule == Rule::FreeOnHost {
+            return self.buckets[usize::from(port)].holders == 0;
+        }
+        // Rule::FreeOfBucket
+        use_.holders == 0 && !use_.bucket_bound
     }
 
     /// May `bind(port)` take `port` on this local address? Nothing may hold it at all (no
@@ -314,7 +333,7 @@ impl Stack {
             return false;
         }
         match self.cfg.scope {
-            Scope::HostWide => self.buckets[usize::from(port)].holders == 0,
+            Scope::HostWide => self.holders_on_host(port) == 0,
             _ => self.port_use(local_index, port).holders == 0,
         }
     }
@@ -343,11 +362,6 @@ impl Stack {
     #[inline]
     fn port_use(&self, local_index: u16, port: u16) -> PortUse {
         self.ports[(usize::from(local_index) << 16) | usize::from(port)]
-    }
-
-    #[inline]
-    fn port_use_mut(&mut self, local_index: u16, port: u16) -> &mut PortUse {
-        &mut self.ports[(usize::from(local_index) << 16) | usize::from(port)]
     }
 
     /// Records a new connection of `flow` on `port` (which the caller found suitable).
@@ -400,11 +414,17 @@ impl Stack {
         }
         if !was_held {
             u.holders += 1;
-            self.buckets[usize::from(port)].holders += 1;
+            if let Some(b) = self.buckets.get_mut(usize::from(port)) {
+                b.holders += 1;
+            }
             self.held_per_dest[flow.dest_index as usize] += 1;
         }
-        if exclusive && !self.buckets[usize::from(port)].bound {
-            self.set_bucket_bound(port, true);
+        if exclusive {
+            match self.buckets.get(usize::from(port)) {
+                Some(b) if !b.bound => self.set_bucket_bound(port, true),
+                Some(_) => {}
+                None => self.ports[port_index].bucket_bound = true,
+            }
         }
         self.live += 1;
         opened
@@ -460,7 +480,9 @@ impl Stack {
 
     /// Sets the bucket's `bound` flag and its mirror on every address.
     fn set_bucket_bound(&mut self, port: u16, bound: bool) {
-        self.buckets[usize::from(port)].bound = bound;
+        if let Some(b) = self.buckets.get_mut(usize::from(port)) {
+            b.bound = bound;
+        }
         for a in 0..self.cfg.local_addrs.max(1) {
             self.ports[(a << 16) | usize::from(port)].bucket_bound = bound;
         }
@@ -468,15 +490,23 @@ impl Stack {
 
     /// The 4-tuple `key` no longer holds its port (nor, if `exclusive`, owns it by bind()).
     fn release(&mut self, key: TupleKey, exclusive: bool) {
-        let u = self.port_use_mut(key.local_index(), key.port());
+        let pi = (usize::from(key.local_index()) << 16) | usize::from(key.port());
+        let u = &mut self.ports[pi];
         u.holders -= 1;
         if exclusive {
             u.exclusive -= 1;
         }
-        let b = &mut self.buckets[usize::from(key.port())];
-        b.holders -= 1;
-        if b.holders == 0 && b.bound {
-            self.set_bucket_bound(key.port(), false);
+        let emptied = u.holders == 0;
+        match self.buckets.get_mut(usize::from(key.port())) {
+            Some(b) => {
+                b.holders -= 1;
+                if b.holders == 0 && b.bound {
+                    self.set_bucket_bound(key.port(), false);
+                }
+            }
+            // One address: the bucket empties with it.
+            None if emptied => self.ports[pi].bucket_bound = false,
+            None => {}
         }
         self.held_per_dest[key.dest_index() as usize] -= 1;
     }
@@ -508,7 +538,10 @@ impl Stack {
 
     /// How many 4-tuples (live or TIME_WAIT) hold local `port` on any local address.
     pub fn holders_on_host(&self, port: u16) -> u32 {
-        self.buckets[usize::from(port)].holders
+        match self.buckets.get(usize::from(port)) {
+            Some(b) => b.holders,
+            None => (0..self.cfg.local_addrs.max(1)).map(|a| self.port_use(a as u16, port).holders).sum(),
+        }
     }
 
     /// Is the 4-tuple of `flow` on `port` live or in TIME_WAIT? A port an allocator forces
