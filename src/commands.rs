@@ -66,6 +66,9 @@ pub fn strategies_text() -> String {
                 crate::time::secs(os.time_wait.unwrap_or(scenario::DEFAULT_TIME_WAIT)),
                 os.tw_reuse.unwrap_or(crate::stack::TwReuse::Off).name(),
             ));
+            crate::strategy::registry::stack_notes(&os)
+                .iter()
+                .for_each(|n| out.push_str(&format!("    {n}\n")));
         }
         if s.params.is_empty() {
             out.push_str("    parameters: none\n");
@@ -98,6 +101,9 @@ fn check(paths: &[PathBuf]) -> Result<Status> {
                     if s.destination_count() == 1 { "" } else { "s" },
                     crate::time::format_duration(s.duration),
                 ));
+                for n in scenario::kernel_notes(&s) {
+                    stdout::print(&format!("  note: {n}\n"));
+                }
             }
             Err(errors) => {
                 bad += 1;

@@ -83,6 +83,10 @@ impl Device {
             scope: settings.scope,
             tw_reuse: eff.tw_reuse,
             tw_reuse_delay: eff.tw_reuse_delay,
+            // The observer's view needs no TIME_WAIT grid: its hosts' TIME_WAITs are exact.
+            tw_reuse_ms_clock: false,
+            timestamps: eff.timestamps,
+            bind_conflict: eff.bind_conflict,
             local_addrs: scenario.addrs.len(),
             destinations: dests.len() + extra_destinations,
         });

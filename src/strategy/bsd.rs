@@ -127,6 +127,9 @@ impl<R: Rng + Send> PortSelector for Bsd<R> {
             }
         }
         self.next = Some(next);
-        Selection { port: found, candidates: examined }
+        match found {
+            Some(port) => Selection::found(port, examined),
+            None => Selection::exhausted(examined),
+        }
     }
 }

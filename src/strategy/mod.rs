@@ -199,17 +199,25 @@ pub struct Selection {
     pub port: Option<u16>,
     /// Candidates examined: calls to `check_suitable_port`.
     pub candidates: u32,
+    /// The port was not found suitable: the allocator hands it out anyway (NetBSD's
+    /// `portalgo_randport()` after a non-`bsd` algorithm gave up).
+    pub forced: bool,
 }
 
 impl Selection {
     /// A port found after examining `candidates` ports.
     pub fn found(port: u16, candidates: u32) -> Selection {
-        Selection { port: Some(port), candidates }
+        Selection { port: Some(port), candidates, forced: false }
     }
 
     /// No port after examining `candidates` ports.
     pub fn exhausted(candidates: u32) -> Selection {
-        Selection { port: None, candidates }
+        Selection { port: None, candidates, forced: false }
+    }
+
+    /// `port` handed out although it is busy, after `candidates` were examined in vain.
+    pub fn forced(port: u16, candidates: u32) -> Selection {
+        Selection { port: Some(port), candidates, forced: true }
     }
 }
 

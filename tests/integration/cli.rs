@@ -24,8 +24,10 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "bad-expect",
-        "11:16: expect.max_failures: `max_failures` is not an expectation: use a metric (attempted, established, failed, failed_fraction, mean_probes, p99_probes, max_probes, collisions_local, collisions_remote, reuse_count, reuse_within_threshold, occupancy_peak, port_usage_distinct, port_usage_max_over_mean) or a dotted key of summary.json (such as exhaustion.first_failure_s), optionally with max_ or min_ in front",
+        "11:16: expect.max_failures: `max_failures` is not an expectation: use a metric (attempted, established, failed, failed_fraction, mean_probes, p99_probes, max_probes, collisions_local, collisions_remote, forced_reuse, reuse_count, reuse_within_threshold, occupancy_peak, port_usage_distinct, port_usage_max_over_mean) or a dotted key of summary.json (such as exhaustion.first_failure_s), optionally with max_ or min_ in front",
     ),
+    ("bad-host-prefix", "4:10: host.addrs: `10.0.0.1/33`: the prefix length must be 0 to 32"),
+    ("bad-hz", "4:6: tcp.hz: 200 is not a CONFIG_HZ choice: use 100, 250, 300 or 1000"),
     ("bad-parameter-value", "10:15: strategies[0].entry_width: `24` is not one of: 16, 32"),
     ("bad-predict-k", "11:9: predict.k: every k must be a whole number of ports from 1 to 4096"),
     (
@@ -43,6 +45,10 @@ const INVALID: &[(&str, &str)] = &[
     (
         "empty-destinations",
         "3:16: destinations: at least one [[destinations]] entry is required, e.g. addr = \"192.0.2.10:443\"",
+    ),
+    (
+        "local-port-range-not-linux",
+        "6:20: destinations[0].local_port_range: is Linux's IP_LOCAL_PORT_RANGE, which the `macos` profile (strategy `macos`) does not have: remove it, or run only Linux profiles and RFC strategies",
     ),
     (
         "missing-trace",
@@ -77,7 +83,7 @@ const INVALID: &[(&str, &str)] = &[
     ("too-many-samples", "9:19: metrics.sample_interval: cuts the run into 3600000 rows: at most 1000000"),
     (
         "typo-key",
-        "4:1: tcp.time_wiat: unknown key `time_wiat` (valid keys: time_wait, active_close, tw_reuse, tw_reuse_delay)",
+        "4:1: tcp.time_wiat: unknown key `time_wiat` (valid keys: time_wait, active_close, tw_reuse, tw_reuse_delay, time_wait_timer, hz, timestamps)",
     ),
     (
         "unknown-parameter",
