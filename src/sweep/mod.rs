@@ -73,6 +73,9 @@ pub struct Measured {
     pub reuse_within_threshold: u64,
     pub occupancy_peak: u32,
     pub first_failure_s: Option<f64>,
+    /// The run reached its steady state (`summary.json`'s `steady.settled`): it may be read
+    /// against the closed forms.
+    pub settled: bool,
 }
 
 /// A mean over seeds and the half-width of its 95 % confidence interval (Student's t; `None`
@@ -135,6 +138,9 @@ pub struct Row {
     pub occupancy_peak: f64,
     /// Mean over the seeds that failed at all.
     pub first_failure_s: Option<f64>,
+    /// Every seed's run reached its steady state; false marks a point whose figures are
+    /// mostly transient (too short for its hold, or occupancy still rising at the end).
+    pub steady_state: bool,
     pub closed_form: Option<ClosedForm>,
     pub runs: Vec<Measured>,
 }
@@ -211,6 +217,7 @@ fn measure(o: &sim::RunOutput) -> Measured {
         reuse_within_threshold: s.reuse.within_threshold,
         occupancy_peak: s.occupancy.peak,
         first_failure_s: s.exhaustion.first_failure_s,
+        settled: s.steady.settled,
     }
 }
 
@@ -327,6 +334,7 @@ pub fn rows_from(points: &[Point], seed: u64, seeds: u32, results: &[Option<Meas
                 reuse_within_threshold: mean(&|r| r.reuse_within_threshold as f64),
                 occupancy_peak: mean(&|r| f64::from(r.occupancy_peak)),
                 first_failure_s: (!fails.is_empty()).then(|| fails.iter().sum::<f64>() / fails.len() as f64),
+                steady_state: runs.iter().all(|r| r.settled),
                 closed_form: closed_form_at(&pt.scenario, spec).ok(),
                 runs,
             });
@@ -376,6 +384,7 @@ pub fn sweep_csv(r: &SweepResult) -> Result<String> {
             "reuse_within_threshold",
             "occupancy_peak",
             "first_failure_s",
+            "steady_state",
             "closed_form_load",
             "closed_form_blocking",
             "closed_form_random_pick_candidates",
@@ -409,6 +418,7 @@ pub fn sweep_csv(r: &SweepResult) -> Result<String> {
             row.reuse_within_threshold.to_string(),
             row.occupancy_peak.to_string(),
             opt(row.first_failure_s),
+            row.steady_state.to_string(),
             opt(cf.map(|c| c.load_ratio)),
             opt(cf.map(|c| c.blocking)),
             opt(cf.and_then(|c| c.random_pick_candidates)),
@@ -464,7 +474,8 @@ pub fn render_table(r: &SweepResult) -> String {
         let cf = row.closed_form;
         cells.extend([
             row.strategy.clone(),
-            pct(row.failed_fraction.mean),
+            // `~`: not at steady state (see the note under the table).
+            format!("{}{}", pct(row.failed_fraction.mean), if row.steady_state { " " } else { "~" }),
             row.failed_fraction.ci95.map(pct).unwrap_or_else(|| "-".into()),
             cf.map(|c| pct(c.blocking)).unwrap_or_else(|| "-".into()),
             format!("{:.3}", row.mean_candidates.mean),
@@ -498,7 +509,24 @@ pub fn render_table(r: &SweepResult) -> String {
             out.push('\n');
         }
     }
+    if let Some(note) = transient_note(r) {
+        out.push_str(&format!("~ {note}\n"));
+    }
     out
+}
+
+/// A sentence for the table and the charts when some points did not reach their steady state
+/// (`steady_state` false in sweep.csv): their figures are mostly transient, so the closed forms
+/// beside them describe a host they never became.
+pub fn transient_note(r: &SweepResult) -> Option<String> {
+    let unsettled = r.rows.iter().filter(|row| !row.steady_state).count();
+    (unsettled > 0).then(|| {
+        format!(
+            "not at steady state in {unsettled} of {} rows (too short for the hold, or occupancy still \
+             rising): read them against the closed forms with care",
+            r.rows.len()
+        )
+    })
 }
 
 /// Writes `sweep.csv`, `sweep.json` and (unless `charts` is false) the charts into `dir`.

@@ -75,7 +75,7 @@ const INVALID: &[(&str, &str)] = &[
         "several-errors",
         "4:9: ports.range: the range is empty: min 60999 > max 32768\n\
          7:12: tcp.tw_reuse: `3` is not a tw_reuse setting: use \"off\", \"on\" or \"loopback\" (or 0, 1, 2, as net.ipv4.tcp_tw_reuse writes them)\n\
-         6:1: tcp.time_wiat: unknown key `time_wiat` (valid keys: time_wait, active_close, tw_reuse, tw_reuse_delay)\n\
+         6:1: tcp.time_wiat: unknown key `time_wiat` (valid keys: time_wait, active_close, tw_reuse, tw_reuse_delay, time_wait_timer, hz, timestamps)\n\
          11:42: workload.arrivals.rate: must be greater than 0, got -1",
     ),
     ("syntax-error", "3:10: invalid TOML: unclosed table, expected `]`"),
