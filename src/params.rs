@@ -81,11 +81,8 @@ fn convert(v: &DeValue<'_>, span: Range<usize>) -> Result<Node, ParamError> {
                 2 => text.strip_prefix("0b").unwrap_or(&text),
                 _ => &text,
             };
-            let parsed = if i.radix() == 10 {
-                digits.parse::<i64>()
-            } else {
-                i64::from_str_radix(digits, i.radix())
-            };
+            let parsed =
+                if i.radix() == 10 { digits.parse::<i64>() } else { i64::from_str_radix(digits, i.radix()) };
             Value::Integer(parsed.map_err(|_| bad_number(i.as_str()))?)
         }
         DeValue::Float(f) => {

@@ -372,6 +372,9 @@ pub(super) fn trace_secs(text: &str) -> Result<Nanos, String> {
     if !x.is_finite() || x < 0.0 {
         return Err(format!("`{text}` is not a time (seconds, 0 or more)"));
     }
+    if x > crate::time::secs(crate::time::MAX_DURATION) {
+        return Err(format!("`{text}` is longer than portsim's maximum duration (100 years)"));
+    }
     Ok(from_secs_f64(x))
 }
 

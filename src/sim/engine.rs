@@ -164,7 +164,7 @@ pub fn run(
             let closer = if c.client_closes { Closer::Client } else { Closer::Server };
             if let Some(ticket) = stack.close(c.key, now, closer, time_wait) {
                 seq += 1;
-                expiries.push_back((now + time_wait, seq, ticket));
+                expiries.push_back((now.saturating_add(time_wait), seq, ticket));
             }
         } else {
             if stack.remembered() >= forget_at {

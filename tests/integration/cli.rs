@@ -41,6 +41,10 @@ const INVALID: &[(&str, &str)] = &[
         "12:9: strategies[1].label: two strategies are labelled `bsd`: give one a different `label`",
     ),
     (
+        "duration-too-long",
+        "2:12: duration: `584y` is too long: portsim accepts durations up to 100 years (\"100y\")",
+    ),
+    (
         "empty-destinations",
         "3:16: destinations: at least one [[destinations]] entry is required, e.g. addr = \"192.0.2.10:443\"",
     ),
@@ -73,6 +77,10 @@ const INVALID: &[(&str, &str)] = &[
          11:42: workload.arrivals.rate: must be greater than 0, got -1",
     ),
     ("syntax-error", "3:10: invalid TOML: unclosed table, expected `]`"),
+    (
+        "time-wait-too-long",
+        "4:13: tcp.time_wait: `18446744073709551615ns` is too long: portsim accepts durations up to 100 years (\"100y\")",
+    ),
     ("too-many-addrs", "4:9: host.addrs: 300 addresses: at most 256 local addresses"),
     ("too-many-samples", "9:19: metrics.sample_interval: cuts the run into 3600000 rows: at most 1000000"),
     (
