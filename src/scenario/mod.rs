@@ -272,6 +272,10 @@ const TOP_KEYS: &[&str] = &[
     "predict",
 ];
 
+/// The longest scenario name: file systems take 255 bytes a name, and the staging folder and the
+/// sweep's point folders add to it.
+pub const MAX_NAME_BYTES: usize = 200;
+
 fn parse_params(
     mut doc: Params,
     origin: &str,
@@ -283,6 +287,14 @@ fn parse_params(
         return Err(
             doc.error("name", "must be a non-empty name without slashes (it names the output folder)")
         );
+    }
+    // It names a folder and its files: past 200 bytes or with a control character (a NUL)
+    // creating them fails, and that must be found here, not after simulating.
+    if name.len() > MAX_NAME_BYTES || name.chars().any(char::is_control) {
+        return Err(doc.error(
+            "name",
+            format!("must be at most {MAX_NAME_BYTES} bytes without control characters (it names the output folder)"),
+        ));
     }
     let description = doc.string("description")?.unwrap_or_default();
     let seed = doc.u64_in("seed", 1, 0, u64::MAX >> 1)?;
@@ -462,6 +474,7 @@ fn parse_params(
     let mut ranges: Vec<PortRange> = s.strategies.iter().map(|x| s.effective(x).range).collect();
     ranges.extend(s.socket.local_range);
     check_reserved_in_range(&reserved_spans, &ranges)?;
+    check_some_port_left(&s, &reserved_spans)?;
     Ok(s)
 }
 
@@ -574,6 +587,32 @@ fn check_reserved_in_range(spans: &ReservedSpans, ranges: &[PortRange]) -> Resul
                 message: format!(
                     "port {port} is outside the port range {}: reserving it does nothing (remove it, or widen ports.range)",
                     names.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Every strategy must keep a port to hand out in the range it runs with: its own `stack`
+/// range, else `[ports] range`, else its OS profile's, so a reservation that covers a range no
+/// one wrote down is caught too (without this every attempt failed).
+fn check_some_port_left(s: &Scenario, spans: &ReservedSpans) -> Result<(), ParamError> {
+    let Some(first) = spans.spans.first() else { return Ok(()) };
+    let span = first.1.start..spans.spans.last().map_or(first.1.end, |l| l.1.end);
+    // A `[workload] socket` local_range replaces the strategies' ranges for its sockets.
+    let ranges: Vec<(&str, PortRange)> = match s.socket.local_range {
+        Some(r) => vec![("the sockets' local_range", r)],
+        None => s.strategies.iter().map(|x| (x.label.as_str(), s.effective(x).range)).collect(),
+    };
+    for (who, r) in ranges {
+        if s.ports.reserved.count_in(r) == r.len() {
+            let who = if who.starts_with("the ") { who.to_string() } else { format!("strategy `{who}`") };
+            return Err(ParamError {
+                key: spans.key.clone(),
+                span: Some(span),
+                message: format!(
+                    "reserves every port of the range {r} that {who} uses: nothing is left to allocate"
                 ),
             });
         }

@@ -52,11 +52,25 @@ const INVALID: &[(&str, &str)] = &[
         "missing-trace",
         "4:40: workload.arrivals.file: cannot read trace tests/invalid_scenarios/no-such-trace.csv: No such file or directory (os error 2)",
     ),
+    (
+        "name-too-long",
+        "1:8: name: must be at most 200 bytes without control characters (it names the output folder)",
+    ),
+    (
+        "name-with-nul",
+        "1:8: name: must be at most 200 bytes without control characters (it names the output folder)",
+    ),
     ("negative-rate", "6:43: workload.arrivals.rate: must be greater than 0, got -5"),
     (
         "no-strategies",
         "1:1: strategies: at least one [[strategies]] entry is required, e.g. name = \"random-start\" (see `portsim strategies`)",
     ),
+    (
+        "plus-port",
+        "4:9: ports.range: `+40000` is not a port number (1-65535)\n\
+         6:8: destinations[0].addr: `+443` is not a port number (1-65535)",
+    ),
+    ("plus-prefix", "4:10: destinations[0].prefix: `/+24` is not a prefix length (0-32)"),
     ("port-too-big", "4:8: destinations[0].addr: port 70000 is out of range (ports are 1-65535)"),
     ("port-zero", "4:9: ports.range: port 0 is not a port (ports are 1-65535)"),
     (
@@ -64,6 +78,10 @@ const INVALID: &[(&str, &str)] = &[
         "4:9: destinations[0].count: 300 addresses do not fit in 198.51.100.0/24 (256 addresses)",
     ),
     ("range-min-over-max", "4:9: ports.range: the range is empty: min 60999 > max 32768"),
+    (
+        "reserved-every-effective-port",
+        "4:13: ports.reserved: reserves every port of the range 40000-40010 that strategy `bsd` uses: nothing is left to allocate",
+    ),
     (
         "reserved-outside-range",
         "5:20: ports.reserved: port 61000 is outside the port range 32768-60999: reserving it does nothing (remove it, or widen ports.range)",
