@@ -35,23 +35,7 @@ use serde_json::json;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-/// Set by Ctrl-C: stop handing out tasks.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Installs the Ctrl-C handler once per process: the first Ctrl-C asks the sweep to stop and
-/// keep what is done; a second one quits at once.
-fn install_interrupt_handler() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = ctrlc::set_handler(|| {
-            if INTERRUPTED.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        });
-    });
-}
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// One point of the grid: the value of every swept key, and its scenario.
 #[derive(Clone, Debug)]
@@ -268,7 +252,7 @@ pub fn run_tasks(
         for _ in 0..workers {
             scope.spawn(|_| {
                 loop {
-                    if INTERRUPTED.load(Ordering::SeqCst) {
+                    if crate::report::stop_requested() {
                         return;
                     }
                     let Some(&i) = selected.get(next.fetch_add(1, Ordering::SeqCst)) else { return };
@@ -287,8 +271,11 @@ pub fn run_tasks(
             });
         }
     });
-    let interrupted = INTERRUPTED.load(Ordering::SeqCst);
-    let results = results.into_iter().map(|m| m.into_inner().expect("no panics while holding it")).collect();
+    let results: Vec<Option<Measured>> =
+        results.into_iter().map(|m| m.into_inner().expect("no panics while holding it")).collect();
+    // Interrupted means work is missing: a Ctrl-C after the last task finished loses nothing,
+    // and the sweep it stopped is complete.
+    let interrupted = crate::report::stop_requested() && selected.iter().any(|&i| results[i].is_none());
     (results, interrupted)
 }
 
@@ -667,10 +654,14 @@ pub fn execute(args: SweepArgs) -> Result<Status> {
         None => format!("sweep {}: {} points", plan.name, plan.points.len()),
     };
     let bar = progress_bar(plan.simulated_ns(&all, &selected), what);
-    install_interrupt_handler();
-    INTERRUPTED.store(false, Ordering::SeqCst);
+    // The first Ctrl-C (or SIGTERM) stops handing out tasks and keeps the finished points; a
+    // second one quits at once, removing the unpublished output.
+    crate::report::install_signal_handler();
+    crate::report::handle_first_interrupt(true);
     let tick = |ns: u64| bar.inc(ns);
     let (results, interrupted) = run_tasks(&pool, &plan.points, &all, &selected, &tick);
+    // Writing: a signal now removes the unpublished output and ends the process.
+    crate::report::handle_first_interrupt(false);
     bar.finish_and_clear();
     let dir = args.out.clone().unwrap_or_else(|| plan.default_dir());
     if let Some(s) = shard {
