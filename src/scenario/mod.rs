@@ -180,6 +180,42 @@ impl Scenario {
     }
 }
 
+/// The largest scenario file portsim reads: the biggest shipped one is a few KB.
+pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
+
+/// Reads a scenario file as a bounded stream: a regular file (not `/dev/zero`, a FIFO or a
+/// folder) of at most [`MAX_SCENARIO_BYTES`], in UTF-8. Errors name the file, and the line and
+/// column of the first invalid byte.
+pub fn read_scenario_text(path: &Path) -> Result<String, ScenarioError> {
+    use std::io::Read;
+    let origin = path.display().to_string();
+    let whole = |m: String| ScenarioError::whole(&origin, m);
+    let meta = std::fs::metadata(path).map_err(|e| whole(format!("cannot read the scenario: {e}")))?;
+    if !meta.is_file() {
+        return Err(whole("cannot read the scenario: not a regular file".into()));
+    }
+    let file = std::fs::File::open(path).map_err(|e| whole(format!("cannot read the scenario: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SCENARIO_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| whole(format!("cannot read the scenario: {e}")))?;
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(whole(format!(
+            "the scenario is larger than {MAX_SCENARIO_BYTES} bytes: is it the right file?"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let valid = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
+        ScenarioError {
+            origin: origin.clone(),
+            position: Some(error::line_col(&valid, at)),
+            key: String::new(),
+            message: "the scenario is not UTF-8 text (TOML files are)".into(),
+        }
+    })
+}
+
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     load_with(path, &Registry::builtin())
@@ -188,8 +224,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// [`load`], with the strategies of `registry` (yours added to the built-in ones).
 pub fn load_with(path: &Path, registry: &Registry) -> Result<Scenario, ScenarioError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ScenarioError::whole(&origin, format!("cannot read the scenario: {e}")))?;
+    let text = read_scenario_text(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     parse_with(&text, &origin, base, registry)
 }

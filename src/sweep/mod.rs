@@ -557,8 +557,7 @@ impl Plan {
         // Bad arguments are reported before an unreadable file.
         check_arguments(&args.vary, args.seeds)?;
         let origin = args.scenario.display().to_string();
-        let text = std::fs::read_to_string(&args.scenario)
-            .map_err(|e| anyhow!("{origin}: cannot read the scenario: {e}"))?;
+        let text = crate::scenario::read_scenario_text(&args.scenario).map_err(|e| anyhow!("{e}"))?;
         let base_dir = args.scenario.parent().unwrap_or(Path::new(".")).to_path_buf();
         Plan::new(text, origin, base_dir, args.vary.clone(), args.only.clone(), args.seeds)
     }

@@ -65,6 +65,7 @@ const INVALID: &[(&str, &str)] = &[
         "no-strategies",
         "1:1: strategies: at least one [[strategies]] entry is required, e.g. name = \"random-start\" (see `portsim strategies`)",
     ),
+    ("not-utf8", "2:13: the scenario is not UTF-8 text (TOML files are)"),
     (
         "plus-port",
         "4:9: ports.range: `+40000` is not a port number (1-65535)\n\
@@ -434,4 +435,24 @@ fn trace_rows_past_the_duration_are_a_warning_with_their_count() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains(&warning));
+}
+
+/// Special files and huge files are refused before anything is read whole: `portsim check
+/// /dev/zero` used to read until memory ran out.
+#[test]
+fn special_and_huge_files_are_refused_with_the_limit() {
+    for path in ["/dev/zero", "/tmp"] {
+        let out = portsim().args(["check", path]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{path}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim_end(), format!("error: {path}: cannot read the scenario: not a regular file"));
+        let run = portsim().args(["run", path, "--out", "target/never-written"]).output().unwrap();
+        assert_eq!(run.status.code(), Some(2), "{path}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, "#".repeat(2 << 20)).unwrap();
+    let out = portsim().arg("check").arg(&big).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("larger than 1048576 bytes"));
 }
