@@ -5,6 +5,7 @@ mod cli;
 mod closed_forms;
 mod exact_sequences;
 mod figures;
+mod fuzz;
 mod interrupts;
 mod library_api;
 mod os_profiles;
