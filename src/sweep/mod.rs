@@ -28,7 +28,7 @@ use crate::params::Value;
 use crate::report::Staged;
 use crate::scenario::{self, Scenario};
 use crate::sim::{self, DestinationTable, RunOptions};
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::json;
@@ -639,10 +639,7 @@ fn progress_bar(total: u64, message: String) -> ProgressBar {
 pub fn execute(args: SweepArgs) -> Result<Status> {
     let plan = Plan::from_args(&args)?;
     let shard = args.shard.as_deref().map(|s| Shard::from_arg(s, &|k| std::env::var(k).ok())).transpose()?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .context("cannot start worker threads")?;
+    let pool = crate::commands::worker_pool(args.threads)?;
     let all = plan.tasks();
     let selected: Vec<usize> = match shard {
         Some(s) => s.task_indices(all.len()),

@@ -456,3 +456,24 @@ fn special_and_huge_files_are_refused_with_the_limit() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("larger than 1048576 bytes"));
 }
+
+/// `--threads` is bounded: 100,000 used to abort the process.
+#[test]
+fn threads_are_bounded() {
+    for cmd in [
+        &["run", "scenarios/quickstart.toml"][..],
+        &["sweep", "scenarios/quickstart.toml", "--vary", "workload.arrivals.rate=1,2"],
+    ] {
+        let out = portsim()
+            .args(cmd)
+            .args(["--threads", "100000", "--out", "target/never-written"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).trim_end(),
+            "error: --threads 100000: at most 1024 worker threads (results do not depend on it)"
+        );
+    }
+    assert!(!Path::new("target/never-written").exists());
+}
