@@ -156,7 +156,7 @@ impl Collector {
             time_wait: stack.time_wait(),
             peak_held_toward_one_destination: stack.take_peak_held(),
         });
-        self.next_sample += self.interval;
+        self.next_sample = self.next_sample.saturating_add(self.interval);
     }
 
     /// One attempt at `now` that examined `candidates` ports in all.

@@ -250,6 +250,42 @@ impl Scenario {
     }
 }
 
+/// The largest scenario file portsim reads: the biggest shipped one is a few KB.
+pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
+
+/// Reads a scenario file as a bounded stream: a regular file (not `/dev/zero`, a FIFO or a
+/// folder) of at most [`MAX_SCENARIO_BYTES`], in UTF-8. Errors name the file, and the line and
+/// column of the first invalid byte.
+pub fn read_scenario_text(path: &Path) -> Result<String, ScenarioError> {
+    use std::io::Read;
+    let origin = path.display().to_string();
+    let whole = |m: String| ScenarioError::whole(&origin, m);
+    let meta = std::fs::metadata(path).map_err(|e| whole(format!("cannot read the scenario: {e}")))?;
+    if !meta.is_file() {
+        return Err(whole("cannot read the scenario: not a regular file".into()));
+    }
+    let file = std::fs::File::open(path).map_err(|e| whole(format!("cannot read the scenario: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SCENARIO_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| whole(format!("cannot read the scenario: {e}")))?;
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(whole(format!(
+            "the scenario is larger than {MAX_SCENARIO_BYTES} bytes: is it the right file?"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let valid = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
+        ScenarioError {
+            origin: origin.clone(),
+            position: Some(error::line_col(&valid, at)),
+            key: String::new(),
+            message: "the scenario is not UTF-8 text (TOML files are)".into(),
+        }
+    })
+}
+
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     load_with(path, &Registry::builtin())
@@ -258,8 +294,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// [`load`], with the strategies of `registry` (yours added to the built-in ones).
 pub fn load_with(path: &Path, registry: &Registry) -> Result<Scenario, ScenarioError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ScenarioError::whole(&origin, format!("cannot read the scenario: {e}")))?;
+    let text = read_scenario_text(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     parse_with(&text, &origin, base, registry)
 }
@@ -342,6 +377,10 @@ const TOP_KEYS: &[&str] = &[
     "predict",
 ];
 
+/// The longest scenario name: file systems take 255 bytes a name, and the staging folder and the
+/// sweep's point folders add to it.
+pub const MAX_NAME_BYTES: usize = 200;
+
 fn parse_params(
     mut doc: Params,
     origin: &str,
@@ -353,6 +392,14 @@ fn parse_params(
         return Err(
             doc.error("name", "must be a non-empty name without slashes (it names the output folder)")
         );
+    }
+    // It names a folder and its files: past 200 bytes or with a control character (a NUL)
+    // creating them fails, and that must be found here, not after simulating.
+    if name.len() > MAX_NAME_BYTES || name.chars().any(char::is_control) {
+        return Err(doc.error(
+            "name",
+            format!("must be at most {MAX_NAME_BYTES} bytes without control characters (it names the output folder)"),
+        ));
     }
     let description = doc.string("description")?.unwrap_or_default();
     let seed = doc.u64_in("seed", 1, 0, u64::MAX >> 1)?;
@@ -566,6 +613,7 @@ fn parse_params(
     let mut ranges: Vec<PortRange> = s.strategies.iter().map(|x| s.effective(x).range).collect();
     ranges.extend(s.socket.local_range);
     check_reserved_in_range(&reserved_spans, &ranges)?;
+    check_some_port_left(&s, &reserved_spans)?;
     Ok(s)
 }
 
@@ -682,6 +730,32 @@ fn check_reserved_in_range(spans: &ReservedSpans, ranges: &[PortRange]) -> Resul
                 message: format!(
                     "port {port} is outside the port range {}: reserving it does nothing (remove it, or widen ports.range)",
                     names.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Every strategy must keep a port to hand out in the range it runs with: its own `stack`
+/// range, else `[ports] range`, else its OS profile's, so a reservation that covers a range no
+/// one wrote down is caught too (without this every attempt failed).
+fn check_some_port_left(s: &Scenario, spans: &ReservedSpans) -> Result<(), ParamError> {
+    let Some(first) = spans.spans.first() else { return Ok(()) };
+    let span = first.1.start..spans.spans.last().map_or(first.1.end, |l| l.1.end);
+    // A `[workload] socket` local_range replaces the strategies' ranges for its sockets.
+    let ranges: Vec<(&str, PortRange)> = match s.socket.local_range {
+        Some(r) => vec![("the sockets' local_range", r)],
+        None => s.strategies.iter().map(|x| (x.label.as_str(), s.effective(x).range)).collect(),
+    };
+    for (who, r) in ranges {
+        if s.ports.reserved.count_in(r) == r.len() {
+            let who = if who.starts_with("the ") { who.to_string() } else { format!("strategy `{who}`") };
+            return Err(ParamError {
+                key: spans.key.clone(),
+                span: Some(span),
+                message: format!(
+                    "reserves every port of the range {r} that {who} uses: nothing is left to allocate"
                 ),
             });
         }

@@ -235,7 +235,7 @@ pub fn run(
                 seq += 1;
                 let end = match wheel {
                     Some(w) => w.expiry(now, length),
-                    None => now + length,
+                    None => now.saturating_add(length),
                 };
                 expiries[class].push_back((end, seq, ticket));
             }

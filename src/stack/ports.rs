@@ -88,7 +88,11 @@ impl fmt::Display for PortRange {
 }
 
 fn parse_port(text: &str) -> Result<u16, String> {
-    let v: u64 = text.parse().map_err(|_| format!("`{text}` is not a port number (1-65535)"))?;
+    // Digits only: Rust's integer parse takes a leading `+`, which no kernel or tool writes.
+    let v: u64 = Some(text)
+        .filter(|t| t.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| format!("`{text}` is not a port number (1-65535)"))?;
     match v {
         0 => Err("port 0 is not a port (ports are 1-65535)".into()),
         1..=65535 => Ok(v as u16),

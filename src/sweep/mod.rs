@@ -28,30 +28,14 @@ use crate::params::Value;
 use crate::report::Staged;
 use crate::scenario::{self, Scenario};
 use crate::sim::{self, DestinationTable, RunOptions};
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-/// Set by Ctrl-C: stop handing out tasks.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Installs the Ctrl-C handler once per process: the first Ctrl-C asks the sweep to stop and
-/// keep what is done; a second one quits at once.
-fn install_interrupt_handler() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = ctrlc::set_handler(|| {
-            if INTERRUPTED.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        });
-    });
-}
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// One point of the grid: the value of every swept key, and its scenario.
 #[derive(Clone, Debug)]
@@ -275,7 +259,7 @@ pub fn run_tasks(
         for _ in 0..workers {
             scope.spawn(|_| {
                 loop {
-                    if INTERRUPTED.load(Ordering::SeqCst) {
+                    if crate::report::stop_requested() {
                         return;
                     }
                     let Some(&i) = selected.get(next.fetch_add(1, Ordering::SeqCst)) else { return };
@@ -294,8 +278,11 @@ pub fn run_tasks(
             });
         }
     });
-    let interrupted = INTERRUPTED.load(Ordering::SeqCst);
-    let results = results.into_iter().map(|m| m.into_inner().expect("no panics while holding it")).collect();
+    let results: Vec<Option<Measured>> =
+        results.into_iter().map(|m| m.into_inner().expect("no panics while holding it")).collect();
+    // Interrupted means work is missing: a Ctrl-C after the last task finished loses nothing,
+    // and the sweep it stopped is complete.
+    let interrupted = crate::report::stop_requested() && selected.iter().any(|&i| results[i].is_none());
     (results, interrupted)
 }
 
@@ -614,8 +601,7 @@ impl Plan {
         // Bad arguments are reported before an unreadable file.
         check_arguments(&args.vary, args.seeds)?;
         let origin = args.scenario.display().to_string();
-        let text = std::fs::read_to_string(&args.scenario)
-            .map_err(|e| anyhow!("{origin}: cannot read the scenario: {e}"))?;
+        let text = crate::scenario::read_scenario_text(&args.scenario).map_err(|e| anyhow!("{e}"))?;
         let base_dir = args.scenario.parent().unwrap_or(Path::new(".")).to_path_buf();
         Plan::new(text, origin, base_dir, args.vary.clone(), args.only.clone(), args.seeds)
     }
@@ -697,10 +683,7 @@ fn progress_bar(total: u64, message: String) -> ProgressBar {
 pub fn execute(args: SweepArgs) -> Result<Status> {
     let plan = Plan::from_args(&args)?;
     let shard = args.shard.as_deref().map(|s| Shard::from_arg(s, &|k| std::env::var(k).ok())).transpose()?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .context("cannot start worker threads")?;
+    let pool = crate::commands::worker_pool(args.threads)?;
     let all = plan.tasks();
     let selected: Vec<usize> = match shard {
         Some(s) => s.task_indices(all.len()),
@@ -711,10 +694,14 @@ pub fn execute(args: SweepArgs) -> Result<Status> {
         None => format!("sweep {}: {} points", plan.name, plan.points.len()),
     };
     let bar = progress_bar(plan.simulated_ns(&all, &selected), what);
-    install_interrupt_handler();
-    INTERRUPTED.store(false, Ordering::SeqCst);
+    // The first Ctrl-C (or SIGTERM) stops handing out tasks and keeps the finished points; a
+    // second one quits at once, removing the unpublished output.
+    crate::report::install_signal_handler();
+    crate::report::handle_first_interrupt(true);
     let tick = |ns: u64| bar.inc(ns);
     let (results, interrupted) = run_tasks(&pool, &plan.points, &all, &selected, &tick);
+    // Writing: a signal now removes the unpublished output and ends the process.
+    crate::report::handle_first_interrupt(false);
     bar.finish_and_clear();
     let dir = args.out.clone().unwrap_or_else(|| plan.default_dir());
     if let Some(s) = shard {

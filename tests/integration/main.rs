@@ -5,6 +5,8 @@ mod cli;
 mod closed_forms;
 mod exact_sequences;
 mod figures;
+mod fuzz;
+mod interrupts;
 mod kernel_stack;
 mod library_api;
 mod os_profiles;
