@@ -174,7 +174,7 @@ impl Device {
     fn pick(&mut self, flow: &Flow) -> Option<u16> {
         let req = Request::connect(flow, self.now, self.stack.range());
         let check = StackCheck { stack: &self.stack, flow, now: self.now };
-        self.selector.select(&req, &check).port
+        self.selector.select_stack(&req, &check).port
     }
 
     /// The host connects to `addr:port` at time `at` (after running its own traffic up to

@@ -275,9 +275,9 @@ pub fn run(
                 };
                 let bind_first = socket.mode == SocketMode::BindThenConnect;
                 let sel = if bind_first {
-                    strategy.select(&req, &BindCheck { stack: &stack, local_index: local })
+                    strategy.select_bind(&req, &BindCheck { stack: &stack, local_index: local })
                 } else {
-                    strategy.select(&req, &StackCheck { stack: &stack, flow: &flow, now })
+                    strategy.select_stack(&req, &StackCheck { stack: &stack, flow: &flow, now })
                 };
                 candidates = candidates.saturating_add(sel.candidates);
                 // A forced port opens unless its own 4-tuple is taken: the SYN would then land

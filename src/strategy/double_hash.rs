@@ -220,7 +220,13 @@ impl<R: Rng + Send> DoubleHash<R> {
 }
 
 impl<R: Rng + Send> PortSelector for DoubleHash<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+    select_via_generic!();
+}
+
+impl<R: Rng + Send> DoubleHash<R> {
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         let min = req.range.lo();
         let n = req.range.len();
         let window = self.rekey.window(req.now);

@@ -82,10 +82,10 @@ impl Scan {
 
     /// One pass from `low + offset`: `remaining / step` positions, wrapping by `remaining` when a
     /// port reaches `high`. Returns the port and the kernel's `i` for it.
-    pub(super) fn pass(
+    pub(super) fn pass<C: PortCheck + ?Sized>(
         &self,
         offset: u32,
-        check: &dyn PortCheck,
+        check: &C,
         candidates: &mut u32,
     ) -> Option<(u16, u32)> {
         let mut port = self.low.wrapping_add(offset);
@@ -106,10 +106,10 @@ impl Scan {
 
     /// `__inet_hash_connect()`'s passes: from `offset`, then (with step 2) from `offset + 1`,
     /// the other parity, unless the first pass was already the odd one.
-    pub(super) fn connect(
+    pub(super) fn connect<C: PortCheck + ?Sized>(
         &self,
         mut offset: u32,
-        check: &dyn PortCheck,
+        check: &C,
         candidates: &mut u32,
     ) -> Option<(u16, u32)> {
         loop {
@@ -170,9 +170,9 @@ pub(super) enum BindDraw {
 /// `inet_csk_find_open_port()` (4.6+): a random odd offset in `[0, remaining)`, the odd pass
 /// first, then `offset - 1`, the even one. With `SO_REUSEADDR` (`so_reuseaddr`) the lower half
 /// of the range is tried first, then the upper half. Nothing is remembered between calls.
-pub(super) fn find_open_port<R: Rng>(
+pub(super) fn find_open_port<R: Rng, C: PortCheck + ?Sized>(
     req: &Request<'_>,
-    check: &dyn PortCheck,
+    check: &C,
     rng: &mut R,
     draw: BindDraw,
     so_reuseaddr: bool,
@@ -380,7 +380,13 @@ impl<R: Rng + Send> Linux<R> {
 }
 
 impl<R: Rng + Send> PortSelector for Linux<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+    select_via_generic!();
+}
+
+impl<R: Rng + Send> Linux<R> {
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         if is_bind(req) {
             return find_open_port(req, check, &mut self.rng, BindDraw::Below, self.cfg.so_reuseaddr);
         }

@@ -115,7 +115,13 @@ impl<R: Rng + Send> Linux512<R> {
 }
 
 impl<R: Rng + Send> PortSelector for Linux512<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+    select_via_generic!();
+}
+
+impl<R: Rng + Send> Linux512<R> {
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         if is_bind(req) {
             return find_open_port(req, check, &mut self.rng, BindDraw::Modulo, false);
         }

@@ -131,7 +131,13 @@ impl<R: Rng + Send> LinuxLegacy<R> {
 }
 
 impl<R: Rng + Send> PortSelector for LinuxLegacy<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+    select_via_generic!();
+}
+
+impl<R: Rng + Send> LinuxLegacy<R> {
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         let (lo, hi) = (u32::from(req.range.lo()), u32::from(req.range.hi()));
         match (self.cfg.era, is_bind(req)) {
             (LegacyEra::V4_6, true) => find_open_port(req, check, &mut self.rng, BindDraw::Modulo, false),

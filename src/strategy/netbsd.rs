@@ -322,12 +322,18 @@ impl<R: Rng + Send> NetBsd<R> {
 /// `*port = lastport - 1` and success: a port nobody checked, usually busy (and, `lastport`
 /// being a `uint16_t`, outside the range when the last port was its lower end).
 impl<R: Rng + Send> PortSelector for NetBsd<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+    select_via_generic!();
+}
+
+impl<R: Rng + Send> NetBsd<R> {
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         let sel = match &mut self.inner {
-            Inner::Bsd(s) => return s.select(req, check),
-            Inner::RandomStart(s) => s.select(req, check),
-            Inner::RandomPick(s) => s.select(req, check),
-            Inner::Own(o) => o.select(req, check),
+            Inner::Bsd(s) => return s.select_generic(req, check),
+            Inner::RandomStart(s) => s.select_generic(req, check),
+            Inner::RandomPick(s) => s.select_generic(req, check),
+            Inner::Own(o) => o.select_generic(req, check),
         };
         let sel = match sel.port {
             Some(_) => sel,
@@ -342,7 +348,7 @@ impl<R: Rng + Send> PortSelector for NetBsd<R> {
 }
 
 impl<R: Rng + Send> Own<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+    fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         let min = u32::from(req.range.lo());
         let n = req.range.len();
         let mut examined = 0;

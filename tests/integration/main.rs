@@ -3,6 +3,7 @@
 mod capacity;
 mod cli;
 mod closed_forms;
+mod entry_points;
 mod exact_sequences;
 mod figures;
 mod fuzz;
