@@ -67,7 +67,7 @@ fn mean_candidates(name: &str, req: &Request<'_>, check: &StackCheck<'_>) -> (f6
     let mut total = 0u64;
     let mut exhausted = 0;
     for _ in 0..CANDIDATE_SAMPLE {
-        let s = sel.select(req, check);
+        let s = sel.select_stack(req, check);
         total += u64::from(s.candidates);
         exhausted += u32::from(s.port.is_none());
     }
@@ -95,7 +95,7 @@ fn bench_select(c: &mut Criterion) {
             );
             let mut sel = selector(name);
             g.bench_function(BenchmarkId::from_parameter(format!("{pct}%")), |b| {
-                b.iter(|| sel.select(black_box(&req), black_box(&check)))
+                b.iter(|| sel.select_stack(black_box(&req), black_box(&check)))
             });
         }
         g.finish();

@@ -154,6 +154,7 @@ impl Inputs {
         match self.scope {
             Scope::FourTuple => self.destinations.saturating_mul(self.addrs),
             Scope::LocalPort => self.addrs,
+            Scope::HostWide => 1,
         }
     }
 
@@ -289,6 +290,10 @@ pub fn render(c: &Capacity, i: &Inputs) -> String {
             num(c.keys as f64),
             if c.keys == 1 { "" } else { "s" }
         ),
+        Scope::HostWide => {
+            "host-wide: one pool of n ports for the whole host, shared by every address and destination"
+                .to_string()
+        }
     };
     line(&mut out, "scope", keys);
     out.push('\n');

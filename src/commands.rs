@@ -66,6 +66,9 @@ pub fn strategies_text() -> String {
                 crate::time::secs(os.time_wait.unwrap_or(scenario::DEFAULT_TIME_WAIT)),
                 os.tw_reuse.unwrap_or(crate::stack::TwReuse::Off).name(),
             ));
+            crate::strategy::registry::stack_notes(&os)
+                .iter()
+                .for_each(|n| out.push_str(&format!("    {n}\n")));
         }
         if s.params.is_empty() {
             out.push_str("    parameters: none\n");
@@ -98,6 +101,9 @@ fn check(paths: &[PathBuf]) -> Result<Status> {
                     if s.destination_count() == 1 { "" } else { "s" },
                     crate::time::format_duration(s.duration),
                 ));
+                for n in scenario::kernel_notes(&s) {
+                    stdout::print(&format!("  note: {n}\n"));
+                }
             }
             Err(errors) => {
                 bad += 1;
@@ -166,13 +172,23 @@ fn output_dirs(args: &RunArgs, scenarios: &[Scenario]) -> Result<Vec<PathBuf>> {
 
 /// `portsim run`. With `--json`, one scenario prints its summary object and several print one
 /// array of them: either way stdout is one JSON document.
+/// The most worker threads `--threads` asks for: each reserves a stack, and 100,000 of them
+/// aborted the process instead of giving an error.
+pub const MAX_THREADS: usize = 1024;
+
+/// The worker pool for `--threads` (`None` or 0: one per core), bounded by [`MAX_THREADS`].
+pub fn worker_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    let n = threads.unwrap_or(0);
+    if n > MAX_THREADS {
+        anyhow::bail!("--threads {n}: at most {MAX_THREADS} worker threads (results do not depend on it)");
+    }
+    rayon::ThreadPoolBuilder::new().num_threads(n).build().context("cannot start worker threads")
+}
+
 fn run(args: RunArgs) -> Result<Status> {
     let scenarios = load_all(&args)?;
     let dirs = output_dirs(&args, &scenarios)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .context("cannot start worker threads")?;
+    let pool = worker_pool(args.threads)?;
     let several = scenarios.len() > 1;
     let json_array = args.json && several;
     if json_array {

@@ -8,6 +8,8 @@ use portsim::commands::{Status, execute};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // SIGINT and SIGTERM remove any unpublished output before the process ends.
+    portsim::report::install_signal_handler();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

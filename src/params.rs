@@ -71,15 +71,18 @@ fn convert(v: &DeValue<'_>, span: Range<usize>) -> Result<Node, ParamError> {
     let value = match v {
         DeValue::String(s) => Value::String(s.to_string()),
         DeValue::Integer(i) => {
-            let digits = i.as_str().replace('_', "");
-            let digits = digits.trim_start_matches(['0', 'x', 'o', 'b']).to_string();
-            let parsed = if digits.is_empty() {
-                Ok(0)
-            } else if i.radix() == 10 {
-                i.as_str().replace('_', "").parse::<i64>()
-            } else {
-                i64::from_str_radix(&digits, i.radix())
+            // The decoder may or may not keep the two-character prefix (`0x`, `0o`, `0b`):
+            // strip exactly that prefix, never a set of characters, which would also eat the
+            // leading `b` and `0` digits of `0xb00`.
+            let text = i.as_str().replace('_', "");
+            let digits = match i.radix() {
+                16 => text.strip_prefix("0x").unwrap_or(&text),
+                8 => text.strip_prefix("0o").unwrap_or(&text),
+                2 => text.strip_prefix("0b").unwrap_or(&text),
+                _ => &text,
             };
+            let parsed =
+                if i.radix() == 10 { digits.parse::<i64>() } else { i64::from_str_radix(digits, i.radix()) };
             Value::Integer(parsed.map_err(|_| bad_number(i.as_str()))?)
         }
         DeValue::Float(f) => {
@@ -487,6 +490,43 @@ mod tests {
         assert_eq!(p.u64_in("k", 1, 1, 5).unwrap_err().message, "0 is out of range: use 1 to 5");
         assert!(p.duration("d").unwrap_err().message.contains("not a duration"));
         assert_eq!(p.u64_in("h", 0, 0, 100).unwrap(), 31);
+    }
+
+    /// Every integer form TOML 1.0 allows, read to the value the spec gives it.
+    #[test]
+    fn every_toml_integer_form_reads_exactly() {
+        let cases: &[(&str, i64)] = &[
+            ("0", 0),
+            ("+0", 0),
+            ("-0", 0),
+            ("42", 42),
+            ("+99", 99),
+            ("-17", -17),
+            ("1_000", 1000),
+            ("5_349_221", 5_349_221),
+            ("9223372036854775807", i64::MAX),
+            ("-9223372036854775808", i64::MIN),
+            ("0xb00", 0xb00),
+            ("0xbad", 0xbad),
+            ("0x00b", 0xb),
+            ("0xDEADBEEF", 0xdead_beef),
+            ("0xdead_beef", 0xdead_beef),
+            ("0x0", 0),
+            ("0x7fffffffffffffff", i64::MAX),
+            ("0o0", 0),
+            ("0o01234567", 0o1234567),
+            ("0o755", 0o755),
+            ("0b0", 0),
+            ("0b1", 1),
+            ("0b0011", 3),
+            ("0b1101_0110", 0b1101_0110),
+        ];
+        for (text, want) in cases {
+            let mut p = Params::from_toml("t", &format!("v = {text}")).unwrap();
+            assert_eq!(p.take("v").unwrap().value, Value::Integer(*want), "{text}");
+        }
+        let e = Params::from_toml("t", "v = 0x8000000000000000").unwrap_err();
+        assert!(e.message.contains("not a number portsim can read"), "{}", e.message);
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub struct Collector {
     probes: CountHistogram,
     collisions_local: u64,
     collisions_remote: u64,
+    forced_reuse: u64,
     reuse_count: u64,
     reuse_within: u64,
     reuse_intervals: LogHistogram,
@@ -84,6 +85,7 @@ impl Collector {
             probes: CountHistogram::default(),
             collisions_local: 0,
             collisions_remote: 0,
+            forced_reuse: 0,
             reuse_count: 0,
             reuse_within: 0,
             reuse_intervals: LogHistogram::default(),
@@ -154,7 +156,7 @@ impl Collector {
             time_wait: stack.time_wait(),
             peak_held_toward_one_destination: stack.take_peak_held(),
         });
-        self.next_sample += self.interval;
+        self.next_sample = self.next_sample.saturating_add(self.interval);
     }
 
     /// One attempt at `now` that examined `candidates` ports in all.
@@ -201,6 +203,7 @@ impl Collector {
                 self.peak = self.peak.max(held_toward_dest);
                 self.port_usage[usize::from(port)] += 1;
                 self.collisions_remote += u64::from(opened.remote_collision);
+                self.forced_reuse += u64::from(opened.forced_reuse);
                 if let Some(closed) = opened.previous_close {
                     let gap = now.saturating_sub(closed);
                     self.reuse_count += 1;
@@ -295,7 +298,11 @@ impl Collector {
                 max: self.probes.max(),
                 histogram: self.probes.nonzero(),
             },
-            collisions: Collisions { local: self.collisions_local, remote: self.collisions_remote },
+            collisions: Collisions {
+                local: self.collisions_local,
+                remote: self.collisions_remote,
+                forced_reuse: self.forced_reuse,
+            },
             reuse: Reuse {
                 count: self.reuse_count,
                 within_threshold: self.reuse_within,

@@ -93,6 +93,9 @@ pub struct Collisions {
     pub local: u64,
     /// New connections whose 4-tuple the server still held in TIME_WAIT.
     pub remote: u64,
+    /// Connections opened on a port the allocator had found busy and handed out anyway
+    /// (NetBSD's non-`bsd` algorithms on exhaustion).
+    pub forced_reuse: u64,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -235,6 +238,7 @@ impl StrategySummary {
             "max_probes" => f64::from(self.probes.max),
             "collisions_local" => self.collisions.local as f64,
             "collisions_remote" => self.collisions.remote as f64,
+            "forced_reuse" => self.collisions.forced_reuse as f64,
             "reuse_count" => self.reuse.count as f64,
             "reuse_within_threshold" => self.reuse.within_threshold as f64,
             "occupancy_peak" => f64::from(self.occupancy.peak),

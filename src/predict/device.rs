@@ -83,6 +83,10 @@ impl Device {
             scope: settings.scope,
             tw_reuse: eff.tw_reuse,
             tw_reuse_delay: eff.tw_reuse_delay,
+            // The observer's view needs no TIME_WAIT grid: its hosts' TIME_WAITs are exact.
+            tw_reuse_ms_clock: false,
+            timestamps: eff.timestamps,
+            bind_conflict: eff.bind_conflict,
             local_addrs: scenario.addrs.len(),
             destinations: dests.len() + extra_destinations,
         });
@@ -170,7 +174,7 @@ impl Device {
     fn pick(&mut self, flow: &Flow) -> Option<u16> {
         let req = Request::connect(flow, self.now, self.stack.range());
         let check = StackCheck { stack: &self.stack, flow, now: self.now };
-        self.selector.select(&req, &check).port
+        self.selector.select_stack(&req, &check).port
     }
 
     /// The host connects to `addr:port` at time `at` (after running its own traffic up to

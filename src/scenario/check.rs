@@ -13,8 +13,7 @@ const MAX_ERRORS: usize = 50;
 /// Reads and validates `path`, returning the scenario or every error found in it.
 pub fn load_all_errors(path: &Path) -> Result<Scenario, Vec<ScenarioError>> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![ScenarioError::whole(&origin, format!("cannot read the scenario: {e}"))])?;
+    let text = super::read_scenario_text(path).map_err(|e| vec![e])?;
     let base = path.parent().unwrap_or(Path::new("."));
     let first = match parse(&text, &origin, base) {
         Ok(s) => return Ok(s),

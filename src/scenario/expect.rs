@@ -19,6 +19,7 @@ pub const METRICS: &[&str] = &[
     "max_probes",
     "collisions_local",
     "collisions_remote",
+    "forced_reuse",
     "reuse_count",
     "reuse_within_threshold",
     "occupancy_peak",

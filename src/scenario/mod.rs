@@ -5,6 +5,7 @@
 mod check;
 mod error;
 pub mod expect;
+mod notes;
 pub mod predict;
 mod trace;
 pub mod workload;
@@ -12,10 +13,11 @@ pub mod workload;
 pub use check::load_all_errors;
 pub use error::{ScenarioError, line_col};
 pub use expect::{Bound, Expectation};
+pub use notes::kernel_notes;
 pub use workload::{Arrivals, DestGroup, Lifetime, Popularity, SocketSpec, Trace, TraceRow};
 
 use crate::params::{ParamError, Params};
-use crate::stack::{PortRange, ReservedPorts, Scope, TwReuse};
+use crate::stack::{BindConflict, PortRange, ReservedPorts, Scope, TimeWaitTimer, TwReuse};
 use crate::strategy::registry::Registry;
 use crate::strategy::{StrategyConfig, StrategySpec};
 use crate::time::{NANOS_PER_SEC, Nanos};
@@ -27,6 +29,9 @@ pub const DEFAULT_RANGE: PortRange = PortRange::LINUX;
 pub const DEFAULT_TIME_WAIT: Nanos = 60 * NANOS_PER_SEC;
 pub const DEFAULT_TW_REUSE_DELAY: Nanos = NANOS_PER_SEC;
 pub const DEFAULT_REUSE_THRESHOLD: Nanos = 240 * NANOS_PER_SEC;
+/// `CONFIG_HZ` where a scenario asks for the timer wheel without saying: the common distribution
+/// kernels' (Debian, Ubuntu, Fedora; the 6.18 kernel portsim was checked on).
+pub const DEFAULT_HZ: u32 = 250;
 
 /// Which side closes first.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -40,6 +45,11 @@ pub enum ActiveClose {
 /// How a connection's local address is chosen when the host has several.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AddrChoice {
+    /// The default: `connect()` sockets take the source address the route gives, one per
+    /// destination (address `dest mod addrs`, as if the destinations were spread over one
+    /// route per address); bind-then-connect and bind-no-port sockets, which name an address
+    /// themselves, take them in turn.
+    Route,
     /// In turn, one connection each.
     RoundRobin,
     /// Uniformly at random (from the workload's stream).
@@ -55,6 +65,7 @@ pub struct PortSettings {
     pub range: Option<PortRange>,
     pub reserved: ReservedPorts,
     pub scope: Option<Scope>,
+    pub bind_conflict: Option<BindConflict>,
 }
 
 /// `[tcp]`.
@@ -64,6 +75,18 @@ pub struct TcpSettings {
     pub active_close: ActiveClose,
     pub tw_reuse: Option<TwReuse>,
     pub tw_reuse_delay: Option<Nanos>,
+    /// `"exact"` or `"wheel"` (None: the profile's).
+    pub time_wait_timer: Option<TimerKind>,
+    /// `CONFIG_HZ` of the wheel.
+    pub hz: Option<u32>,
+    pub timestamps: Option<bool>,
+}
+
+/// `time_wait_timer`: how TIME_WAIT ends, before `hz` is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerKind {
+    Exact,
+    Wheel,
 }
 
 /// `[metrics]`.
@@ -90,6 +113,9 @@ pub struct Scenario {
     pub ports: PortSettings,
     pub tcp: TcpSettings,
     pub addrs: Vec<Ipv4Addr>,
+    /// Each address's interface prefix length (`"10.0.0.1/24"`), if given: what NetBSD's
+    /// `in_localaddr()` calls on-link.
+    pub prefixes: Vec<Option<u8>>,
     pub addr_choice: AddrChoice,
     pub destinations: Vec<DestGroup>,
     pub arrivals: Arrivals,
@@ -113,6 +139,9 @@ pub struct StackOverrides {
     pub time_wait: Option<Nanos>,
     pub tw_reuse: Option<TwReuse>,
     pub tw_reuse_delay: Option<Nanos>,
+    pub time_wait_timer: Option<TimerKind>,
+    pub hz: Option<u32>,
+    pub bind_conflict: Option<BindConflict>,
 }
 
 /// The settings one strategy runs with, after profile defaults and scenario overrides.
@@ -120,9 +149,21 @@ pub struct StackOverrides {
 pub struct Effective {
     pub range: PortRange,
     pub scope: Scope,
+    /// TIME_WAIT toward an ordinary (remote) destination.
     pub time_wait: Nanos,
+    /// TIME_WAIT toward an on-link destination and from 127.0.0.1 (NetBSD's MSL classes; the
+    /// same as `time_wait` on every other system).
+    pub time_wait_on_link: Nanos,
+    pub time_wait_loopback: Nanos,
+    /// TIME_WAIT toward one of the host's own addresses (0 under FreeBSD's `nolocaltimewait`).
+    pub time_wait_to_self: Nanos,
+    pub timer: TimeWaitTimer,
     pub tw_reuse: TwReuse,
     pub tw_reuse_delay: Nanos,
+    pub timestamps: bool,
+    pub bind_conflict: BindConflict,
+    /// The scenario's reserved ports and the ones the profile's kernel always skips.
+    pub reserved: ReservedPorts,
 }
 
 impl Scenario {
@@ -131,12 +172,41 @@ impl Scenario {
     pub fn effective(&self, spec: &StrategySpec) -> Effective {
         let os = spec.config.os_defaults();
         let own = self.stack_overrides.get(&spec.label).copied().unwrap_or_default();
+        let set_time_wait = own.time_wait.or(self.tcp.time_wait);
+        let time_wait = set_time_wait.or(os.time_wait).unwrap_or(DEFAULT_TIME_WAIT);
+        // A TIME_WAIT the scenario sets applies to every destination class.
+        let (on_link, loopback) = match (set_time_wait, os.time_wait_classes) {
+            (None, Some((on_link, loopback))) => (on_link, loopback),
+            _ => (time_wait, time_wait),
+        };
+        let hz = own.hz.or(self.tcp.hz).or(os.hz).unwrap_or(DEFAULT_HZ);
+        let timer = match own.time_wait_timer.or(self.tcp.time_wait_timer) {
+            Some(TimerKind::Exact) => TimeWaitTimer::Exact,
+            Some(TimerKind::Wheel) => TimeWaitTimer::Wheel { hz },
+            None if os.hz.is_some() => TimeWaitTimer::Wheel { hz },
+            None => TimeWaitTimer::Exact,
+        };
         Effective {
             range: own.range.or(self.ports.range).or(os.range).unwrap_or(DEFAULT_RANGE),
             scope: own.scope.or(self.ports.scope).or(os.scope).unwrap_or(Scope::FourTuple),
-            time_wait: own.time_wait.or(self.tcp.time_wait).or(os.time_wait).unwrap_or(DEFAULT_TIME_WAIT),
+            time_wait,
+            time_wait_on_link: on_link,
+            time_wait_loopback: loopback,
+            time_wait_to_self: if os.no_local_time_wait { 0 } else { time_wait },
+            timer,
             tw_reuse: own.tw_reuse.or(self.tcp.tw_reuse).or(os.tw_reuse).unwrap_or(TwReuse::Off),
             tw_reuse_delay: own.tw_reuse_delay.or(self.tcp.tw_reuse_delay).unwrap_or(DEFAULT_TW_REUSE_DELAY),
+            timestamps: self.tcp.timestamps.unwrap_or(true),
+            bind_conflict: own
+                .bind_conflict
+                .or(self.ports.bind_conflict)
+                .or(os.bind_conflict)
+                .unwrap_or(BindConflict::AddressPort),
+            reserved: {
+                let mut r = self.ports.reserved.clone();
+                os.reserved.iter().for_each(|&p| r.insert(p));
+                r
+            },
         }
     }
 
@@ -180,6 +250,42 @@ impl Scenario {
     }
 }
 
+/// The largest scenario file portsim reads: the biggest shipped one is a few KB.
+pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
+
+/// Reads a scenario file as a bounded stream: a regular file (not `/dev/zero`, a FIFO or a
+/// folder) of at most [`MAX_SCENARIO_BYTES`], in UTF-8. Errors name the file, and the line and
+/// column of the first invalid byte.
+pub fn read_scenario_text(path: &Path) -> Result<String, ScenarioError> {
+    use std::io::Read;
+    let origin = path.display().to_string();
+    let whole = |m: String| ScenarioError::whole(&origin, m);
+    let meta = std::fs::metadata(path).map_err(|e| whole(format!("cannot read the scenario: {e}")))?;
+    if !meta.is_file() {
+        return Err(whole("cannot read the scenario: not a regular file".into()));
+    }
+    let file = std::fs::File::open(path).map_err(|e| whole(format!("cannot read the scenario: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SCENARIO_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| whole(format!("cannot read the scenario: {e}")))?;
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(whole(format!(
+            "the scenario is larger than {MAX_SCENARIO_BYTES} bytes: is it the right file?"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let valid = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
+        ScenarioError {
+            origin: origin.clone(),
+            position: Some(error::line_col(&valid, at)),
+            key: String::new(),
+            message: "the scenario is not UTF-8 text (TOML files are)".into(),
+        }
+    })
+}
+
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     load_with(path, &Registry::builtin())
@@ -188,8 +294,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// [`load`], with the strategies of `registry` (yours added to the built-in ones).
 pub fn load_with(path: &Path, registry: &Registry) -> Result<Scenario, ScenarioError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ScenarioError::whole(&origin, format!("cannot read the scenario: {e}")))?;
+    let text = read_scenario_text(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     parse_with(&text, &origin, base, registry)
 }
@@ -272,6 +377,10 @@ const TOP_KEYS: &[&str] = &[
     "predict",
 ];
 
+/// The longest scenario name: file systems take 255 bytes a name, and the staging folder and the
+/// sweep's point folders add to it.
+pub const MAX_NAME_BYTES: usize = 200;
+
 fn parse_params(
     mut doc: Params,
     origin: &str,
@@ -284,6 +393,14 @@ fn parse_params(
             doc.error("name", "must be a non-empty name without slashes (it names the output folder)")
         );
     }
+    // It names a folder and its files: past 200 bytes or with a control character (a NUL)
+    // creating them fails, and that must be found here, not after simulating.
+    if name.len() > MAX_NAME_BYTES || name.chars().any(char::is_control) {
+        return Err(doc.error(
+            "name",
+            format!("must be at most {MAX_NAME_BYTES} bytes without control characters (it names the output folder)"),
+        ));
+    }
     let description = doc.string("description")?.unwrap_or_default();
     let seed = doc.u64_in("seed", 1, 0, u64::MAX >> 1)?;
     let duration = doc.required_positive_duration("duration")?;
@@ -295,7 +412,7 @@ fn parse_params(
     let (ports, reserved_spans) = match doc.table("ports")? {
         Some(p) => parse_ports(p)?,
         None => (
-            PortSettings { range: None, reserved: ReservedPorts::new(), scope: None },
+            PortSettings { range: None, reserved: ReservedPorts::new(), scope: None, bind_conflict: None },
             ReservedSpans { key: "ports.reserved".into(), spans: Vec::new() },
         ),
     };
@@ -306,11 +423,14 @@ fn parse_params(
             active_close: ActiveClose::Client,
             tw_reuse: None,
             tw_reuse_delay: None,
+            time_wait_timer: None,
+            hz: None,
+            timestamps: None,
         },
     };
-    let (addrs, addr_choice) = match doc.table("host")? {
+    let (addrs, prefixes, addr_choice) = match doc.table("host")? {
         Some(p) => parse_host(p)?,
-        None => (vec![Ipv4Addr::new(10, 0, 0, 1)], AddrChoice::RoundRobin),
+        None => (vec![Ipv4Addr::new(10, 0, 0, 1)], vec![None], AddrChoice::Route),
     };
 
     let mut workload = doc
@@ -325,6 +445,11 @@ fn parse_params(
         }
     };
     let lifetime = workload.table("lifetime")?.map(workload::parse_lifetime).transpose()?;
+    // Where IP_LOCAL_PORT_RANGE is set, for the error if a non-Linux profile runs.
+    let mut local_range_sites: Vec<ParamError> = Vec::new();
+    if workload.has("local_port_range") {
+        local_range_sites.push(workload.error("local_port_range", ""));
+    }
     let socket = workload::parse_socket(&mut workload, SocketSpec::default())?.unwrap_or_default();
     let trace_has_all_lifetimes = match &arrivals {
         Arrivals::Trace { trace, .. } => trace.rows.iter().all(|r| r.lifetime.is_some()),
@@ -347,7 +472,14 @@ fn parse_params(
 
     let destinations = match doc.tables("destinations")? {
         Some(list) => {
-            list.into_iter().map(|d| workload::parse_destination(d, socket)).collect::<Result<Vec<_>, _>>()?
+            let mut out = Vec::with_capacity(list.len());
+            for d in list {
+                if d.has("local_port_range") {
+                    local_range_sites.push(d.error("local_port_range", ""));
+                }
+                out.push(workload::parse_destination(d, socket)?);
+            }
+            out
         }
         None => Vec::new(),
     };
@@ -385,6 +517,24 @@ fn parse_params(
             ));
         }
     };
+
+    // IP_LOCAL_PORT_RANGE is a Linux socket option: a profile of another kernel has nothing to
+    // apply it with. (A profile is Linux when it runs on the timer wheel of some CONFIG_HZ.)
+    if let Some(site) = local_range_sites.into_iter().next()
+        && let Some(other) = strategies.iter().find(|s| {
+            let os = s.config.os_defaults();
+            os.range.is_some() && os.hz.is_none()
+        })
+    {
+        return Err(ParamError {
+            message: format!(
+                "is Linux's IP_LOCAL_PORT_RANGE, which the `{}` profile (strategy `{}`) does not have: remove it, or run only Linux profiles and RFC strategies",
+                other.config.name(),
+                other.label
+            ),
+            ..site
+        });
+    }
 
     let metrics = match doc.table("metrics")? {
         Some(mut m) => {
@@ -443,6 +593,7 @@ fn parse_params(
         ports,
         tcp,
         addrs,
+        prefixes,
         addr_choice,
         destinations,
         arrivals,
@@ -462,6 +613,7 @@ fn parse_params(
     let mut ranges: Vec<PortRange> = s.strategies.iter().map(|x| s.effective(x).range).collect();
     ranges.extend(s.socket.local_range);
     check_reserved_in_range(&reserved_spans, &ranges)?;
+    check_some_port_left(&s, &reserved_spans)?;
     Ok(s)
 }
 
@@ -541,6 +693,10 @@ fn parse_ports(mut p: Params) -> Result<(PortSettings, ReservedSpans), ParamErro
         Some(text) => Some(Scope::parse(&text).map_err(|e| p.error("scope", e))?),
         None => None,
     };
+    let bind_conflict = match p.string("bind_conflict")? {
+        Some(text) => Some(BindConflict::parse(&text).map_err(|e| p.error("bind_conflict", e))?),
+        None => None,
+    };
     if let Some(r) = range
         && reserved.count_in(r) == r.len()
     {
@@ -550,8 +706,8 @@ fn parse_ports(mut p: Params) -> Result<(PortSettings, ReservedSpans), ParamErro
         ));
     }
     let spans = ReservedSpans { key: p.path("reserved"), spans };
-    p.finish(&["range", "reserved", "scope"])?;
-    Ok((PortSettings { range, reserved, scope }, spans))
+    p.finish(&["range", "reserved", "scope", "bind_conflict"])?;
+    Ok((PortSettings { range, reserved, scope, bind_conflict }, spans))
 }
 
 /// Where each reserved entry was written, to point at one outside every range.
@@ -581,6 +737,32 @@ fn check_reserved_in_range(spans: &ReservedSpans, ranges: &[PortRange]) -> Resul
     Ok(())
 }
 
+/// Every strategy must keep a port to hand out in the range it runs with: its own `stack`
+/// range, else `[ports] range`, else its OS profile's, so a reservation that covers a range no
+/// one wrote down is caught too (without this every attempt failed).
+fn check_some_port_left(s: &Scenario, spans: &ReservedSpans) -> Result<(), ParamError> {
+    let Some(first) = spans.spans.first() else { return Ok(()) };
+    let span = first.1.start..spans.spans.last().map_or(first.1.end, |l| l.1.end);
+    // A `[workload] socket` local_range replaces the strategies' ranges for its sockets.
+    let ranges: Vec<(&str, PortRange)> = match s.socket.local_range {
+        Some(r) => vec![("the sockets' local_range", r)],
+        None => s.strategies.iter().map(|x| (x.label.as_str(), s.effective(x).range)).collect(),
+    };
+    for (who, r) in ranges {
+        if s.ports.reserved.count_in(r) == r.len() {
+            let who = if who.starts_with("the ") { who.to_string() } else { format!("strategy `{who}`") };
+            return Err(ParamError {
+                key: spans.key.clone(),
+                span: Some(span),
+                message: format!(
+                    "reserves every port of the range {r} that {who} uses: nothing is left to allocate"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn parse_tcp(mut p: Params) -> Result<TcpSettings, ParamError> {
     let time_wait = p.duration("time_wait")?;
     let active_close = match p.take("active_close") {
@@ -600,26 +782,86 @@ fn parse_tcp(mut p: Params) -> Result<TcpSettings, ParamError> {
     };
     let tw_reuse = parse_tw_reuse(&mut p)?;
     let tw_reuse_delay = p.duration("tw_reuse_delay")?;
-    p.finish(&["time_wait", "active_close", "tw_reuse", "tw_reuse_delay"])?;
-    Ok(TcpSettings { time_wait, active_close, tw_reuse, tw_reuse_delay })
+    let (time_wait_timer, hz) = parse_timer(&mut p)?;
+    let timestamps = match p.take("timestamps") {
+        None => None,
+        Some(crate::params::Node { value: crate::params::Value::Boolean(b), .. }) => Some(b),
+        Some(n) => {
+            return Err(p.error("timestamps", format!("must be true or false, not a {}", n.value.type_str())));
+        }
+    };
+    p.finish(&[
+        "time_wait",
+        "active_close",
+        "tw_reuse",
+        "tw_reuse_delay",
+        "time_wait_timer",
+        "hz",
+        "timestamps",
+    ])?;
+    Ok(TcpSettings { time_wait, active_close, tw_reuse, tw_reuse_delay, time_wait_timer, hz, timestamps })
 }
 
-fn parse_host(mut p: Params) -> Result<(Vec<Ipv4Addr>, AddrChoice), ParamError> {
-    let addrs = match p.strings("addrs")? {
+/// `time_wait_timer` and `hz`, in `[tcp]` or a strategy's `stack = { ... }`.
+fn parse_timer(p: &mut Params) -> Result<(Option<TimerKind>, Option<u32>), ParamError> {
+    let timer = if p.has("time_wait_timer") {
+        Some(match p.choice("time_wait_timer", &["exact", "wheel"])? {
+            "wheel" => TimerKind::Wheel,
+            _ => TimerKind::Exact,
+        })
+    } else {
+        None
+    };
+    let hz = if p.has("hz") {
+        let v = p.u64_in("hz", u64::from(DEFAULT_HZ), 1, 100_000)? as u32;
+        if !crate::stack::timer_wheel::HZ_CHOICES.contains(&v) {
+            return Err(p.error("hz", format!("{v} is not a CONFIG_HZ choice: use 100, 250, 300 or 1000")));
+        }
+        Some(v)
+    } else {
+        None
+    };
+    Ok((timer, hz))
+}
+
+/// Type of `[host]`: the addresses, their prefix lengths and the choice among them.
+type Host = (Vec<Ipv4Addr>, Vec<Option<u8>>, AddrChoice);
+
+/// `"10.0.0.1"` or `"10.0.0.1/24"`.
+fn parse_host_addr(text: &str) -> Result<(Ipv4Addr, Option<u8>), String> {
+    let (a, len) = match text.split_once('/') {
+        Some((a, l)) => {
+            let len: u8 = l
+                .parse()
+                .ok()
+                .filter(|v| *v <= 32)
+                .ok_or_else(|| format!("`{text}`: the prefix length must be 0 to 32"))?;
+            (a, Some(len))
+        }
+        None => (text, None),
+    };
+    let addr = a.parse::<Ipv4Addr>().map_err(|_| format!("`{text}` is not an IPv4 address"))?;
+    Ok((addr, len))
+}
+
+fn parse_host(mut p: Params) -> Result<Host, ParamError> {
+    let (addrs, prefixes): (Vec<Ipv4Addr>, Vec<Option<u8>>) = match p.strings("addrs")? {
         Some(list) if list.is_empty() => {
             return Err(p.error("addrs", "must list at least one address"));
         }
         Some(list) => list
             .into_iter()
             .map(|(text, span)| {
-                text.parse::<Ipv4Addr>().map_err(|_| ParamError {
+                parse_host_addr(&text).map_err(|message| ParamError {
                     key: p.path("addrs"),
                     span: Some(span),
-                    message: format!("`{text}` is not an IPv4 address"),
+                    message,
                 })
             })
-            .collect::<Result<Vec<_>, _>>()?,
-        None => vec![Ipv4Addr::new(10, 0, 0, 1)],
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip(),
+        None => (vec![Ipv4Addr::new(10, 0, 0, 1)], vec![None]),
     };
     if addrs.len() > MAX_LOCAL_ADDRS {
         // Each local address costs the stack 512 KiB of per-port counters.
@@ -628,13 +870,14 @@ fn parse_host(mut p: Params) -> Result<(Vec<Ipv4Addr>, AddrChoice), ParamError> 
             format!("{} addresses: at most {MAX_LOCAL_ADDRS} local addresses", addrs.len()),
         ));
     }
-    let choice = match p.choice("addr_choice", &["round-robin", "random", "fallback"])? {
+    let choice = match p.choice("addr_choice", &["route", "round-robin", "random", "fallback"])? {
         "random" => AddrChoice::Random,
         "fallback" => AddrChoice::Fallback,
-        _ => AddrChoice::RoundRobin,
+        "round-robin" => AddrChoice::RoundRobin,
+        _ => AddrChoice::Route,
     };
     p.finish(&["addrs", "addr_choice"])?;
-    Ok((addrs, choice))
+    Ok((addrs, prefixes, choice))
 }
 
 fn parse_strategies(
@@ -685,6 +928,29 @@ fn parse_stack_overrides(mut p: Params) -> Result<StackOverrides, ParamError> {
     let time_wait = p.duration("time_wait")?;
     let tw_reuse = parse_tw_reuse(&mut p)?;
     let tw_reuse_delay = p.duration("tw_reuse_delay")?;
-    p.finish(&["range", "scope", "time_wait", "tw_reuse", "tw_reuse_delay"])?;
-    Ok(StackOverrides { range, scope, time_wait, tw_reuse, tw_reuse_delay })
+    let (time_wait_timer, hz) = parse_timer(&mut p)?;
+    let bind_conflict = match p.string("bind_conflict")? {
+        Some(text) => Some(BindConflict::parse(&text).map_err(|e| p.error("bind_conflict", e))?),
+        None => None,
+    };
+    p.finish(&[
+        "range",
+        "scope",
+        "time_wait",
+        "tw_reuse",
+        "tw_reuse_delay",
+        "time_wait_timer",
+        "hz",
+        "bind_conflict",
+    ])?;
+    Ok(StackOverrides {
+        range,
+        scope,
+        time_wait,
+        tw_reuse,
+        tw_reuse_delay,
+        time_wait_timer,
+        hz,
+        bind_conflict,
+    })
 }

@@ -198,7 +198,10 @@ pub fn parse_endpoint(text: &str) -> Result<(Ipv4Addr, u16), String> {
         .rsplit_once(':')
         .ok_or_else(|| format!("`{text}` is not an address:port such as \"192.0.2.10:443\""))?;
     let addr: Ipv4Addr = a.parse().map_err(|_| format!("`{a}` is not an IPv4 address"))?;
-    let port: u64 = p.parse().map_err(|_| format!("`{p}` is not a port number (1-65535)"))?;
+    let port: u64 = Some(p)
+        .filter(|t| t.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| format!("`{p}` is not a port number (1-65535)"))?;
     if port == 0 || port > 65535 {
         return Err(format!("port {port} is out of range (ports are 1-65535)"));
     }
@@ -360,8 +363,11 @@ fn parse_prefix(text: &str) -> Result<(Ipv4Addr, u32), String> {
         .split_once('/')
         .ok_or_else(|| format!("`{text}` is not a prefix such as \"198.51.100.0/20\""))?;
     let addr: Ipv4Addr = a.parse().map_err(|_| format!("`{a}` is not an IPv4 address"))?;
-    let len: u32 =
-        l.parse().ok().filter(|l| *l <= 32).ok_or_else(|| format!("`/{l}` is not a prefix length (0-32)"))?;
+    let len: u32 = Some(l)
+        .filter(|t| t.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|t| t.parse().ok())
+        .filter(|l| *l <= 32)
+        .ok_or_else(|| format!("`/{l}` is not a prefix length (0-32)"))?;
     let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
     Ok((Ipv4Addr::from(u32::from(addr) & mask), len))
 }
@@ -371,6 +377,9 @@ pub(super) fn trace_secs(text: &str) -> Result<Nanos, String> {
     let x: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
     if !x.is_finite() || x < 0.0 {
         return Err(format!("`{text}` is not a time (seconds, 0 or more)"));
+    }
+    if x > crate::time::secs(crate::time::MAX_DURATION) {
+        return Err(format!("`{text}` is longer than portsim's maximum duration (100 years)"));
     }
     Ok(from_secs_f64(x))
 }

@@ -2,14 +2,14 @@
 //!
 //! Three event sources, merged by (time, sequence number) so equal times are handled in the
 //! order the events were scheduled: the next arrival (drawn lazily, one at a time), connection
-//! closes (a binary heap: lifetimes vary) and TIME_WAIT expiries (a FIFO: every TIME_WAIT lasts
-//! the same, so they come out in the order they went in). Time-series rows close before any
-//! event at their boundary.
+//! closes (a binary heap: lifetimes vary) and TIME_WAIT expiries (one FIFO per TIME_WAIT length:
+//! within one length, exact or rounded up on the timer wheel, they come out in the order they
+//! went in). Time-series rows close before any event at their boundary.
 
 use super::workload::{Arrival, DestinationTable, Workload};
 use crate::metrics::{Collector, Outcome, Sample, StrategySummary};
 use crate::scenario::{Effective, Scenario};
-use crate::stack::{Closer, Flow, Stack, StackConfig, TimeWaitTicket, TupleKey};
+use crate::stack::{Closer, Flow, Stack, StackConfig, TimeWaitTicket, TimeWaitTimer, TimerWheel, TupleKey};
 use crate::strategy::registry::strategy_rng;
 use crate::strategy::{BindCheck, PortSelector, Request, SocketMode, StackCheck, StrategySpec};
 use crate::time::Nanos;
@@ -77,6 +77,41 @@ pub fn default_interval(duration: Nanos) -> Nanos {
     [1, 2, 5, 10].iter().map(|m| m * unit).find(|v| *v >= raw).unwrap_or(10 * unit)
 }
 
+/// The RNG of the run's timer-wheel phase: from the seed alone, so every strategy of a run sees
+/// the same host clock.
+fn wheel_rng(seed: u64) -> rand::rngs::ChaCha8Rng {
+    use rand::SeedableRng;
+    use std::hash::Hasher;
+    let mut h = siphasher::sip::SipHasher24::new_with_keys(0x706f_7274_7369_6d00, seed);
+    h.write(b"timer-wheel");
+    rand::rngs::ChaCha8Rng::seed_from_u64(h.finish())
+}
+
+/// Which TIME_WAIT length a connection gets: 0 remote, 1 on-link, 2 from 127.0.0.1, 3 to the
+/// host itself. NetBSD's `tcp_established()` takes the loopback MSL when the local address is
+/// exactly 127.0.0.1 and the local MSL when `in_localaddr()` finds the destination on one of
+/// the host's subnets (the loopback interface's 127/8 included); FreeBSD's `nolocaltimewait`
+/// asks `in_localip()`, the destination being one of the host's addresses or in 127/8. Class 3
+/// is only asked for when `to_self` (its length differs).
+fn time_wait_class(
+    local_addr: u32,
+    remote_addr: u32,
+    host: &[u32],
+    subnets: &[(u32, u32)],
+    to_self: bool,
+) -> usize {
+    let loopback_net = remote_addr >> 24 == 127;
+    if to_self && (loopback_net || host.contains(&remote_addr)) {
+        3
+    } else if local_addr == u32::from(std::net::Ipv4Addr::LOCALHOST) {
+        2
+    } else if loopback_net || subnets.iter().any(|&(net, mask)| remote_addr & mask == net) {
+        1
+    } else {
+        0
+    }
+}
+
 /// Runs `spec` through `scenario` with `seed`.
 pub fn run(
     scenario: &Scenario,
@@ -87,12 +122,20 @@ pub fn run(
 ) -> RunOutput {
     let started = Instant::now();
     let eff = scenario.effective(spec);
+    let wheel = match eff.timer {
+        TimeWaitTimer::Wheel { hz } => Some(TimerWheel::with_random_phase(hz, &mut wheel_rng(seed))),
+        TimeWaitTimer::Exact => None,
+    };
     let mut stack = Stack::new(StackConfig {
         range: eff.range,
-        reserved: scenario.ports.reserved.clone(),
+        reserved: eff.reserved.clone(),
         scope: eff.scope,
         tw_reuse: eff.tw_reuse,
         tw_reuse_delay: eff.tw_reuse_delay,
+        // The jiffy-era clock and the millisecond TCP clock belong to the same kernel model.
+        tw_reuse_ms_clock: wheel.is_some(),
+        timestamps: eff.timestamps,
+        bind_conflict: eff.bind_conflict,
         local_addrs: scenario.addrs.len(),
         destinations: dests.len(),
     });
@@ -103,11 +146,26 @@ pub fn run(
     metrics.track_pools(scenario.addrs.len(), dests.len());
     let addrs: Vec<u32> = scenario.addrs.iter().map(|a| u32::from(*a)).collect();
     let fallback = scenario.addr_choice == crate::scenario::AddrChoice::Fallback;
-    let time_wait = eff.time_wait;
+    let route = scenario.addr_choice == crate::scenario::AddrChoice::Route;
+    let time_wait = [eff.time_wait, eff.time_wait_on_link, eff.time_wait_loopback, eff.time_wait_to_self];
+    let classed = time_wait[1..].iter().any(|&t| t != time_wait[0]);
+    let to_self = time_wait[3] != time_wait[0];
+    let subnets: Vec<(u32, u32)> = scenario
+        .addrs
+        .iter()
+        .zip(&scenario.prefixes)
+        .filter_map(|(a, p)| {
+            let mask = match (*p)? {
+                0 => 0,
+                len => u32::MAX << (32 - u32::from(len)),
+            };
+            Some((u32::from(*a) & mask, mask))
+        })
+        .collect();
 
     let mut seq: u64 = 0;
     let mut closes: BinaryHeap<Reverse<CloseEvent>> = BinaryHeap::new();
-    let mut expiries: VecDeque<(Nanos, u64, TimeWaitTicket)> = VecDeque::new();
+    let mut expiries: [VecDeque<(Nanos, u64, TimeWaitTicket)>; 4] = Default::default();
     let mut pending: Option<(Arrival, u64)> = workload.next_arrival().map(|a| (a, 0));
     let mut log = Vec::new();
     let mut events: u64 = 0;
@@ -133,11 +191,15 @@ pub fn run(
             at = (c.time, c.seq);
             next = Source::Close;
         }
-        if let Some(&(t, s, _)) = expiries.front()
-            && (t, s) < at
-        {
-            at = (t, s);
-            next = Source::Expiry;
+        let mut expiring = 0;
+        for (class, fifo) in expiries.iter().enumerate() {
+            if let Some(&(t, s, _)) = fifo.front()
+                && (t, s) < at
+            {
+                at = (t, s);
+                next = Source::Expiry;
+                expiring = class;
+            }
         }
         if next == Source::None {
             break;
@@ -157,14 +219,25 @@ pub fn run(
             reported = now;
         }
         if next == Source::Expiry {
-            let (_, _, ticket) = expiries.pop_front().expect("peeked");
+            let (_, _, ticket) = expiries[expiring].pop_front().expect("peeked");
             stack.expire_time_wait(ticket);
         } else if next == Source::Close {
             let Reverse(c) = closes.pop().expect("peeked");
             let closer = if c.client_closes { Closer::Client } else { Closer::Server };
-            if let Some(ticket) = stack.close(c.key, now, closer, time_wait) {
+            let class = if classed {
+                let local = addrs[usize::from(c.key.local_index())];
+                time_wait_class(local, dests.addrs[c.key.dest_index() as usize], &addrs, &subnets, to_self)
+            } else {
+                0
+            };
+            let length = time_wait[class];
+            if let Some(ticket) = stack.close(c.key, now, closer, length) {
                 seq += 1;
-                expiries.push_back((now + time_wait, seq, ticket));
+                let end = match wheel {
+                    Some(w) => w.expiry(now, length),
+                    None => now.saturating_add(length),
+                };
+                expiries[class].push_back((end, seq, ticket));
             }
         } else {
             if stack.remembered() >= forget_at {
@@ -172,7 +245,18 @@ pub fn run(
                 forget_at = FORGET_FLOOR.max(2 * stack.remembered());
             }
             let (a, _) = pending.take().expect("peeked");
-            let mut local = a.local;
+            let socket = dests.sockets[usize::from(dests.socket[a.dest as usize])];
+            // A plain connect() takes the route's source address: one per destination.
+            let mut local = if route && socket.mode == SocketMode::Connect {
+                (a.dest % addrs.len() as u32) as u16
+            } else {
+                a.local
+            };
+            // Linux inet_sk_get_local_port_range(): IP_LOCAL_PORT_RANGE, clamped to the system's.
+            let range = match socket.local_range {
+                Some(own) => eff.range.clamp_socket_range(own),
+                None => eff.range,
+            };
             let mut candidates = 0u32;
             let outcome = loop {
                 let flow = Flow {
@@ -182,23 +266,26 @@ pub fn run(
                     remote_addr: dests.addrs[a.dest as usize],
                     remote_port: dests.ports[a.dest as usize],
                 };
-                let socket = dests.sockets[usize::from(dests.socket[a.dest as usize])];
                 let req = Request {
                     flow: &flow,
                     now,
-                    range: socket.local_range.unwrap_or(eff.range),
+                    range,
                     mode: socket.mode,
                     per_socket_range: socket.local_range.is_some(),
                 };
                 let bind_first = socket.mode == SocketMode::BindThenConnect;
                 let sel = if bind_first {
-                    strategy.select(&req, &BindCheck { stack: &stack, local_index: local })
+                    strategy.select_bind(&req, &BindCheck { stack: &stack, local_index: local })
                 } else {
-                    strategy.select(&req, &StackCheck { stack: &stack, flow: &flow, now })
+                    strategy.select_stack(&req, &StackCheck { stack: &stack, flow: &flow, now })
                 };
                 candidates = candidates.saturating_add(sel.candidates);
-                if let Some(port) = sel.port {
-                    let opened = stack.open(&flow, port, now, bind_first);
+                // A forced port opens unless its own 4-tuple is taken: the SYN would then land
+                // on a connection the server already has.
+                let port = sel.port.filter(|&p| !sel.forced || !stack.tuple_in_use(&flow, p));
+                if let Some(port) = port {
+                    let mut opened = stack.open(&flow, port, now, bind_first);
+                    opened.forced_reuse = sel.forced;
                     seq += 1;
                     closes.push(Reverse(CloseEvent {
                         time: now.saturating_add(a.lifetime),
@@ -249,7 +336,7 @@ pub fn run(
     if let Some(p) = opts.progress {
         p(scenario.duration - reported.min(scenario.duration));
     }
-    let usable = eff.range.len() - scenario.ports.reserved.count_in(eff.range);
+    let usable = eff.range.len() - eff.reserved.count_in(eff.range);
     let wall = started.elapsed().as_secs_f64();
     let (mut summary, samples) = metrics.finish(scenario.duration, usable, wall, events);
     summary.reuse.forgotten = forgotten;
@@ -262,11 +349,11 @@ pub fn run(
         &samples,
         crate::time::secs(scenario.warmup),
         crate::time::secs(scenario.duration),
-        hold_s(scenario, time_wait),
+        hold_s(scenario, time_wait.iter().copied().max().unwrap_or(0)),
     );
     summary.name = spec.label.clone();
     summary.strategy = spec.config.name().to_string();
-    summary.settings = settings_json(spec, &eff, scenario);
+    summary.settings = settings_json(spec, &eff);
     RunOutput { summary, samples, log }
 }
 
@@ -286,16 +373,36 @@ fn hold_s(scenario: &Scenario, time_wait: Nanos) -> f64 {
 }
 
 /// The strategy's parameters and the stack it ran on, for `summary.json`.
-fn settings_json(spec: &StrategySpec, eff: &Effective, scenario: &Scenario) -> serde_json::Value {
+fn settings_json(spec: &StrategySpec, eff: &Effective) -> serde_json::Value {
     let mut v = serde_json::json!({
         "range": eff.range.to_string(),
         "ports": eff.range.len(),
-        "reserved": scenario.ports.reserved.count_in(eff.range),
+        "reserved": eff.reserved.count_in(eff.range),
         "scope": eff.scope.name(),
         "time_wait_s": crate::time::secs(eff.time_wait),
         "tw_reuse": eff.tw_reuse.name(),
         "tw_reuse_delay_s": crate::time::secs(eff.tw_reuse_delay),
     });
+    // Only what differs from portsim's first model is written, so the RFC strategies' summaries
+    // keep their bytes.
+    if let Some(obj) = v.as_object_mut() {
+        if let TimeWaitTimer::Wheel { hz } = eff.timer {
+            obj.insert("time_wait_timer".into(), serde_json::json!({ "wheel_hz": hz }));
+        }
+        if eff.time_wait_on_link != eff.time_wait || eff.time_wait_loopback != eff.time_wait {
+            obj.insert("time_wait_on_link_s".into(), crate::time::secs(eff.time_wait_on_link).into());
+            obj.insert("time_wait_loopback_s".into(), crate::time::secs(eff.time_wait_loopback).into());
+        }
+        if eff.time_wait_to_self != eff.time_wait {
+            obj.insert("time_wait_to_self_s".into(), crate::time::secs(eff.time_wait_to_self).into());
+        }
+        if eff.bind_conflict != crate::stack::BindConflict::AddressPort {
+            obj.insert("bind_conflict".into(), eff.bind_conflict.name().into());
+        }
+        if !eff.timestamps {
+            obj.insert("timestamps".into(), false.into());
+        }
+    }
     if let (Some(obj), serde_json::Value::Object(params)) = (v.as_object_mut(), spec.config.settings()) {
         obj.insert("parameters".into(), serde_json::Value::Object(params));
     }

@@ -238,7 +238,9 @@ impl Workload {
             AddrChoice::Fallback => 0,
             _ if self.addrs <= 1 => 0,
             AddrChoice::Random => self.rng.random_range(0..self.addrs),
-            AddrChoice::RoundRobin => {
+            // Route: the simulator gives connect() sockets their route's address; the sockets
+            // that bind an address themselves take them in turn.
+            AddrChoice::RoundRobin | AddrChoice::Route => {
                 let l = self.round_robin;
                 self.round_robin = (l + 1) % self.addrs;
                 l

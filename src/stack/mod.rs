@@ -9,10 +9,12 @@
 mod flow;
 mod ports;
 mod table;
+pub mod timer_wheel;
 
 pub use flow::{Flow, TupleKey};
 pub use ports::{PortRange, ReservedPorts};
 pub use table::{Entry, TupleState};
+pub use timer_wheel::{TimeWaitTimer, TimerWheel};
 
 use crate::time::Nanos;
 use std::collections::hash_map::Entry as MapEntry;
@@ -24,9 +26,14 @@ use table::TupleMap;
 pub enum Scope {
     /// The whole 4-tuple (Linux and FreeBSD `connect()`): one local port serves many destinations.
     FourTuple,
-    /// The local (address, port) pair (OpenBSD, NetBSD, macOS, Windows, bind-before-connect): a
-    /// port is unusable while anything holds it.
+    /// The local (address, port) pair (OpenBSD, NetBSD's hash and doublehash): a port is
+    /// unusable on an address while anything holds it there.
     LocalPort,
+    /// The local port on every address (macOS, FreeBSD 12, NetBSD's bsd and random
+    /// algorithms, FreeBSD with `tcp_require_unique_port`): these kernels pick the port while the
+    /// socket's local address is still the wildcard, so a port held on any address is unusable
+    /// on all of them.
+    HostWide,
 }
 
 impl Scope {
@@ -34,7 +41,8 @@ impl Scope {
         match text {
             "four-tuple" => Ok(Scope::FourTuple),
             "local-port" => Ok(Scope::LocalPort),
-            _ => Err(format!("`{text}` is not a scope: use \"four-tuple\" or \"local-port\"")),
+            "host-wide" => Ok(Scope::HostWide),
+            _ => Err(format!("`{text}` is not a scope: use \"four-tuple\", \"local-port\" or \"host-wide\"")),
         }
     }
 
@@ -42,6 +50,7 @@ impl Scope {
         match self {
             Scope::FourTuple => "four-tuple",
             Scope::LocalPort => "local-port",
+            Scope::HostWide => "host-wide",
         }
     }
 }
@@ -79,6 +88,42 @@ impl TwReuse {
     }
 }
 
+/// How far a port taken by an explicit `bind()` keeps `connect()` away from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BindConflict {
+    /// Linux: bind buckets are per port (`inet_bind_bucket`, net/ipv4/inet_hashtables.c). A
+    /// bucket a `bind()` created or joined has `fastreuse >= 0`, and `__inet_hash_connect()`
+    /// skips such a port on every local address; the bucket lives until the last socket on the
+    /// port, on any address and TIME_WAIT included, is gone.
+    Port,
+    /// The bound (address, port) only, while the bound socket holds it: portsim's model before
+    /// the kernel profiles said otherwise, kept for the RFC strategies.
+    AddressPort,
+    /// FreeBSD 13+: `in_pcb_lport_dest()` looks the candidate up in the connection hash without
+    /// wildcards, so a connected bind-then-connect socket blocks only its own 4-tuple.
+    FourTuple,
+}
+
+impl BindConflict {
+    pub const NAMES: &'static [&'static str] = &["port", "address-port", "four-tuple"];
+
+    pub fn parse(text: &str) -> Result<BindConflict, String> {
+        match text {
+            "port" => Ok(BindConflict::Port),
+            "address-port" => Ok(BindConflict::AddressPort),
+            "four-tuple" => Ok(BindConflict::FourTuple),
+            _ => Err(format!(
+                "`{text}` is not a bind conflict rule: use \"port\", \"address-port\" or \"four-tuple\""
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
 /// The settings a stack is built from.
 #[derive(Clone, Debug)]
 pub struct StackConfig {
@@ -87,6 +132,14 @@ pub struct StackConfig {
     pub scope: Scope,
     pub tw_reuse: TwReuse,
     pub tw_reuse_delay: Nanos,
+    /// Compare tw_reuse's delay on Linux's millisecond clock (`tcp_clock_ms()` against
+    /// `tw_entry_stamp + tcp_tw_reuse_delay`, net/ipv4/tcp_ipv4.c `tcp_twsk_unique()`) instead
+    /// of exactly.
+    pub tw_reuse_ms_clock: bool,
+    /// The peer sent TCP timestamps: `tcp_twsk_unique()` recycles a TIME_WAIT only when
+    /// `tw_ts_recent_stamp` is set, so without them tw_reuse never applies.
+    pub timestamps: bool,
+    pub bind_conflict: BindConflict,
     /// How many local addresses the host has (indices `0..local_addrs`).
     pub local_addrs: usize,
     /// How many destinations connections go to (indices `0..destinations`).
@@ -102,6 +155,9 @@ impl StackConfig {
             scope: Scope::FourTuple,
             tw_reuse: TwReuse::Off,
             tw_reuse_delay: 0,
+            tw_reuse_ms_clock: false,
+            timestamps: true,
+            bind_conflict: BindConflict::AddressPort,
             local_addrs: 1,
             destinations: 1,
         }
@@ -110,10 +166,23 @@ impl StackConfig {
 
 /// Per local (address, port): how many 4-tuples hold it (live or TIME_WAIT), and how many of
 /// those took it by an explicit `bind()`.
+///
+/// `bucket_bound` mirrors the port's [`PortBucket::bound`] on every address, so Linux's rule
+/// costs no second memory access per candidate (it changes only when a bucket gains its first
+/// bound socket or empties: O(addresses) then).
 #[derive(Clone, Copy, Default)]
 struct PortUse {
     holders: u32,
-    exclusive: u32,
+    exclusive: u16,
+    bucket_bound: bool,
+}
+
+/// Per port, over every local address: Linux's bind bucket. `bound` is set when a `bind()`
+/// joins the bucket and cleared only when the bucket empties.
+#[derive(Clone, Copy, Default)]
+struct PortBucket {
+    holders: u32,
+    bound: bool,
 }
 
 /// What opening a connection found on its 4-tuple.
@@ -125,6 +194,9 @@ pub struct Opened {
     pub remote_collision: bool,
     /// A local TIME_WAIT was taken over under tw_reuse.
     pub recycled_time_wait: bool,
+    /// The allocator handed out a port it had found busy (NetBSD's `portalgo_randport()` falls
+    /// back to `lastport - 1`): set by the simulator, not by the stack.
+    pub forced_reuse: bool,
 }
 
 /// Which side closes a connection first, and so holds TIME_WAIT.
@@ -148,8 +220,21 @@ pub const MAX_POOLS: usize = 1 << 16;
 #[derive(Clone)]
 pub struct Stack {
     cfg: StackConfig,
+    rule: Rule,
+    /// `rule == Rule::Free`, as a field of its own: tested first, it stays one compare and
+    /// branch (a test of `rule` itself merges into a jump table).
+    free_only: bool,
+    /// Under `Rule::Tuple`: a bound port blocks connect() through its bucket (Linux) or on its
+    /// address (the RFC strategies' rule).
+    bind_port: bool,
+    bind_addr: bool,
     table: TupleMap,
     ports: Vec<PortUse>,
+    /// Per-port buckets over every address: kept only with several addresses under Linux's
+    /// bind rule or host-wide scope (with one address the address's counters are the
+    /// bucket's). Another 512 KiB touched on every open and close is not free: it pushes the
+    /// 4-tuple table out of the cache.
+    buckets: Vec<PortBucket>,
     held_per_dest: Vec<u32>,
     /// `dests_holding[v]`: destinations toward which exactly `v` 4-tuples are held, so the
     /// largest such `v` ([`Stack::max_held`]) follows every open and release in O(1).
@@ -164,12 +249,45 @@ pub struct Stack {
     time_wait: u64,
 }
 
+/// Scope and bind rule folded into the one test `is_suitable` makes per candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Rule {
+    /// Nothing may hold the port on this address. Also host-wide scope with one address, and
+    /// any bind rule where a bound port already counts as held.
+    Free,
+    /// As `Free`, and no `bind()` in the port's bucket on any address (local-port scope under
+    /// Linux's rule).
+    FreeOfBucket,
+    /// Nothing may hold the port on any address.
+    FreeOnHost,
+    /// The 4-tuple must be free, under the stack's bind rule.
+    Tuple,
+}
+
 impl Stack {
     pub fn new(cfg: StackConfig) -> Stack {
         let local_addrs = cfg.local_addrs.max(1);
+        let rule = match (cfg.scope, cfg.bind_conflict) {
+            (Scope::FourTuple, _) => Rule::Tuple,
+            (Scope::LocalPort, BindConflict::Port) if local_addrs > 1 => Rule::FreeOfBucket,
+            (Scope::HostWide, _) if local_addrs > 1 => Rule::FreeOnHost,
+            _ => Rule::Free,
+        };
         Stack {
+            rule,
+            free_only: rule == Rule::Free,
+            bind_port: cfg.bind_conflict == BindConflict::Port,
+            bind_addr: cfg.bind_conflict == BindConflict::AddressPort,
             table: TupleMap::default(),
             ports: vec![PortUse::default(); local_addrs << 16],
+            buckets: if rule == Rule::FreeOnHost
+                || (local_addrs > 1 && cfg.bind_conflict == BindConflict::Port)
+            {
+                vec![PortBucket::default(); 1 << 16]
+            } else {
+                Vec::new()
+            },
             held_per_dest: vec![0; cfg.destinations.max(1)],
             dests_holding: vec![cfg.destinations.max(1) as u32],
             max_held: 0,
@@ -200,54 +318,72 @@ impl Stack {
             return false;
         }
         let use_ = self.port_use(flow.local_index, port);
-        if use_.exclusive > 0 {
-            // Linux: a port owned by bind() is never shared with connect().
-            return false;
+        // The local-port profiles' test first and alone: a multi-way match here compiles to an
+        // indirect jump per candidate, which cost their exhaustion scans 15 %.
+        if self.free_only {
+            return use_.holders == 0;
         }
-        match self.cfg.scope {
-            Scope::LocalPort => use_.holders == 0,
-            Scope::FourTuple => {
-                if use_.holders == 0 {
-                    return true;
-                }
-                match self.table.get(&flow.key(port)) {
-                    None => true,
-                    Some(e) => match e.state {
-                        TupleState::Closed => true,
-                        TupleState::Live => false,
-                        TupleState::TimeWait => self.may_recycle(flow, e, now),
-                    },
-                }
+        if self.rule == Rule::Tuple {
+            // The bind rule as two flags fixed at construction: no match per candidate.
+            if (self.bind_port & use_.bucket_bound) | (self.bind_addr & (use_.exclusive > 0)) {
+                return false;
             }
+            if use_.holders == 0 {
+                return true;
+            }
+            return match self.table.get(&flow.key(port)) {
+                None => true,
+                Some(e) => match e.state {
+                    TupleState::Closed => true,
+                    TupleState::Live => false,
+                    TupleState::TimeWait => self.may_recycle(flow, e, now),
+                },
+            };
         }
+        if self.rule == Rule::FreeOnHost {
+            return self.buckets[usize::from(port)].holders == 0;
+        }
+        // Rule::FreeOfBucket
+        use_.holders == 0 && !use_.bucket_bound
     }
 
     /// May `bind(port)` take `port` on this local address? Nothing may hold it at all (no
     /// `SO_REUSEADDR`), and it must not be reserved.
     #[inline]
     pub fn is_free_for_bind(&self, local_index: u16, port: u16) -> bool {
-        !self.cfg.reserved.contains(port) && self.port_use(local_index, port).holders == 0
+        if self.cfg.reserved.contains(port) {
+            return false;
+        }
+        match self.cfg.scope {
+            Scope::HostWide => self.holders_on_host(port) == 0,
+            _ => self.port_use(local_index, port).holders == 0,
+        }
     }
 
     /// Linux `tcp_twsk_unique()`: a TIME_WAIT may be taken over under tw_reuse once more than
-    /// `tw_reuse_delay` has passed since it was entered.
+    /// `tw_reuse_delay` has passed since it was entered, and only if the peer sent timestamps.
+    /// On the millisecond clock both instants are whole milliseconds (`tcp_clock_ms()`), so a
+    /// 1 s delay lets a TIME_WAIT entered at 10.0004 s go at 11.001 s, not at 11.0004 s.
     fn may_recycle(&self, flow: &Flow, e: &Entry, now: Nanos) -> bool {
         let allowed = match self.cfg.tw_reuse {
             TwReuse::Off => false,
             TwReuse::On => true,
             TwReuse::Loopback => flow.is_loopback(),
         };
-        allowed && now > e.closed_at.saturating_add(self.cfg.tw_reuse_delay)
+        if !allowed || !self.cfg.timestamps {
+            return false;
+        }
+        if self.cfg.tw_reuse_ms_clock {
+            const MS: Nanos = 1_000_000;
+            now / MS > (e.closed_at / MS).saturating_add(self.cfg.tw_reuse_delay / MS)
+        } else {
+            now > e.closed_at.saturating_add(self.cfg.tw_reuse_delay)
+        }
     }
 
     #[inline]
     fn port_use(&self, local_index: u16, port: u16) -> PortUse {
         self.ports[(usize::from(local_index) << 16) | usize::from(port)]
-    }
-
-    #[inline]
-    fn port_use_mut(&mut self, local_index: u16, port: u16) -> &mut PortUse {
-        &mut self.ports[(usize::from(local_index) << 16) | usize::from(port)]
     }
 
     /// Records a new connection of `flow` on `port` (which the caller found suitable).
@@ -300,7 +436,17 @@ impl Stack {
         }
         if !was_held {
             u.holders += 1;
+            if let Some(b) = self.buckets.get_mut(usize::from(port)) {
+                b.holders += 1;
+            }
             self.hold(flow.local_index, flow.dest_index);
+        }
+        if exclusive {
+            match self.buckets.get(usize::from(port)) {
+                Some(b) if !b.bound => self.set_bucket_bound(port, true),
+                Some(_) => {}
+                None => self.ports[port_index].bucket_bound = true,
+            }
         }
         self.live += 1;
         opened
@@ -354,12 +500,35 @@ impl Stack {
         }
     }
 
+    /// Sets the bucket's `bound` flag and its mirror on every address.
+    fn set_bucket_bound(&mut self, port: u16, bound: bool) {
+        if let Some(b) = self.buckets.get_mut(usize::from(port)) {
+            b.bound = bound;
+        }
+        for a in 0..self.cfg.local_addrs.max(1) {
+            self.ports[(a << 16) | usize::from(port)].bucket_bound = bound;
+        }
+    }
+
     /// The 4-tuple `key` no longer holds its port (nor, if `exclusive`, owns it by bind()).
     fn release(&mut self, key: TupleKey, exclusive: bool) {
-        let u = self.port_use_mut(key.local_index(), key.port());
+        let pi = (usize::from(key.local_index()) << 16) | usize::from(key.port());
+        let u = &mut self.ports[pi];
         u.holders -= 1;
         if exclusive {
             u.exclusive -= 1;
+        }
+        let emptied = u.holders == 0;
+        match self.buckets.get_mut(usize::from(key.port())) {
+            Some(b) => {
+                b.holders -= 1;
+                if b.holders == 0 && b.bound {
+                    self.set_bucket_bound(key.port(), false);
+                }
+            }
+            // One address: the bucket empties with it.
+            None if emptied => self.ports[pi].bucket_bound = false,
+            None => {}
         }
         self.unhold(key.local_index(), key.dest_index());
     }
@@ -447,6 +616,20 @@ impl Stack {
     /// How many 4-tuples (live or TIME_WAIT) hold local `port` on local address `local_index`.
     pub fn holders(&self, local_index: u16, port: u16) -> u32 {
         self.port_use(local_index, port).holders
+    }
+
+    /// How many 4-tuples (live or TIME_WAIT) hold local `port` on any local address.
+    pub fn holders_on_host(&self, port: u16) -> u32 {
+        match self.buckets.get(usize::from(port)) {
+            Some(b) => b.holders,
+            None => (0..self.cfg.local_addrs.max(1)).map(|a| self.port_use(a as u16, port).holders).sum(),
+        }
+    }
+
+    /// Is the 4-tuple of `flow` on `port` live or in TIME_WAIT? A port an allocator forces
+    /// (NetBSD's `lastport - 1`) can only be opened when it is not.
+    pub fn tuple_in_use(&self, flow: &Flow, port: u16) -> bool {
+        self.table.get(&flow.key(port)).is_some_and(|e| e.state != TupleState::Closed)
     }
 
     /// Forgets the closed 4-tuples last closed before `cutoff` whose server-side TIME_WAIT is
@@ -565,6 +748,23 @@ mod tests {
         assert_eq!((s.live(), s.time_wait(), s.holders(0, 1002)), (1, 0, 1));
         assert!(!s.expire_time_wait(t), "the recycled TIME_WAIT's expiry must not free the live one");
         assert!(!s.is_suitable(&a, 1002, 100 * S));
+    }
+
+    #[test]
+    fn on_the_millisecond_clock_tw_reuse_waits_for_the_next_whole_millisecond() {
+        // tcp_twsk_unique(): tcp_clock_ms() > tw_entry_stamp + 1000, both in whole ms. Entered at
+        // 10.0004 s (stamp 10,000 ms): 11.0004 s is 11,000 ms, not after; 11.001 s is.
+        let mut s = stack(Scope::FourTuple, TwReuse::On);
+        s.cfg.tw_reuse_ms_clock = true;
+        let a = flow(0);
+        s.open(&a, 1002, 0, false);
+        s.close(a.key(1002), 10 * S + 400_000, Closer::Client, 60 * S);
+        assert!(!s.is_suitable(&a, 1002, 11 * S + 400_001), "exact would allow it");
+        assert!(!s.is_suitable(&a, 1002, 11 * S + 999_999));
+        assert!(s.is_suitable(&a, 1002, 11 * S + 1_000_000));
+        // Without timestamps from the peer, tw_ts_recent_stamp is 0: never.
+        s.cfg.timestamps = false;
+        assert!(!s.is_suitable(&a, 1002, 50 * S));
     }
 
     #[test]

@@ -69,6 +69,16 @@ impl PortRange {
     pub fn iter(self) -> impl Iterator<Item = u16> {
         self.lo..=self.hi
     }
+
+    /// The range a socket with `IP_LOCAL_PORT_RANGE = own` searches on a system whose range is
+    /// `self`: Linux's `inet_sk_get_local_port_range()` (net/ipv4/inet_connection_sock.c, 6.3+)
+    /// takes each of the socket's bounds only if it lies inside the system range (the upper
+    /// bound checked against the lower one already taken), and keeps the system's otherwise.
+    pub fn clamp_socket_range(self, own: PortRange) -> PortRange {
+        let lo = if (self.lo..=self.hi).contains(&own.lo) { own.lo } else { self.lo };
+        let hi = if (lo..=self.hi).contains(&own.hi) { own.hi } else { self.hi };
+        PortRange { lo, hi }
+    }
 }
 
 impl fmt::Display for PortRange {
@@ -78,7 +88,11 @@ impl fmt::Display for PortRange {
 }
 
 fn parse_port(text: &str) -> Result<u16, String> {
-    let v: u64 = text.parse().map_err(|_| format!("`{text}` is not a port number (1-65535)"))?;
+    // Digits only: Rust's integer parse takes a leading `+`, which no kernel or tool writes.
+    let v: u64 = Some(text)
+        .filter(|t| t.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| format!("`{text}` is not a port number (1-65535)"))?;
     match v {
         0 => Err("port 0 is not a port (ports are 1-65535)".into()),
         1..=65535 => Ok(v as u16),
@@ -181,6 +195,18 @@ mod tests {
         assert!(PortRange::parse("0-10").unwrap_err().contains("port 0"));
         assert!(PortRange::parse("1-70000").unwrap_err().contains("70000 is out of range"));
         assert!(PortRange::parse("a-b").unwrap_err().contains("not a port number"));
+    }
+
+    #[test]
+    fn a_socket_range_is_clamped_bound_by_bound() {
+        let sys = PortRange::new(32768, 60999).unwrap();
+        let clamp = |lo, hi| sys.clamp_socket_range(PortRange::new(lo, hi).unwrap()).to_string();
+        assert_eq!(clamp(40000, 40099), "40000-40099");
+        assert_eq!(clamp(1024, 40099), "32768-40099", "a lower bound below the system's is ignored");
+        assert_eq!(clamp(40000, 65000), "40000-60999", "an upper bound above the system's is ignored");
+        assert_eq!(clamp(1024, 65000), "32768-60999");
+        assert_eq!(clamp(61000, 62000), "32768-60999", "both outside: the system range");
+        assert_eq!(clamp(20000, 30000), "32768-60999", "the upper bound below the system's lower");
     }
 
     #[test]

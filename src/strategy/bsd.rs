@@ -99,7 +99,13 @@ impl<R: Rng + Send> Bsd<R> {
 }
 
 impl<R: Rng + Send> PortSelector for Bsd<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+    select_via_generic!();
+}
+
+impl<R: Rng + Send> Bsd<R> {
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         let (min, max) = (req.range.lo(), req.range.hi());
         let n = req.range.len();
         let mut next = match self.next {
@@ -127,6 +133,9 @@ impl<R: Rng + Send> PortSelector for Bsd<R> {
             }
         }
         self.next = Some(next);
-        Selection { port: found, candidates: examined }
+        match found {
+            Some(port) => Selection::found(port, examined),
+            None => Selection::exhausted(examined),
+        }
     }
 }

@@ -35,11 +35,14 @@ pub enum EntryWidth {
 pub enum Increment {
     /// RFC 6056: `table[index]++` after every candidate, rejected ones too.
     Rfc,
-    /// Linux 5.12: scan from the offset; after a success at position i, `table[index] += i + 2`.
+    /// Linux 5.12's increment: after a success at position i, `table[index] += i + 2`. Only the
+    /// increment is the kernel's: the scan here is one pass of step 1 from the offset, without
+    /// the kernel's even offset and parity passes (the `linux-5.12` strategy has those).
     #[serde(rename = "linux-5.12")]
     Linux512,
-    /// Linux 5.18 (ca7af0402550): after a success at position i,
-    /// `table[index] += max(i, 2·rand(0..7)) + 2`.
+    /// Linux 5.18's increment (ca7af0402550): after a success at position i,
+    /// `table[index] += max(i, 2·rand(0..7)) + 2`. As with `Linux512`, the scan is not the
+    /// kernel's (the `linux` strategy's is).
     Linux,
 }
 
@@ -105,7 +108,7 @@ pub static INFO: StrategyInfo = StrategyInfo {
         ParamInfo {
             name: "increment",
             default: "rfc",
-            help: "rfc (+1 per candidate), linux-5.12 (i + 2 after a success at position i), linux (max(i, 2*rand(0..7)) + 2)",
+            help: "rfc (+1 per candidate), linux-5.12 (i + 2 after a success at position i), linux (max(i, 2*rand(0..7)) + 2); the linux ones are the kernels' increments on the RFC's one-pass scan, not the kernels (no even offset, no parity passes: use the linux and linux-5.12 strategies)",
         },
         ParamInfo {
             name: "index",
@@ -217,7 +220,13 @@ impl<R: Rng + Send> DoubleHash<R> {
 }
 
 impl<R: Rng + Send> PortSelector for DoubleHash<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+    select_via_generic!();
+}
+
+impl<R: Rng + Send> DoubleHash<R> {
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         let min = req.range.lo();
         let n = req.range.len();
         let window = self.rekey.window(req.now);

@@ -16,7 +16,7 @@ use super::in_pcb::RateFallback;
 pub static INFO: StrategyInfo = StrategyInfo {
     name: "freebsd-12",
     aliases: &[],
-    summary: "FreeBSD <= 12 in_pcb_lport(): as freebsd, but sequential while ipport_tick() sees more than randomcps allocations a second, until randomtime quiet seconds; local-port scope",
+    summary: "FreeBSD <= 12 in_pcb_lport(): as freebsd, but sequential while ipport_tick() sees more than randomcps allocations a second, until randomtime quiet seconds; host-wide scope (the port is picked while the local address is the wildcard)",
     params: &[
         ParamInfo { name: "randomized", default: "true", help: "net.inet.ip.portrange.randomized" },
         ParamInfo {
@@ -64,7 +64,10 @@ impl ConfiguredStrategy for FreeBsd12Config {
     /// As `freebsd`, but FreeBSD <= 12 checked local ports only.
     fn os_defaults(&self) -> OsDefaults {
         use crate::stack::{Scope, TwReuse};
-        OsDefaults::profile(10000, 65535, Scope::LocalPort, 60, TwReuse::Off)
+        // in_pcbconnect_setup() binds through in_pcbbind_setup() while the local address is
+        // still INADDR_ANY; in_pcblookup_local(..., INPLOOKUP_WILDCARD) then matches the port on
+        // every address: host-wide.
+        OsDefaults::profile(10000, 65535, Scope::HostWide, 60, TwReuse::Off)
     }
     fn settings(&self) -> serde_json::Value {
         serialized(self)

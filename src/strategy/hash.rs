@@ -103,7 +103,13 @@ impl HashBased {
 }
 
 impl PortSelector for HashBased {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+    select_via_generic!();
+}
+
+impl HashBased {
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         let min = req.range.lo();
         let num_ephemeral = req.range.len();
         let offset = self.f.hash(req.flow, self.rekey.window(req.now)) as u32;

@@ -144,7 +144,17 @@ impl<R: Rng + Send> PcbScan<R> {
 }
 
 impl<R: Rng + Send> PortSelector for PcbScan<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+    select_via_generic!();
+}
+
+impl<R: Rng + Send> PcbScan<R> {
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(
+        &mut self,
+        req: &Request<'_>,
+        check: &C,
+    ) -> Selection {
         let (first, last) = (req.range.lo(), req.range.hi());
         let allowed = match &mut self.fallback {
             Some(f) => f.allocate(req.now),

@@ -82,10 +82,10 @@ impl Scan {
 
     /// One pass from `low + offset`: `remaining / step` positions, wrapping by `remaining` when a
     /// port reaches `high`. Returns the port and the kernel's `i` for it.
-    pub(super) fn pass(
+    pub(super) fn pass<C: PortCheck + ?Sized>(
         &self,
         offset: u32,
-        check: &dyn PortCheck,
+        check: &C,
         candidates: &mut u32,
     ) -> Option<(u16, u32)> {
         let mut port = self.low.wrapping_add(offset);
@@ -106,10 +106,10 @@ impl Scan {
 
     /// `__inet_hash_connect()`'s passes: from `offset`, then (with step 2) from `offset + 1`,
     /// the other parity, unless the first pass was already the odd one.
-    pub(super) fn connect(
+    pub(super) fn connect<C: PortCheck + ?Sized>(
         &self,
         mut offset: u32,
-        check: &dyn PortCheck,
+        check: &C,
         candidates: &mut u32,
     ) -> Option<(u16, u32)> {
         loop {
@@ -170,9 +170,9 @@ pub(super) enum BindDraw {
 /// `inet_csk_find_open_port()` (4.6+): a random odd offset in `[0, remaining)`, the odd pass
 /// first, then `offset - 1`, the even one. With `SO_REUSEADDR` (`so_reuseaddr`) the lower half
 /// of the range is tried first, then the upper half. Nothing is remembered between calls.
-pub(super) fn find_open_port<R: Rng>(
+pub(super) fn find_open_port<R: Rng, C: PortCheck + ?Sized>(
     req: &Request<'_>,
-    check: &dyn PortCheck,
+    check: &C,
     rng: &mut R,
     draw: BindDraw,
     so_reuseaddr: bool,
@@ -234,6 +234,8 @@ pub struct LinuxConfig {
     /// `net.ipv4.ip_local_port_step_width` (7da62262ec96): the largest random scan step, in
     /// positions; 0 (the default) scans by one position.
     pub step_width: u32,
+    /// `CONFIG_HZ`: the TIME_WAIT grid.
+    pub hz: u32,
 }
 
 impl Default for LinuxConfig {
@@ -244,6 +246,7 @@ impl Default for LinuxConfig {
             hash: HashFn::Siphash24,
             so_reuseaddr: false,
             step_width: 0,
+            hz: crate::scenario::DEFAULT_HZ,
         }
     }
 }
@@ -275,6 +278,7 @@ pub static INFO: StrategyInfo = StrategyInfo {
             default: "0",
             help: "net.ipv4.ip_local_port_step_width (7da62262ec96): connect() scans by a random step in 1..=N coprime with the range; 0 = by 1",
         },
+        HZ_PARAM,
     ],
     parse: |p| {
         let table_length = power_of_two(p, "table_length", 1 << 16, 1 << 24)?;
@@ -286,15 +290,39 @@ pub static INFO: StrategyInfo = StrategyInfo {
             hash: HashFn::parse(p.choice("hash", HashFn::NAMES)?),
             so_reuseaddr: flag(p, "so_reuseaddr", false)?,
             step_width: p.u64_in("step_width", 0, 0, u64::from(u32::MAX))? as u32,
+            hz: parse_hz(p)?,
         }))
     },
 };
 
 /// The defaults of every Linux since 4.6: `ip_local_port_range` 32768-60999,
 /// `TCP_TIMEWAIT_LEN` 60 s, `tcp_tw_reuse` 2 (loopback only).
-pub(super) fn linux_defaults() -> OsDefaults {
-    use crate::stack::{Scope, TwReuse};
-    OsDefaults::profile(32768, 60999, Scope::FourTuple, 60, TwReuse::Loopback)
+/// The Linux profiles' stack: `ip_local_port_range` 32768-60999, four-tuple scope,
+/// `TCP_TIMEWAIT_LEN` 60 s on the timer wheel of `CONFIG_HZ = hz`, `tcp_tw_reuse` 2, and
+/// per-port bind buckets (`__inet_hash_connect()` skips a bucket a `bind()` made or joined).
+pub(super) fn linux_defaults(hz: u32) -> OsDefaults {
+    use crate::stack::{BindConflict, Scope, TwReuse};
+    OsDefaults {
+        hz: Some(hz),
+        bind_conflict: Some(BindConflict::Port),
+        ..OsDefaults::profile(32768, 60999, Scope::FourTuple, 60, TwReuse::Loopback)
+    }
+}
+
+/// `hz`: every Linux profile's `CONFIG_HZ`, which sets its TIME_WAIT grid.
+pub(super) const HZ_PARAM: ParamInfo = ParamInfo {
+    name: "hz",
+    default: "250",
+    help: "CONFIG_HZ (100, 250, 300 or 1000): TIME_WAIT ends on the timer wheel's grid, 2.048 s at 250",
+};
+
+/// Reads `hz`, one of the kernel's `CONFIG_HZ` choices.
+pub(super) fn parse_hz(p: &mut crate::params::Params) -> Result<u32, crate::params::ParamError> {
+    let hz = p.u64_in("hz", u64::from(crate::scenario::DEFAULT_HZ), 1, 100_000)? as u32;
+    if !crate::stack::timer_wheel::HZ_CHOICES.contains(&hz) {
+        return Err(p.error("hz", format!("{hz} is not a CONFIG_HZ choice: use 100, 250, 300 or 1000")));
+    }
+    Ok(hz)
 }
 
 impl ConfiguredStrategy for LinuxConfig {
@@ -302,7 +330,7 @@ impl ConfiguredStrategy for LinuxConfig {
         INFO.name
     }
     fn os_defaults(&self) -> OsDefaults {
-        linux_defaults()
+        linux_defaults(self.hz)
     }
     fn settings(&self) -> serde_json::Value {
         serde_json::json!({
@@ -311,6 +339,7 @@ impl ConfiguredStrategy for LinuxConfig {
             "hash": self.hash,
             "so_reuseaddr": self.so_reuseaddr,
             "step_width": self.step_width,
+            "hz": self.hz,
         })
     }
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
@@ -351,7 +380,13 @@ impl<R: Rng + Send> Linux<R> {
 }
 
 impl<R: Rng + Send> PortSelector for Linux<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+    select_via_generic!();
+}
+
+impl<R: Rng + Send> Linux<R> {
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         if is_bind(req) {
             return find_open_port(req, check, &mut self.rng, BindDraw::Below, self.cfg.so_reuseaddr);
         }

@@ -6,6 +6,7 @@
 
 use super::keyed_hash::{HashFn, KeyedHash};
 use super::linux::{BindDraw, Scan, find_open_port, is_bind, linux_defaults};
+use super::linux::{HZ_PARAM, parse_hz};
 use super::registry::{
     ConfiguredStrategy, HASH_PARAM, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo, power_of_two,
     serialized,
@@ -27,12 +28,14 @@ pub static INFO: StrategyInfo = StrategyInfo {
             default: "16",
             help: "after a first-try success skip the next candidate with probability 1/N (c579bd1b4021); 0 = never",
         },
+        HZ_PARAM,
     ],
     parse: |p| {
         Ok(StrategyConfig::new(Linux512Config {
             table_length: power_of_two(p, "table_length", 256, 1 << 24)?,
             hash: HashFn::parse(p.choice("hash", HashFn::NAMES)?),
             skip_one_in: p.u64_in("skip_one_in", 16, 0, 1 << 16)? as u32,
+            hz: parse_hz(p)?,
         }))
     },
 };
@@ -42,7 +45,7 @@ impl ConfiguredStrategy for Linux512Config {
         INFO.name
     }
     fn os_defaults(&self) -> OsDefaults {
-        linux_defaults()
+        linux_defaults(self.hz)
     }
     fn settings(&self) -> serde_json::Value {
         serialized(self)
@@ -70,11 +73,18 @@ pub struct Linux512Config {
     /// c579bd1b4021: after a success on the first candidate, skip the next one (`i = 2`) when
     /// `prandom_u32() % skip_one_in == 0`; 0 turns the noise off.
     pub skip_one_in: u32,
+    /// `CONFIG_HZ`: the TIME_WAIT grid.
+    pub hz: u32,
 }
 
 impl Default for Linux512Config {
     fn default() -> Self {
-        Linux512Config { table_length: 256, hash: HashFn::Siphash24, skip_one_in: 16 }
+        Linux512Config {
+            table_length: 256,
+            hash: HashFn::Siphash24,
+            skip_one_in: 16,
+            hz: crate::scenario::DEFAULT_HZ,
+        }
     }
 }
 
@@ -105,7 +115,13 @@ impl<R: Rng + Send> Linux512<R> {
 }
 
 impl<R: Rng + Send> PortSelector for Linux512<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+    select_via_generic!();
+}
+
+impl<R: Rng + Send> Linux512<R> {
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         if is_bind(req) {
             return find_open_port(req, check, &mut self.rng, BindDraw::Modulo, false);
         }

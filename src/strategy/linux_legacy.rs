@@ -1,10 +1,12 @@
 //! The `linux-legacy` profile: Linux <= 5.11 `connect()`, RFC 6056 Algorithm 3 with one shared
 //! `hint`; by default the 4.6-5.11 form ("tcp/dccp: better use of ephemeral ports in
-//! connect()", 2016: parity passes, step 2, `hint += i + 2`), optionally the 3.x form (one
-//! pass, step 1, `hint += i`). The step-2 scan and `bind(0)` are those of [`super::linux`].
+//! connect()", 1580ab63fc9a, 2016: parity passes, step 2, `hint += i + 2`), optionally the 4.2-4.5
+//! form ("tcp/dccp: try to not exhaust ip_local_port_range in connect()", 07f4c90062f8: an even
+//! offset, one pass with step 1, `hint += (i + 2) & ~1`) or the form before it (one pass, step
+//! 1, `hint += i`). The step-2 scan and `bind(0)` are those of [`super::linux`].
 
 use super::keyed_hash::{HashFn, KeyedHash};
-use super::linux::{BindDraw, Scan, find_open_port, is_bind, linux_defaults};
+use super::linux::{BindDraw, HZ_PARAM, Scan, find_open_port, is_bind, linux_defaults, parse_hz};
 use super::registry::{
     ConfiguredStrategy, HASH_PARAM, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo, serialized,
 };
@@ -16,23 +18,26 @@ use serde::Serialize;
 pub static INFO: StrategyInfo = StrategyInfo {
     name: "linux-legacy",
     aliases: &[],
-    summary: "Linux <= 5.11 connect(): Algorithm 3 with one shared hint; era 4.6 (to 5.11): parity passes, hint += i + 2; era 3.x: one pass, hint += i, range 32768-61000",
+    summary: "Linux <= 5.11 connect(): Algorithm 3 with one shared hint; era 4.6 (to 5.11): parity passes, hint += i + 2; era 4.2: even offset, one pass, hint += (i + 2) & ~1; era <= 4.1: one pass, hint += i; before 4.6 the range is 32768-61000",
     params: &[
         ParamInfo {
             name: "era",
             default: "4.6",
-            help: "4.6 (4.6-5.11; defaults as after 2018: tw_reuse loopback) or 3.x (before 4.6: range 32768-61000, tw_reuse off)",
+            help: "4.6 (4.6-5.11, with the tw_reuse = 2 (loopback) default of 2018, 79e9fed46038), 4.2 (4.2-4.5) or <= 4.1 (\"3.x\" is the old name); before 4.6: range 32768-61000, tw_reuse off",
         },
         HASH_PARAM,
+        HZ_PARAM,
     ],
     parse: |p| {
-        let era = match p.choice("era", &["4.6", "3.x"])? {
-            "3.x" => LegacyEra::V3,
+        let era = match p.choice("era", &["4.6", "4.2", "<= 4.1", "3.x"])? {
+            "4.2" => LegacyEra::V4_2,
+            "<= 4.1" | "3.x" => LegacyEra::V3,
             _ => LegacyEra::V4_6,
         };
         Ok(StrategyConfig::new(LinuxLegacyConfig {
             era,
             hash: HashFn::parse(p.choice("hash", HashFn::NAMES)?),
+            hz: parse_hz(p)?,
         }))
     },
 };
@@ -42,13 +47,17 @@ impl ConfiguredStrategy for LinuxLegacyConfig {
         INFO.name
     }
     fn os_defaults(&self) -> OsDefaults {
-        use crate::stack::{Scope, TwReuse};
+        use crate::stack::{PortRange, TwReuse};
         match self.era {
-            // tcp_tw_reuse = 2 became the default in 2018, within this era (operating-systems.md
-            // §1.6): the defaults are those of its later kernels, up to 5.11.
-            LegacyEra::V4_6 => linux_defaults(),
+            // tcp_tw_reuse = 2 became the default in 2018 (79e9fed46038), within this era: the
+            // defaults are those of its later kernels, up to 5.11.
+            LegacyEra::V4_6 => linux_defaults(self.hz),
             // Before 4.6 the range was 32768-61000, and tcp_tw_reuse defaulted to 0.
-            LegacyEra::V3 => OsDefaults::profile(32768, 61000, Scope::FourTuple, 60, TwReuse::Off),
+            LegacyEra::V4_2 | LegacyEra::V3 => OsDefaults {
+                range: Some(PortRange::new(32768, 61000).expect("a valid built-in range")),
+                tw_reuse: Some(TwReuse::Off),
+                ..linux_defaults(self.hz)
+            },
         }
     }
     fn settings(&self) -> serde_json::Value {
@@ -68,9 +77,14 @@ pub enum LegacyEra {
     /// 4.6-5.11: parity passes with step 2, `hint += i + 2`; `bind(0)` takes odd ports.
     #[serde(rename = "4.6")]
     V4_6,
-    /// 3.x-4.5: one pass `low + (i + hint + hash) % n` for i = 1..n, `hint += i`; `bind(0)` is a
-    /// random start and a +1 scan; default range 32768-61000, `tcp_tw_reuse` 0.
-    #[serde(rename = "3.x")]
+    /// 4.2-4.5: `offset = (hint + hash) & ~1`, one pass `low + (i + offset) % n` for i = 0..n,
+    /// `hint += (i + 2) & ~1` (07f4c90062f8); `bind(0)` as before 4.2; default range
+    /// 32768-61000, `tcp_tw_reuse` 0.
+    #[serde(rename = "4.2")]
+    V4_2,
+    /// Before 4.2: one pass `low + (i + hint + hash) % n` for i = 1..n, `hint += i`; `bind(0)`
+    /// is a random start and a +1 scan; default range 32768-61000, `tcp_tw_reuse` 0.
+    #[serde(rename = "<= 4.1")]
     V3,
 }
 
@@ -81,11 +95,13 @@ pub struct LinuxLegacyConfig {
     pub era: LegacyEra,
     /// The keyed hash of `secure_ipv4_port_ephemeral()`.
     pub hash: HashFn,
+    /// `CONFIG_HZ`: the TIME_WAIT grid.
+    pub hz: u32,
 }
 
 impl Default for LinuxLegacyConfig {
     fn default() -> Self {
-        LinuxLegacyConfig { era: LegacyEra::V4_6, hash: HashFn::Siphash24 }
+        LinuxLegacyConfig { era: LegacyEra::V4_6, hash: HashFn::Siphash24, hz: crate::scenario::DEFAULT_HZ }
     }
 }
 
@@ -115,7 +131,13 @@ impl<R: Rng + Send> LinuxLegacy<R> {
 }
 
 impl<R: Rng + Send> PortSelector for LinuxLegacy<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+    select_via_generic!();
+}
+
+impl<R: Rng + Send> LinuxLegacy<R> {
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         let (lo, hi) = (u32::from(req.range.lo()), u32::from(req.range.hi()));
         match (self.cfg.era, is_bind(req)) {
             (LegacyEra::V4_6, true) => find_open_port(req, check, &mut self.rng, BindDraw::Modulo, false),
@@ -132,7 +154,21 @@ impl<R: Rng + Send> PortSelector for LinuxLegacy<R> {
                     None => Selection::exhausted(candidates),
                 }
             }
-            (LegacyEra::V3, true) => {
+            (LegacyEra::V4_2, false) => {
+                // The even offset leaves about half the ports to bind(0); reserved ports are
+                // `continue`d past, so they count in `i`.
+                let n = hi - lo + 1;
+                let offset = self.hint.wrapping_add(self.secret.hash(req.flow, 0) as u32) & !1;
+                for i in 0..n {
+                    let port = lo + i.wrapping_add(offset) % n;
+                    if check.is_suitable(port as u16) {
+                        self.hint = self.hint.wrapping_add((i + 2) & !1);
+                        return Selection::found(port as u16, i + 1);
+                    }
+                }
+                Selection::exhausted(n)
+            }
+            (LegacyEra::V3 | LegacyEra::V4_2, true) => {
                 // inet_csk_get_port(): rover = random % n + low, then +1 with wrap, n candidates.
                 let n = hi - lo + 1;
                 let mut rover = lo + random32(&mut self.rng) % n;

@@ -15,7 +15,7 @@ use serde::Serialize;
 pub static INFO: StrategyInfo = StrategyInfo {
     name: "macos",
     aliases: &[],
-    summary: "macOS / XNU in_pcbbind(): sequential ++lastport from one global counter, wrapping to first (randomize_ports = 0); local-port scope, TIME_WAIT 2 x 15 s",
+    summary: "macOS / XNU in_pcbbind(): sequential ++lastport from one global counter, wrapping to first (randomize_ports = 0), skipping 55555, 61314-61315, 62742-62743; host-wide scope, TIME_WAIT 2 x 15 s",
     params: &[ParamInfo {
         name: "randomize_ports",
         default: "false",
@@ -31,6 +31,9 @@ pub struct MacOsConfig {
     pub randomize_ports: bool,
 }
 
+/// The restricted ports of XNU's `IS_RESTRICTED_IN_PORT()` inside 49152-65535.
+pub const MACOS_RESTRICTED: &[u16] = &[55555, 61314, 61315, 62742, 62743];
+
 impl ConfiguredStrategy for MacOsConfig {
     fn name(&self) -> &'static str {
         INFO.name
@@ -39,7 +42,12 @@ impl ConfiguredStrategy for MacOsConfig {
     /// 15000), so TIME_WAIT is 2 x 15 = 30 s.
     fn os_defaults(&self) -> OsDefaults {
         use crate::stack::{Scope, TwReuse};
-        OsDefaults::profile(49152, 65535, Scope::LocalPort, 30, TwReuse::Off)
+        // in_pcbconnect() calls in_pcbbind() with the local address still INADDR_ANY:
+        // host-wide. IS_RESTRICTED_IN_PORT() (bsd/netinet/in_pcb.c) skips five ports of the range.
+        OsDefaults {
+            reserved: MACOS_RESTRICTED,
+            ..OsDefaults::profile(49152, 65535, Scope::HostWide, 30, TwReuse::Off)
+        }
     }
     fn settings(&self) -> serde_json::Value {
         serialized(self)

@@ -12,6 +12,38 @@
 //! [`PortCheck`] (RFC 6056's `check_suitable_port`), and keeps its own state and RNG. It never
 //! mutates the stack: the simulator opens the connection on the port it returns.
 
+/// A built-in selector's three [`PortSelector`] entry points, each calling its own
+/// `select_generic<C: PortCheck + ?Sized>`: the engine's calls (`select_stack`, `select_bind`)
+/// get a copy of the loop specialised to the stack's check, inlined per candidate, while
+/// `select` keeps serving any `&dyn PortCheck` (issue 16, item 4).
+macro_rules! select_via_generic {
+    () => {
+        fn select(
+            &mut self,
+            req: &$crate::strategy::Request<'_>,
+            check: &dyn $crate::strategy::PortCheck,
+        ) -> $crate::strategy::Selection {
+            self.select_generic(req, check)
+        }
+
+        fn select_stack(
+            &mut self,
+            req: &$crate::strategy::Request<'_>,
+            check: &$crate::strategy::StackCheck<'_>,
+        ) -> $crate::strategy::Selection {
+            self.select_generic(req, check)
+        }
+
+        fn select_bind(
+            &mut self,
+            req: &$crate::strategy::Request<'_>,
+            check: &$crate::strategy::BindCheck<'_>,
+        ) -> $crate::strategy::Selection {
+            self.select_generic(req, check)
+        }
+    };
+}
+
 mod in_pcb;
 pub mod keyed_hash;
 pub mod registry;
@@ -199,17 +231,25 @@ pub struct Selection {
     pub port: Option<u16>,
     /// Candidates examined: calls to `check_suitable_port`.
     pub candidates: u32,
+    /// The port was not found suitable: the allocator hands it out anyway (NetBSD's
+    /// `portalgo_randport()` after a non-`bsd` algorithm gave up).
+    pub forced: bool,
 }
 
 impl Selection {
     /// A port found after examining `candidates` ports.
     pub fn found(port: u16, candidates: u32) -> Selection {
-        Selection { port: Some(port), candidates }
+        Selection { port: Some(port), candidates, forced: false }
     }
 
     /// No port after examining `candidates` ports.
     pub fn exhausted(candidates: u32) -> Selection {
-        Selection { port: None, candidates }
+        Selection { port: None, candidates, forced: false }
+    }
+
+    /// `port` handed out although it is busy, after `candidates` were examined in vain.
+    pub fn forced(port: u16, candidates: u32) -> Selection {
+        Selection { port: Some(port), candidates, forced: true }
     }
 }
 
@@ -217,6 +257,20 @@ impl Selection {
 pub trait PortSelector: Send {
     /// Picks a port for `req`, asking `check` about each candidate; updates its own state.
     fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection;
+
+    /// [`select`](PortSelector::select) against the stack itself, as the simulator asks for a
+    /// `connect()`. The default goes through `select`; the built-in strategies override it with
+    /// a copy of their loop specialised to [`StackCheck`], so no candidate pays a dynamic call.
+    /// It must return what `select` would, and leave the same state.
+    fn select_stack(&mut self, req: &Request<'_>, check: &StackCheck<'_>) -> Selection {
+        self.select(req, check)
+    }
+
+    /// [`select`](PortSelector::select) for `bind(port 0)`, against [`BindCheck`]; as
+    /// [`select_stack`](PortSelector::select_stack), the built-in strategies specialise it.
+    fn select_bind(&mut self, req: &Request<'_>, check: &BindCheck<'_>) -> Selection {
+        self.select(req, check)
+    }
 }
 
 /// RFC 6056's `random()`: "a 32-bit pseudo-random unsigned integer".

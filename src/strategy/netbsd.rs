@@ -18,8 +18,13 @@
 //! `Fhash()` is MD5 over (laddr, faddr, fport, secret) folded to 16 bits by XOR. Here it is the
 //! strategy's SipHash folded the same way. NetBSD's `Fhash()` draws a fresh secret on every call
 //! (`cprng_fast(secret_f)`), so its `hash` and `doublehash` have no stable per-destination
-//! offset; `per_call_secret = true` reproduces that quirk, the default keeps one secret per boot
-//! as RFC 6056 intends (and then `doublehash`'s two `Fhash()` calls agree: `idx = offset % 8`).
+//! offset; `per_call_secret = true`, the default, reproduces that; `false` keeps one secret per
+//! boot as RFC 6056 intends (and then `doublehash`'s two `Fhash()` calls agree:
+//! `idx = offset % 8`).
+//!
+//! On exhaustion every algorithm but `bsd` hands out `lastport - 1` (see [`NetBsd`]'s
+//! `select`), and TIME_WAIT is 2 x MSL with the MSL of the destination's class
+//! (`tcp_established()`, sys/netinet/tcp_subr.c; the simulator applies it).
 
 use super::bsd::{Bsd, BsdConfig, Direction, Start};
 use super::keyed_hash::{HashFn, KeyedHash};
@@ -83,11 +88,55 @@ pub struct NetBsdConfig {
     pub n: u16,
     /// `doublehash`'s table length (`dhtable[8]`).
     pub table_length: u8,
+    /// `net.inet.tcp.mslt.enable` (`tcp_msl_enable`, 1): MSL by destination class.
+    pub msl_enable: bool,
+    /// `tcp_msl_loop` (`PR_SLOWHZ` ticks: 1 s), from 127.0.0.1.
+    pub msl_loopback: crate::time::Nanos,
+    /// `tcp_msl_local` (5 s), toward an `in_localaddr()` destination.
+    pub msl_local: crate::time::Nanos,
+    /// `tcp_msl_remote` (`TCPTV_MSL`: 30 s), otherwise.
+    pub msl_remote: crate::time::Nanos,
 }
 
 impl Default for NetBsdConfig {
     fn default() -> Self {
-        NetBsdConfig { algorithm: NetBsdAlgorithm::Bsd, per_call_secret: false, n: 500, table_length: 8 }
+        let s = crate::time::NANOS_PER_SEC;
+        NetBsdConfig {
+            algorithm: NetBsdAlgorithm::Bsd,
+            per_call_secret: true,
+            n: 500,
+            table_length: 8,
+            msl_enable: true,
+            msl_loopback: s,
+            msl_local: 5 * s,
+            msl_remote: 30 * s,
+        }
+    }
+}
+
+/// An MSL parameter: a positive duration, `default_s` seconds when unset.
+fn msl(
+    p: &mut crate::params::Params,
+    key: &str,
+    default_s: u64,
+) -> Result<crate::time::Nanos, crate::params::ParamError> {
+    match p.duration(key)? {
+        None => Ok(default_s * crate::time::NANOS_PER_SEC),
+        Some(0) => Err(p.error(key, "must be longer than 0")),
+        Some(d) => Ok(d),
+    }
+}
+
+/// The uniqueness scope of each algorithm. `in_pcbconnect()` binds through `in_pcbbind()`
+/// before it sets the local address; the RFC 6056 algorithms then ask `check_suitable_port()`,
+/// which looks the port up with `in_pcblookup_port(table, inp_laddr, port, 1)`. `inp_laddr` is
+/// still the wildcard, and a wildcard lookup matches the port on every address: host-wide.
+/// `hash` and `doublehash` need the complete tuple (`iscompletetuple()`), so their port is
+/// picked later, at connect time, with the real source address: per address.
+pub fn scope_of(algorithm: NetBsdAlgorithm) -> crate::stack::Scope {
+    match algorithm {
+        NetBsdAlgorithm::Hash | NetBsdAlgorithm::DoubleHash => crate::stack::Scope::LocalPort,
+        _ => crate::stack::Scope::HostWide,
     }
 }
 
@@ -95,7 +144,7 @@ impl Default for NetBsdConfig {
 pub static INFO: StrategyInfo = StrategyInfo {
     name: "netbsd",
     aliases: &[],
-    summary: "NetBSD portalgo.c: the six selectable RFC 6056 algorithms with NetBSD's 16-bit state (default bsd, counting down from the top); local-port scope",
+    summary: "NetBSD portalgo.c: the six selectable RFC 6056 algorithms with NetBSD's 16-bit state (default bsd, counting down from the top); host-wide scope (hash, doublehash: local-port); the non-bsd ones hand out lastport - 1 when they give up; TIME_WAIT 2 x MSL by destination class",
     params: &[
         ParamInfo {
             name: "algorithm",
@@ -104,8 +153,8 @@ pub static INFO: StrategyInfo = StrategyInfo {
         },
         ParamInfo {
             name: "per_call_secret",
-            default: "false",
-            help: "Fhash() draws a fresh secret on every call, as NetBSD's code does (hash and doublehash lose their per-destination offset)",
+            default: "true",
+            help: "Fhash() draws a fresh secret on every call, as NetBSD's code does (hash and doublehash lose their per-destination offset); false is RFC 6056's intent",
         },
         ParamInfo {
             name: "n",
@@ -113,15 +162,35 @@ pub static INFO: StrategyInfo = StrategyInfo {
             help: "randinc's N: increments are uniform in 1..N (1 to 65535)",
         },
         ParamInfo { name: "table_length", default: "8", help: "doublehash's dhtable[] entries (1 to 255)" },
+        ParamInfo {
+            name: "msl_enable",
+            default: "true",
+            help: "net.inet.tcp.mslt.enable: TIME_WAIT = 2 x the MSL of the destination's class; false: 2 x msl_remote",
+        },
+        ParamInfo {
+            name: "msl_loopback",
+            default: "1s",
+            help: "net.inet.tcp.mslt.loopback: the MSL from 127.0.0.1",
+        },
+        ParamInfo {
+            name: "msl_local",
+            default: "5s",
+            help: "net.inet.tcp.mslt.local: the MSL toward a destination on one of the host's subnets (give [host] addrs a prefix)",
+        },
+        ParamInfo { name: "msl_remote", default: "30s", help: "net.inet.tcp.mslt.remote: the MSL otherwise" },
     ],
     parse: |p| {
         let algorithm = NetBsdAlgorithm::parse(p.choice("algorithm", NetBsdAlgorithm::NAMES)?)
             .expect("choice() returns one of NAMES");
         Ok(StrategyConfig::new(NetBsdConfig {
             algorithm,
-            per_call_secret: flag(p, "per_call_secret", false)?,
+            per_call_secret: flag(p, "per_call_secret", true)?,
             n: p.u64_in("n", 500, 1, 65535)? as u16,
             table_length: p.u64_in("table_length", 8, 1, 255)? as u8,
+            msl_enable: flag(p, "msl_enable", true)?,
+            msl_loopback: msl(p, "msl_loopback", 1)?,
+            msl_local: msl(p, "msl_local", 5)?,
+            msl_remote: msl(p, "msl_remote", 30)?,
         }))
     },
 };
@@ -132,11 +201,28 @@ impl ConfiguredStrategy for NetBsdConfig {
     }
     /// anonportmin/max 49152-65535, 2 x MSL 30 s.
     fn os_defaults(&self) -> OsDefaults {
-        use crate::stack::{Scope, TwReuse};
-        OsDefaults::profile(49152, 65535, Scope::LocalPort, 60, TwReuse::Off)
+        use crate::stack::TwReuse;
+        let (loopback, local) = if self.msl_enable {
+            (self.msl_loopback, self.msl_local)
+        } else {
+            (self.msl_remote, self.msl_remote)
+        };
+        OsDefaults {
+            time_wait: Some(2 * self.msl_remote),
+            time_wait_classes: Some((2 * local, 2 * loopback)),
+            ..OsDefaults::profile(49152, 65535, scope_of(self.algorithm), 60, TwReuse::Off)
+        }
     }
     fn settings(&self) -> serde_json::Value {
-        serialized(self)
+        let mut v = serialized(self);
+        for (key, d) in [
+            ("msl_loopback", self.msl_loopback),
+            ("msl_local", self.msl_local),
+            ("msl_remote", self.msl_remote),
+        ] {
+            v[key] = crate::time::format_duration(d).into();
+        }
+        v
     }
     fn build(&self, rng: StrategyRng) -> Box<dyn PortSelector> {
         Box::new(NetBsd::new(*self, rng))
@@ -187,6 +273,9 @@ struct Own<R> {
 #[derive(Debug)]
 pub struct NetBsd<R = StrategyRng> {
     inner: Inner<R>,
+    /// `inpcbtable.inpt_lastport`: `anonportmax` at boot (`in_pcbinit()`), then every port
+    /// `in_pcbsetport()` hands out.
+    lastport: Option<u16>,
 }
 
 impl<R: Rng + Send> NetBsd<R> {
@@ -208,7 +297,7 @@ impl<R: Rng + Send> NetBsd<R> {
                 Inner::Own(Own { cfg, fhash: Fhash { fixed }, next: 0, table, rng })
             }
         };
-        NetBsd { inner }
+        NetBsd { inner, lastport: None }
     }
 
     /// `dhtable`, for tests.
@@ -228,19 +317,38 @@ impl<R: Rng + Send> NetBsd<R> {
     }
 }
 
+/// On exhaustion `algo_bsd()` returns `EAGAIN` and the connect fails; every other algorithm
+/// returns `EINVAL`, and `portalgo_randport()` answers any error but `EAGAIN` with
+/// `*port = lastport - 1` and success: a port nobody checked, usually busy (and, `lastport`
+/// being a `uint16_t`, outside the range when the last port was its lower end).
 impl<R: Rng + Send> PortSelector for NetBsd<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
-        match &mut self.inner {
-            Inner::Bsd(s) => s.select(req, check),
-            Inner::RandomStart(s) => s.select(req, check),
-            Inner::RandomPick(s) => s.select(req, check),
-            Inner::Own(o) => o.select(req, check),
-        }
+    select_via_generic!();
+}
+
+impl<R: Rng + Send> NetBsd<R> {
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
+        let sel = match &mut self.inner {
+            Inner::Bsd(s) => return s.select_generic(req, check),
+            Inner::RandomStart(s) => s.select_generic(req, check),
+            Inner::RandomPick(s) => s.select_generic(req, check),
+            Inner::Own(o) => o.select_generic(req, check),
+        };
+        let sel = match sel.port {
+            Some(_) => sel,
+            None => {
+                let last = self.lastport.unwrap_or(req.range.hi());
+                Selection::forced(last.wrapping_sub(1), sel.candidates)
+            }
+        };
+        self.lastport = sel.port;
+        sel
     }
 }
 
 impl<R: Rng + Send> Own<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+    fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         let min = u32::from(req.range.lo());
         let n = req.range.len();
         let mut examined = 0;

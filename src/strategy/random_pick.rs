@@ -48,7 +48,13 @@ impl<R: Rng + Send> RandomPick<R> {
 }
 
 impl<R: Rng + Send> PortSelector for RandomPick<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+    select_via_generic!();
+}
+
+impl<R: Rng + Send> RandomPick<R> {
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         let min = req.range.lo();
         let num_ephemeral = req.range.len();
         let mut examined = 0;

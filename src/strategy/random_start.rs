@@ -51,7 +51,13 @@ impl<R: Rng + Send> RandomStart<R> {
 }
 
 impl<R: Rng + Send> PortSelector for RandomStart<R> {
-    fn select(&mut self, req: &Request<'_>, check: &dyn PortCheck) -> Selection {
+    select_via_generic!();
+}
+
+impl<R: Rng + Send> RandomStart<R> {
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         let (min, max) = (req.range.lo(), req.range.hi());
         let num_ephemeral = req.range.len();
         let mut next = min + (random32(&mut self.rng) % num_ephemeral) as u16;

@@ -53,6 +53,17 @@ pub struct OsDefaults {
     pub time_wait: Option<Nanos>,
     /// Whether `connect()` may take over a 4-tuple in TIME_WAIT.
     pub tw_reuse: Option<crate::stack::TwReuse>,
+    /// TIME_WAIT toward on-link destinations and from 127.0.0.1, when the system shortens it
+    /// there (NetBSD's MSL classes); `time_wait` applies to both otherwise.
+    pub time_wait_classes: Option<(Nanos, Nanos)>,
+    /// No TIME_WAIT toward the host's own addresses (FreeBSD's `nolocaltimewait`).
+    pub no_local_time_wait: bool,
+    /// The TIME_WAIT timer runs on a Linux timer wheel with this `CONFIG_HZ`.
+    pub hz: Option<u32>,
+    /// How far a `bind()` keeps `connect()` away from its port; `None`: per (address, port).
+    pub bind_conflict: Option<crate::stack::BindConflict>,
+    /// Ports inside the range the kernel never hands out, besides the scenario's `reserved`.
+    pub reserved: &'static [u16],
 }
 
 impl OsDefaults {
@@ -70,8 +81,45 @@ impl OsDefaults {
             scope: Some(scope),
             time_wait: Some(time_wait_s * crate::time::NANOS_PER_SEC),
             tw_reuse: Some(tw_reuse),
+            ..OsDefaults::default()
         }
     }
+}
+
+/// The parts of a profile's stack the one-line defaults leave out, for `portsim strategies`.
+pub fn stack_notes(os: &OsDefaults) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(hz) = os.hz {
+        let grid = crate::stack::TimerWheel::new(hz, 0).grid(os.time_wait.unwrap_or(0));
+        out.push(format!(
+            "TIME_WAIT on the HZ {hz} timer wheel: it ends on a {} s grid, up to one step late",
+            crate::time::secs(grid)
+        ));
+    }
+    if let Some((on_link, loopback)) = os.time_wait_classes {
+        out.push(format!(
+            "TIME_WAIT {} s from 127.0.0.1, {} s toward on-link destinations",
+            crate::time::secs(loopback),
+            crate::time::secs(on_link)
+        ));
+    }
+    if os.no_local_time_wait {
+        out.push("no TIME_WAIT toward the host's own addresses".into());
+    }
+    match os.bind_conflict {
+        Some(crate::stack::BindConflict::Port) => out.push(
+            "a bound port is skipped by connect() on every address until its last socket is gone".into(),
+        ),
+        Some(crate::stack::BindConflict::FourTuple) => {
+            out.push("a connected bound socket blocks only its own 4-tuple".into())
+        }
+        _ => {}
+    }
+    if !os.reserved.is_empty() {
+        let list: Vec<String> = os.reserved.iter().map(u16::to_string).collect();
+        out.push(format!("never hands out {}", list.join(", ")));
+    }
+    out
 }
 
 /// Compares configurations of possibly different types: equal when both are the same type
@@ -433,10 +481,10 @@ mod tests {
             ("linux-5.12", "32768-60999", Scope::FourTuple, 60, TwReuse::Loopback),
             ("linux-legacy", "32768-60999", Scope::FourTuple, 60, TwReuse::Loopback),
             ("freebsd", "10000-65535", Scope::FourTuple, 60, TwReuse::Off),
-            ("freebsd-12", "10000-65535", Scope::LocalPort, 60, TwReuse::Off),
+            ("freebsd-12", "10000-65535", Scope::HostWide, 60, TwReuse::Off),
             ("openbsd", "1024-49151", Scope::LocalPort, 60, TwReuse::Off),
-            ("netbsd", "49152-65535", Scope::LocalPort, 60, TwReuse::Off),
-            ("macos", "49152-65535", Scope::LocalPort, 30, TwReuse::Off),
+            ("netbsd", "49152-65535", Scope::HostWide, 60, TwReuse::Off),
+            ("macos", "49152-65535", Scope::HostWide, 30, TwReuse::Off),
             ("windows", "49152-65535", Scope::LocalPort, 120, TwReuse::Off),
         ];
         for (name, range, scope, tw, reuse) in expect {
@@ -452,6 +500,26 @@ mod tests {
         assert_eq!(old.os_defaults().range.unwrap().to_string(), "32768-61000");
         assert_eq!(old.os_defaults().tw_reuse, Some(TwReuse::Off));
         assert_eq!(configure("alg4", Params::empty("s")).unwrap().os_defaults(), OsDefaults::default());
+        // The stack around the allocator (issue 9).
+        use crate::stack::BindConflict;
+        let d = |name: &str| configure(name, Params::empty("s")).unwrap().os_defaults();
+        for name in ["linux", "linux-5.12", "linux-legacy"] {
+            assert_eq!((d(name).hz, d(name).bind_conflict), (Some(250), Some(BindConflict::Port)), "{name}");
+        }
+        assert_eq!(d("freebsd").bind_conflict, Some(BindConflict::FourTuple));
+        assert!(d("freebsd").no_local_time_wait);
+        assert_eq!(d("netbsd").time_wait_classes, Some((10 * s, 2 * s)));
+        assert_eq!(
+            d("openbsd").reserved,
+            &[2049, 6000, 6001, 6002, 6003, 6004, 6005, 6006, 6007, 6008, 6009, 6010]
+        );
+        assert_eq!(d("macos").reserved, &[55555, 61314, 61315, 62742, 62743]);
+        let hash = configure("netbsd", Params::from_toml("s", "algorithm = \"hash\"").unwrap()).unwrap();
+        assert_eq!(hash.os_defaults().scope, Some(Scope::LocalPort));
+        let unique =
+            configure("freebsd", Params::from_toml("s", "require_unique_port = true").unwrap()).unwrap();
+        assert_eq!(unique.os_defaults().scope, Some(Scope::HostWide));
+        assert!(stack_notes(&d("linux"))[0].contains("2.048 s grid"));
     }
 
     #[test]

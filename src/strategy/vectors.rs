@@ -87,6 +87,11 @@ pub struct RequestVector {
     pub port: Option<u16>,
     /// How many ports were examined (`probes.len()`).
     pub candidates: u32,
+    /// The allocator gave up and handed out `port` unchecked (NetBSD's `portalgo_randport()`
+    /// returns `lastport - 1` after a non-`bsd` algorithm fails): it need not be the last probe,
+    /// nor suitable.
+    #[serde(default)]
+    pub forced: bool,
 }
 
 /// A case before it is run: everything but the answers.
@@ -273,6 +278,7 @@ fn run_template(config: &StrategyConfig, t: &Template) -> Result<Case, String> {
             probes,
             port: sel.port,
             candidates: sel.candidates,
+            forced: sel.forced,
         });
     }
     Ok(Case {
@@ -369,12 +375,13 @@ pub fn replay(file: &VectorFile, registry: &Registry) -> Result<usize, String> {
                 let check = Recording { unsuitable: &unsuitable, probes: RefCell::new(Vec::new()) };
                 let before = tape.len();
                 let sel = selector.select(&req, &check);
-                let got = (sel.port, sel.candidates, check.probes.into_inner(), tape.since(before));
-                let want = (r.port, r.candidates, r.probes.clone(), r.draws.clone());
+                let got =
+                    (sel.port, sel.candidates, check.probes.into_inner(), tape.since(before), sel.forced);
+                let want = (r.port, r.candidates, r.probes.clone(), r.draws.clone(), r.forced);
                 if got != want {
                     return Err(at(format!(
-                        "request {k}: got port {:?}, {} candidates, probes {:?}, draws {:?}; the vector says {want:?}",
-                        got.0, got.1, got.2, got.3
+                        "request {k}: got port {:?}, {} candidates, probes {:?}, draws {:?}, forced {}; the vector says {want:?}",
+                        got.0, got.1, got.2, got.3, got.4
                     )));
                 }
                 if let Some(p) = sel.port {

@@ -163,7 +163,7 @@ pub(crate) fn sweep_charts(r: &SweepResult, text: &str) -> Result<Vec<SweepChart
             log_y: fail_log,
             y_floor: fail_floor,
             empty_note: "no attempt failed at any point",
-            closed_note: r.closed_form_note.clone(),
+            closed_note: join_notes(r.closed_form_note.clone(), super::transient_note(r)),
             closed_heading: "closed form (dashed)",
         };
         let rendered = plot::render(&fig)?;
@@ -186,7 +186,7 @@ pub(crate) fn sweep_charts(r: &SweepResult, text: &str) -> Result<Vec<SweepChart
             log_y: max > 20.0,
             y_floor: 1.0,
             empty_note: "",
-            closed_note: None,
+            closed_note: super::transient_note(r),
             closed_heading: "closed form (dashed)",
         };
         let rendered = plot::render(&fig)?;
@@ -485,5 +485,13 @@ impl Figure for SweepFigure {
             entries.push(LegendEntry::heading(n.clone()));
         }
         draw_legend(&legend, &entries)
+    }
+}
+
+/// Two optional notes as one ("a; b").
+fn join_notes(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
     }
 }

@@ -7,10 +7,10 @@
 //! for byte.
 
 use super::shard::{FORMAT, Shard, ShardFile, scenario_hash};
-use super::{Plan, SweepResult, publish};
+use super::{Plan, SweepResult, publish_keeping};
 use crate::cli::MergeArgs;
 use crate::commands::Status;
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -206,5 +206,18 @@ pub fn execute(args: MergeArgs) -> Result<Status> {
             _ => PathBuf::from("."),
         },
     };
-    publish(&out, &result, &text, !args.no_charts)
+    // Merging into the shards' own folder (the default) replaces it whole: carry the shards
+    // that live there into the new folder, so the inputs survive and a merge can be rerun.
+    let abs_out = std::path::absolute(&out).unwrap_or_else(|_| out.clone());
+    let mut keep = Vec::new();
+    for p in &paths {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        if let (Some(parent), Some(name)) = (abs.parent(), abs.file_name())
+            && parent == abs_out
+        {
+            let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+            keep.push((out.join(name), bytes));
+        }
+    }
+    publish_keeping(&out, &result, &text, !args.no_charts, &keep)
 }

@@ -28,30 +28,14 @@ use crate::params::Value;
 use crate::report::Staged;
 use crate::scenario::{self, Scenario};
 use crate::sim::{self, DestinationTable, RunOptions};
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-/// Set by Ctrl-C: stop handing out tasks.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Installs the Ctrl-C handler once per process: the first Ctrl-C asks the sweep to stop and
-/// keep what is done; a second one quits at once.
-fn install_interrupt_handler() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = ctrlc::set_handler(|| {
-            if INTERRUPTED.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        });
-    });
-}
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// One point of the grid: the value of every swept key, and its scenario.
 #[derive(Clone, Debug)]
@@ -73,6 +57,9 @@ pub struct Measured {
     pub reuse_within_threshold: u64,
     pub occupancy_peak: u32,
     pub first_failure_s: Option<f64>,
+    /// The run reached its steady state (`summary.json`'s `steady.settled`): it may be read
+    /// against the closed forms.
+    pub settled: bool,
 }
 
 /// A mean over seeds and the half-width of its 95 % confidence interval (Student's t; `None`
@@ -135,6 +122,9 @@ pub struct Row {
     pub occupancy_peak: f64,
     /// Mean over the seeds that failed at all.
     pub first_failure_s: Option<f64>,
+    /// Every seed's run reached its steady state; false marks a point whose figures are
+    /// mostly transient (too short for its hold, or occupancy still rising at the end).
+    pub steady_state: bool,
     pub closed_form: Option<ClosedForm>,
     pub runs: Vec<Measured>,
 }
@@ -211,6 +201,7 @@ fn measure(o: &sim::RunOutput) -> Measured {
         reuse_within_threshold: s.reuse.within_threshold,
         occupancy_peak: s.occupancy.peak,
         first_failure_s: s.exhaustion.first_failure_s,
+        settled: s.steady.settled,
     }
 }
 
@@ -268,7 +259,7 @@ pub fn run_tasks(
         for _ in 0..workers {
             scope.spawn(|_| {
                 loop {
-                    if INTERRUPTED.load(Ordering::SeqCst) {
+                    if crate::report::stop_requested() {
                         return;
                     }
                     let Some(&i) = selected.get(next.fetch_add(1, Ordering::SeqCst)) else { return };
@@ -287,8 +278,11 @@ pub fn run_tasks(
             });
         }
     });
-    let interrupted = INTERRUPTED.load(Ordering::SeqCst);
-    let results = results.into_iter().map(|m| m.into_inner().expect("no panics while holding it")).collect();
+    let results: Vec<Option<Measured>> =
+        results.into_iter().map(|m| m.into_inner().expect("no panics while holding it")).collect();
+    // Interrupted means work is missing: a Ctrl-C after the last task finished loses nothing,
+    // and the sweep it stopped is complete.
+    let interrupted = crate::report::stop_requested() && selected.iter().any(|&i| results[i].is_none());
     (results, interrupted)
 }
 
@@ -327,6 +321,7 @@ pub fn rows_from(points: &[Point], seed: u64, seeds: u32, results: &[Option<Meas
                 reuse_within_threshold: mean(&|r| r.reuse_within_threshold as f64),
                 occupancy_peak: mean(&|r| f64::from(r.occupancy_peak)),
                 first_failure_s: (!fails.is_empty()).then(|| fails.iter().sum::<f64>() / fails.len() as f64),
+                steady_state: runs.iter().all(|r| r.settled),
                 closed_form: closed_form_at(&pt.scenario, spec).ok(),
                 runs,
             });
@@ -376,6 +371,7 @@ pub fn sweep_csv(r: &SweepResult) -> Result<String> {
             "reuse_within_threshold",
             "occupancy_peak",
             "first_failure_s",
+            "steady_state",
             "closed_form_load",
             "closed_form_blocking",
             "closed_form_random_pick_candidates",
@@ -409,6 +405,7 @@ pub fn sweep_csv(r: &SweepResult) -> Result<String> {
             row.reuse_within_threshold.to_string(),
             row.occupancy_peak.to_string(),
             opt(row.first_failure_s),
+            row.steady_state.to_string(),
             opt(cf.map(|c| c.load_ratio)),
             opt(cf.map(|c| c.blocking)),
             opt(cf.and_then(|c| c.random_pick_candidates)),
@@ -464,7 +461,8 @@ pub fn render_table(r: &SweepResult) -> String {
         let cf = row.closed_form;
         cells.extend([
             row.strategy.clone(),
-            pct(row.failed_fraction.mean),
+            // `~`: not at steady state (see the note under the table).
+            format!("{}{}", pct(row.failed_fraction.mean), if row.steady_state { " " } else { "~" }),
             row.failed_fraction.ci95.map(pct).unwrap_or_else(|| "-".into()),
             cf.map(|c| pct(c.blocking)).unwrap_or_else(|| "-".into()),
             format!("{:.3}", row.mean_candidates.mean),
@@ -498,12 +496,45 @@ pub fn render_table(r: &SweepResult) -> String {
             out.push('\n');
         }
     }
+    if let Some(note) = transient_note(r) {
+        out.push_str(&format!("~ {note}\n"));
+    }
     out
+}
+
+/// A sentence for the table and the charts when some points did not reach their steady state
+/// (`steady_state` false in sweep.csv): their figures are mostly transient, so the closed forms
+/// beside them describe a host they never became.
+pub fn transient_note(r: &SweepResult) -> Option<String> {
+    let unsettled = r.rows.iter().filter(|row| !row.steady_state).count();
+    (unsettled > 0).then(|| {
+        format!(
+            "not at steady state in {unsettled} of {} rows (too short for the hold, or occupancy still \
+             rising): read them against the closed forms with care",
+            r.rows.len()
+        )
+    })
 }
 
 /// Writes `sweep.csv`, `sweep.json` and (unless `charts` is false) the charts into `dir`.
 pub fn write_outputs(dir: &Path, r: &SweepResult, text: &str, charts: bool) -> Result<Vec<PathBuf>> {
+    write_outputs_keeping(dir, r, text, charts, &[])
+}
+
+/// [`write_outputs`], with `keep` (paths inside `dir` and their bytes) written into the new
+/// folder too; they are not listed among the files written.
+pub fn write_outputs_keeping(
+    dir: &Path,
+    r: &SweepResult,
+    text: &str,
+    charts: bool,
+    keep: &[(PathBuf, Vec<u8>)],
+) -> Result<Vec<PathBuf>> {
     let mut staged = Staged::new(dir)?;
+    for (path, bytes) in keep {
+        staged.write(path.clone(), bytes)?;
+    }
+    let kept = keep.len();
     staged.write(dir.join("sweep.csv"), sweep_csv(r)?.as_bytes())?;
     staged.write(dir.join("sweep.json"), serde_json::to_string_pretty(&sweep_json(r))?.as_bytes())?;
     if charts && !r.rows.is_empty() {
@@ -512,7 +543,7 @@ pub fn write_outputs(dir: &Path, r: &SweepResult, text: &str, charts: bool) -> R
             staged.write(dir.join("charts").join(format!("{}.png", c.name)), &c.png)?;
         }
     }
-    staged.publish()
+    Ok(staged.publish()?.split_off(kept))
 }
 
 /// A sweep ready to run: the scenario text and the grid it expands to. Built the same way
@@ -570,8 +601,7 @@ impl Plan {
         // Bad arguments are reported before an unreadable file.
         check_arguments(&args.vary, args.seeds)?;
         let origin = args.scenario.display().to_string();
-        let text = std::fs::read_to_string(&args.scenario)
-            .map_err(|e| anyhow!("{origin}: cannot read the scenario: {e}"))?;
+        let text = crate::scenario::read_scenario_text(&args.scenario).map_err(|e| anyhow!("{e}"))?;
         let base_dir = args.scenario.parent().unwrap_or(Path::new(".")).to_path_buf();
         Plan::new(text, origin, base_dir, args.vary.clone(), args.only.clone(), args.seeds)
     }
@@ -653,10 +683,7 @@ fn progress_bar(total: u64, message: String) -> ProgressBar {
 pub fn execute(args: SweepArgs) -> Result<Status> {
     let plan = Plan::from_args(&args)?;
     let shard = args.shard.as_deref().map(|s| Shard::from_arg(s, &|k| std::env::var(k).ok())).transpose()?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .context("cannot start worker threads")?;
+    let pool = crate::commands::worker_pool(args.threads)?;
     let all = plan.tasks();
     let selected: Vec<usize> = match shard {
         Some(s) => s.task_indices(all.len()),
@@ -667,10 +694,14 @@ pub fn execute(args: SweepArgs) -> Result<Status> {
         None => format!("sweep {}: {} points", plan.name, plan.points.len()),
     };
     let bar = progress_bar(plan.simulated_ns(&all, &selected), what);
-    install_interrupt_handler();
-    INTERRUPTED.store(false, Ordering::SeqCst);
+    // The first Ctrl-C (or SIGTERM) stops handing out tasks and keeps the finished points; a
+    // second one quits at once, removing the unpublished output.
+    crate::report::install_signal_handler();
+    crate::report::handle_first_interrupt(true);
     let tick = |ns: u64| bar.inc(ns);
     let (results, interrupted) = run_tasks(&pool, &plan.points, &all, &selected, &tick);
+    // Writing: a signal now removes the unpublished output and ends the process.
+    crate::report::handle_first_interrupt(false);
     bar.finish_and_clear();
     let dir = args.out.clone().unwrap_or_else(|| plan.default_dir());
     if let Some(s) = shard {
@@ -684,12 +715,24 @@ pub fn execute(args: SweepArgs) -> Result<Status> {
 /// Writes a sweep's files and prints its table: the end of `portsim sweep` and of
 /// `portsim merge` alike, so a merged sweep is the unsharded one byte for byte.
 pub fn publish(dir: &Path, result: &SweepResult, text: &str, charts: bool) -> Result<Status> {
+    publish_keeping(dir, result, text, charts, &[])
+}
+
+/// [`publish`], carrying `keep` (files inside `dir`, with their bytes) into the new folder:
+/// `portsim merge` into the shards' own folder keeps the shards beside the merged sweep.
+pub fn publish_keeping(
+    dir: &Path,
+    result: &SweepResult,
+    text: &str,
+    charts: bool,
+    keep: &[(PathBuf, Vec<u8>)],
+) -> Result<Status> {
     let done = result.rows.iter().map(|r| r.point).collect::<std::collections::BTreeSet<_>>().len();
     if result.interrupted && done == 0 {
         eprintln!("interrupted before any point finished: nothing written");
         return Ok(Status::Interrupted);
     }
-    let written = write_outputs(dir, result, text, charts)?;
+    let written = write_outputs_keeping(dir, result, text, charts, keep)?;
     println!(
         "{} sweep: {} point{} x {} strateg{} x {} seed{}",
         result.name,

@@ -42,12 +42,13 @@ pub fn pool_model(s: &Scenario, spec: &StrategySpec) -> Result<PoolModel, String
     };
     let hold_s = hold_time_s(lifetime, client_close, secs(tw));
     let range_len = u64::from(eff.range.len());
-    let reserved = u64::from(s.ports.reserved.count_in(eff.range));
+    let reserved = u64::from(eff.reserved.count_in(eff.range));
     let n = range_len - reserved;
     let scope = if s.socket.mode == SocketMode::BindThenConnect { Scope::LocalPort } else { eff.scope };
     let addrs = s.addrs.len() as u64;
     let fallback = s.addr_choice == AddrChoice::Fallback;
     let keys = match (scope, fallback) {
+        (Scope::HostWide, _) => vec![KeyClass { count: 1, share: 1.0, servers: n }],
         (Scope::LocalPort, true) => vec![KeyClass { count: 1, share: 1.0, servers: n * addrs }],
         (Scope::LocalPort, false) => vec![KeyClass { count: addrs, share: 1.0 / addrs as f64, servers: n }],
         (Scope::FourTuple, _) => {

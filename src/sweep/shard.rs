@@ -16,7 +16,7 @@
 
 use super::{Measured, Plan, Task};
 use crate::commands::Status;
-use crate::report::write_file_atomically;
+use crate::report::{claim_folder, write_file_atomically};
 use anyhow::{Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -288,6 +288,7 @@ pub struct Run {
     pub reuse_within_threshold: u64,
     pub occupancy_peak: u32,
     pub first_failure_s: Option<f64>,
+    pub settled: bool,
 }
 
 impl Run {
@@ -307,6 +308,7 @@ impl Run {
             reuse_within_threshold: m.reuse_within_threshold,
             occupancy_peak: m.occupancy_peak,
             first_failure_s: m.first_failure_s,
+            settled: m.settled,
         }
     }
 
@@ -323,6 +325,7 @@ impl Run {
             reuse_within_threshold: self.reuse_within_threshold,
             occupancy_peak: self.occupancy_peak,
             first_failure_s: self.first_failure_s,
+            settled: self.settled,
         }
     }
 }
@@ -366,6 +369,7 @@ pub fn finish(
         }
     };
     let path: PathBuf = dir.join(shard.file_name());
+    claim_folder(dir)?;
     write_file_atomically(&path, serde_json::to_string_pretty(&file)?.as_bytes())?;
     println!(
         "{} sweep shard {shard}: {} of {} tasks ({} point{} x {} strateg{} x {} seed{})",
@@ -407,6 +411,7 @@ mod tests {
             reuse_within_threshold: 0,
             occupancy_peak: 1,
             first_failure_s: Some(1.0 / 3.0),
+            settled: true,
         };
         let r = Run::new(0, Task { point: 0, strategy: 0, seed: 1 }, m);
         let back: Run = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();

@@ -66,11 +66,20 @@ pub fn parse_vary(text: &str) -> Result<Vary, String> {
     if key.is_empty() || key.contains(char::is_whitespace) {
         return Err("the key before `=` must be a dotted scenario key such as workload.arrivals.rate".into());
     }
+    if key == "seed" {
+        // Each point runs under the sweep's own seeds; a varied `seed` was set and then
+        // overridden, giving identical points.
+        return Err("the seed is not a scenario setting a sweep can vary: use --seeds N to run every point under N seeds (from --seed)".into());
+    }
     let spec = spec.trim();
     if spec.is_empty() {
         return Err(format!("no values after `{key}=`: write FROM..TO:STEPS or a,b,c"));
     }
     if let Some((from, rest)) = spec.split_once("..") {
+        if rest.starts_with('.') {
+            // `10...20` would otherwise read as 10 to .20.
+            return Err(format!("write FROM..TO with two dots, not `{spec}`"));
+        }
         let (to, steps) = rest
             .split_once(':')
             .ok_or_else(|| format!("say how many points: {key}={from}..{rest}:STEPS (for example :5)"))?;
@@ -149,6 +158,13 @@ pub fn parse_vary(text: &str) -> Result<Vary, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refuses_what_it_would_get_wrong() {
+        assert!(parse_vary("seed=1,2,3").unwrap_err().contains("--seeds"));
+        let e = parse_vary("workload.arrivals.rate=10...20:3").unwrap_err();
+        assert_eq!(e, "write FROM..TO with two dots, not `10...20:3`");
+    }
 
     #[test]
     fn ranges_lists_and_durations() {

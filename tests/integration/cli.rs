@@ -24,8 +24,10 @@ const INVALID: &[(&str, &str)] = &[
     ),
     (
         "bad-expect",
-        "11:16: expect.max_failures: `max_failures` is not an expectation: use a metric (attempted, established, failed, failed_fraction, mean_probes, p99_probes, max_probes, collisions_local, collisions_remote, reuse_count, reuse_within_threshold, occupancy_peak, port_usage_distinct, port_usage_max_over_mean) or a dotted key of summary.json (such as exhaustion.first_failure_s), optionally with max_ or min_ in front",
+        "11:16: expect.max_failures: `max_failures` is not an expectation: use a metric (attempted, established, failed, failed_fraction, mean_probes, p99_probes, max_probes, collisions_local, collisions_remote, forced_reuse, reuse_count, reuse_within_threshold, occupancy_peak, port_usage_distinct, port_usage_max_over_mean) or a dotted key of summary.json (such as exhaustion.first_failure_s), optionally with max_ or min_ in front",
     ),
+    ("bad-host-prefix", "4:10: host.addrs: `10.0.0.1/33`: the prefix length must be 0 to 32"),
+    ("bad-hz", "4:6: tcp.hz: 200 is not a CONFIG_HZ choice: use 100, 250, 300 or 1000"),
     ("bad-parameter-value", "10:15: strategies[0].entry_width: `24` is not one of: 16, 32"),
     ("bad-predict-k", "11:9: predict.k: every k must be a whole number of ports from 1 to 4096"),
     (
@@ -41,18 +43,41 @@ const INVALID: &[(&str, &str)] = &[
         "12:9: strategies[1].label: two strategies are labelled `bsd`: give one a different `label`",
     ),
     (
+        "duration-too-long",
+        "2:12: duration: `584y` is too long: portsim accepts durations up to 100 years (\"100y\")",
+    ),
+    (
         "empty-destinations",
         "3:16: destinations: at least one [[destinations]] entry is required, e.g. addr = \"192.0.2.10:443\"",
     ),
     (
+        "local-port-range-not-linux",
+        "6:20: destinations[0].local_port_range: is Linux's IP_LOCAL_PORT_RANGE, which the `macos` profile (strategy `macos`) does not have: remove it, or run only Linux profiles and RFC strategies",
+    ),
+    (
         "missing-trace",
         "4:40: workload.arrivals.file: cannot read trace tests/invalid_scenarios/no-such-trace.csv: No such file or directory (os error 2)",
+    ),
+    (
+        "name-too-long",
+        "1:8: name: must be at most 200 bytes without control characters (it names the output folder)",
+    ),
+    (
+        "name-with-nul",
+        "1:8: name: must be at most 200 bytes without control characters (it names the output folder)",
     ),
     ("negative-rate", "6:43: workload.arrivals.rate: must be greater than 0, got -5"),
     (
         "no-strategies",
         "1:1: strategies: at least one [[strategies]] entry is required, e.g. name = \"random-start\" (see `portsim strategies`)",
     ),
+    ("not-utf8", "2:13: the scenario is not UTF-8 text (TOML files are)"),
+    (
+        "plus-port",
+        "4:9: ports.range: `+40000` is not a port number (1-65535)\n\
+         6:8: destinations[0].addr: `+443` is not a port number (1-65535)",
+    ),
+    ("plus-prefix", "4:10: destinations[0].prefix: `/+24` is not a prefix length (0-32)"),
     ("port-too-big", "4:8: destinations[0].addr: port 70000 is out of range (ports are 1-65535)"),
     ("port-zero", "4:9: ports.range: port 0 is not a port (ports are 1-65535)"),
     (
@@ -60,6 +85,10 @@ const INVALID: &[(&str, &str)] = &[
         "4:9: destinations[0].count: 300 addresses do not fit in 198.51.100.0/24 (256 addresses)",
     ),
     ("range-min-over-max", "4:9: ports.range: the range is empty: min 60999 > max 32768"),
+    (
+        "reserved-every-effective-port",
+        "4:13: ports.reserved: reserves every port of the range 40000-40010 that strategy `bsd` uses: nothing is left to allocate",
+    ),
     (
         "reserved-outside-range",
         "5:20: ports.reserved: port 61000 is outside the port range 32768-60999: reserving it does nothing (remove it, or widen ports.range)",
@@ -69,15 +98,19 @@ const INVALID: &[(&str, &str)] = &[
         "several-errors",
         "4:9: ports.range: the range is empty: min 60999 > max 32768\n\
          7:12: tcp.tw_reuse: `3` is not a tw_reuse setting: use \"off\", \"on\" or \"loopback\" (or 0, 1, 2, as net.ipv4.tcp_tw_reuse writes them)\n\
-         6:1: tcp.time_wiat: unknown key `time_wiat` (valid keys: time_wait, active_close, tw_reuse, tw_reuse_delay)\n\
+         6:1: tcp.time_wiat: unknown key `time_wiat` (valid keys: time_wait, active_close, tw_reuse, tw_reuse_delay, time_wait_timer, hz, timestamps)\n\
          11:42: workload.arrivals.rate: must be greater than 0, got -1",
     ),
     ("syntax-error", "3:10: invalid TOML: unclosed table, expected `]`"),
+    (
+        "time-wait-too-long",
+        "4:13: tcp.time_wait: `18446744073709551615ns` is too long: portsim accepts durations up to 100 years (\"100y\")",
+    ),
     ("too-many-addrs", "4:9: host.addrs: 300 addresses: at most 256 local addresses"),
     ("too-many-samples", "9:19: metrics.sample_interval: cuts the run into 3600000 rows: at most 1000000"),
     (
         "typo-key",
-        "4:1: tcp.time_wiat: unknown key `time_wiat` (valid keys: time_wait, active_close, tw_reuse, tw_reuse_delay)",
+        "4:1: tcp.time_wiat: unknown key `time_wiat` (valid keys: time_wait, active_close, tw_reuse, tw_reuse_delay, time_wait_timer, hz, timestamps)",
     ),
     (
         "unknown-parameter",
@@ -408,4 +441,45 @@ fn trace_rows_past_the_duration_are_a_warning_with_their_count() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains(&warning));
+}
+
+/// Special files and huge files are refused before anything is read whole: `portsim check
+/// /dev/zero` used to read until memory ran out.
+#[test]
+fn special_and_huge_files_are_refused_with_the_limit() {
+    for path in ["/dev/zero", "/tmp"] {
+        let out = portsim().args(["check", path]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{path}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim_end(), format!("error: {path}: cannot read the scenario: not a regular file"));
+        let run = portsim().args(["run", path, "--out", "target/never-written"]).output().unwrap();
+        assert_eq!(run.status.code(), Some(2), "{path}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, "#".repeat(2 << 20)).unwrap();
+    let out = portsim().arg("check").arg(&big).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("larger than 1048576 bytes"));
+}
+
+/// `--threads` is bounded: 100,000 used to abort the process.
+#[test]
+fn threads_are_bounded() {
+    for cmd in [
+        &["run", "scenarios/quickstart.toml"][..],
+        &["sweep", "scenarios/quickstart.toml", "--vary", "workload.arrivals.rate=1,2"],
+    ] {
+        let out = portsim()
+            .args(cmd)
+            .args(["--threads", "100000", "--out", "target/never-written"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).trim_end(),
+            "error: --threads 100000: at most 1024 worker threads (results do not depend on it)"
+        );
+    }
+    assert!(!Path::new("target/never-written").exists());
 }

@@ -140,7 +140,8 @@ fn your_strategy_runs_next_to_the_builtins_and_is_measured_like_them() {
 
     let dir = tempfile::tempdir().unwrap();
     let written = portsim::write_outputs(dir.path(), &s, 1, &runs, Default::default()).unwrap();
-    assert_eq!(written.len(), 4);
+    assert_eq!(written.len(), 5, "{written:?}");
+    assert!(written.iter().any(|p| p.ends_with("pools.csv")));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
     assert_eq!(json["strategies"][2]["strategy"], "lowest");

@@ -3,8 +3,12 @@
 mod capacity;
 mod cli;
 mod closed_forms;
+mod entry_points;
 mod exact_sequences;
 mod figures;
+mod fuzz;
+mod interrupts;
+mod kernel_stack;
 mod library_api;
 mod os_profiles;
 mod outputs;

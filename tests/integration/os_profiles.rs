@@ -10,7 +10,7 @@ use crate::support::{Counting, check_selection, occupancy};
 use portsim::params::Params;
 use portsim::scenario::{Scenario, parse};
 use portsim::sim::{ConnRecord, RunOptions, RunOutput, run_all};
-use portsim::stack::{Flow, PortRange};
+use portsim::stack::{Flow, PortRange, TwReuse};
 use portsim::strategy::registry::{configure, strategy_rng};
 use portsim::strategy::*;
 use proptest::prelude::*;
@@ -275,6 +275,29 @@ fn linux_legacy_3x_scans_one_pass_from_hint_plus_hash_plus_one() {
     assert_eq!(pick(&mut s, &a, &mut busy, 0, SocketMode::BindThenConnect).0, Some(1003));
 }
 
+#[test]
+fn linux_legacy_4_2_starts_even_scans_by_1_and_advances_the_hint_by_an_even_step() {
+    // 4.2 (07f4c90062f8): offset = (hint + po) & ~1; port = 1000 + (i + offset) % 10 for
+    // i = 0..10; after a success at i, hint += (i + 2) & ~1.
+    let a = flow(1);
+    let pa = siphash(&a, 0) as u32;
+    let q = |hint: u32, i: u32| 1000 + (i.wrapping_add(hint.wrapping_add(pa) & !1) % 10) as u16;
+    let cfg = LinuxLegacyConfig { era: LegacyEra::V4_2, ..LinuxLegacyConfig::default() };
+    let mut s = LinuxLegacy::new(cfg, keyed([]));
+    let mut busy = BusyPorts::new([q(0, 0)]);
+    assert_eq!(q(0, 0) % 2, 0, "the first candidate is even");
+    // i = 0 busy, i = 1 free (an odd port: step 1): hint = (1 + 2) & ~1 = 2.
+    assert_eq!(connect(&mut s, &a, &mut busy), (Some(q(0, 1)), 2));
+    assert_eq!(s.hint(), 2);
+    // From hint 2: i = 0 is free: hint = 2 + (0 + 2) & ~1 = 4.
+    assert_eq!(connect(&mut s, &a, &mut busy), (Some(q(2, 0)), 1));
+    assert_eq!(s.hint(), 4);
+    // The era's defaults: the pre-4.6 range and tw_reuse off.
+    let d =
+        configure("linux-legacy", Params::from_toml("s", "era = \"4.2\"").unwrap()).unwrap().os_defaults();
+    assert_eq!((d.range.unwrap().to_string(), d.tw_reuse), ("32768-61000".to_string(), Some(TwReuse::Off)));
+}
+
 // ---------------------------------------------------------------------------------------------
 // FreeBSD, OpenBSD, macOS, Windows
 // ---------------------------------------------------------------------------------------------
@@ -500,6 +523,10 @@ proptest! {
                 // linux with IP_LOCAL_PORT_RANGE scans every port in one step-1 pass.
                 let complete = if len % 2 == 0 { *even_complete } else { *odd_complete }
                     || (*name == "linux" && per_socket && mode != SocketMode::BindThenConnect);
+                // NetBSD's non-bsd algorithms hand out an unchecked port once they give up: as
+                // far as the scan goes, that is exhaustion.
+                prop_assert!(!sel.forced || *name == "netbsd", "{} forced a port", name);
+                let sel = if sel.forced { Selection::exhausted(sel.candidates) } else { sel };
                 check_selection(&format!("{name} {params}"), sel, &mut held, range, complete)?;
             }
         }

@@ -144,6 +144,10 @@ fn merging_any_n_shards_is_the_unsharded_sweep_byte_for_byte() {
         let stdout = String::from_utf8(merged.get_output().stdout.clone()).unwrap();
         assert_eq!(stdout, table, "N = {n}: merge prints the unsharded sweep's table");
         assert_same_outputs(&dir.path().join("full"), &dir.path().join(&shards), &format!("N = {n}"));
+        // The merge replaced the shards' folder whole but carried the shards over: it can rerun.
+        for k in 0..n {
+            assert!(dir.path().join(&shards).join(format!("shard-{k}-of-{n}.json")).is_file(), "N = {n}");
+        }
     }
 }
 
@@ -175,10 +179,12 @@ fn a_shard_file_holds_its_round_robin_tasks_and_the_manifest() {
         std::fs::read(dir.path().join("s/shard-2-of-3.json")).unwrap()
             == std::fs::read(dir.path().join("s1/shard-2-of-3.json")).unwrap()
     );
-    // Nothing but the shard file is written.
-    let names: Vec<_> =
+    // Nothing but the shard file is written, and the marker that lets `merge` publish the
+    // merged sweep over this folder later.
+    let mut names: Vec<_> =
         std::fs::read_dir(dir.path().join("s")).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(names, ["shard-2-of-3.json"]);
+    names.sort();
+    assert_eq!(names, [".portsim-output", "shard-2-of-3.json"]);
 }
 
 fn stderr_of(c: &mut Command) -> String {
@@ -343,6 +349,7 @@ fn shard_auto_reads_slurm_kubernetes_and_portsim_variables() {
         let names: Vec<_> = std::fs::read_dir(dir.path().join(&out))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != ".portsim-output")
             .collect();
         assert_eq!(names, [file.to_string()], "{env:?}");
     }

@@ -373,3 +373,59 @@ name = "random-start"
     let share = over as f64 / fb.connections.attempted as f64;
     assert!((share - 8.0 / 18.0).abs() < 0.01, "{share}");
 }
+
+/// The longest TIME-WAIT portsim accepts holds ports at least as long as 60 s does: before the
+/// clock sums saturated, `time_wait = "18446744073709551615ns"` wrapped `now + time_wait` into
+/// the past and freed every port at once (0 failures where 60 s gives most of 200).
+#[test]
+fn the_longest_time_wait_never_wraps_the_clock() {
+    let failed = |tw: &str| {
+        let s = scenario(&format!(
+            r#"
+name = "tw"
+duration = "20s"
+[ports]
+range = "10000-10009"
+[tcp]
+time_wait = "{tw}"
+active_close = "client"
+[[destinations]]
+addr = "192.0.2.1:443"
+[workload]
+arrivals = {{ process = "constant", rate = 10 }}
+lifetime = {{ dist = "constant", value = "1ms" }}
+[[strategies]]
+name = "bsd"
+"#
+        ));
+        run(&s)[0].summary.connections.failed
+    };
+    let sixty = failed("60s");
+    let longest = failed("100y");
+    // 10 ports, 200 attempts: the first 10 succeed and hold their ports past the run's end.
+    assert_eq!(sixty, 190);
+    assert_eq!(longest, 190);
+}
+
+/// The longest run portsim accepts samples its time series forward and ends.
+#[test]
+fn the_longest_duration_samples_forward() {
+    let s = scenario(
+        r#"
+name = "long"
+duration = "100y"
+[[destinations]]
+addr = "192.0.2.1:443"
+[workload]
+arrivals = { process = "poisson", rate = 1e-8 }
+lifetime = { dist = "constant", value = "1s" }
+[[strategies]]
+name = "bsd"
+"#,
+    );
+    let out = &run(&s)[0];
+    let t: Vec<f64> = out.samples.iter().map(|r| r.t_s).collect();
+    assert!((100..=201).contains(&t.len()), "{}", t.len());
+    assert!(t.windows(2).all(|w| w[1] > w[0]), "time runs forward");
+    assert!(*t.last().unwrap() <= portsim::time::secs(portsim::time::MAX_DURATION));
+}

@@ -240,3 +240,28 @@ fn ctrl_c_keeps_the_finished_points() {
         assert!(stderr.contains("nothing written"), "{stderr}");
     }
 }
+
+/// A point too short for its hold (TIME_WAIT 10 s, no warm-up to speak of, 50 s long: under
+/// 10 holds) is flagged in sweep.csv, the table and the charts; a long one is not.
+#[test]
+fn points_that_never_left_their_transient_are_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let assert = portsim()
+        .arg("sweep")
+        .arg(scenario(dir.path()))
+        .args(["--vary", "duration=50s,10m", "--vary", "warmup=1s", "--only", "bsd", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let rows = csv_rows(&out.join("sweep.csv"));
+    let steady: Vec<&str> = rows.iter().map(|r| r["steady_state"].as_str()).collect();
+    assert_eq!(steady, ["false", "true"], "{rows:?}");
+    assert!(stdout.contains("~ not at steady state in 1 of 2 rows"), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(json["points"][0]["strategies"][0]["steady_state"], false);
+    let svg = std::fs::read_to_string(out.join("charts/failure_fraction-warmup_1s.svg")).unwrap();
+    assert!(svg.contains("not at steady state"), "the chart says so");
+}
