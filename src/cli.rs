@@ -141,6 +141,8 @@ pub struct RunArgs {
     /// Skip the charts (charts/*.svg, charts/*.png) and report.html.
     #[arg(long)]
     pub no_charts: bool,
+    #[command(flatten)]
+    pub chart: ChartArgs,
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +170,8 @@ pub struct SweepArgs {
     /// Skip the charts.
     #[arg(long)]
     pub no_charts: bool,
+    #[command(flatten)]
+    pub chart: ChartArgs,
     /// Run only shard K of N (counted from 0): the tasks whose index is K mod N, written to
     /// shard-K-of-N.json in the output folder for `portsim merge`. `auto` reads K and N from
     /// SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, JOB_COMPLETION_INDEX with PORTSIM_SHARDS, or
@@ -196,6 +200,32 @@ pub struct MergeArgs {
     /// Skip the charts.
     #[arg(long)]
     pub no_charts: bool,
+    #[command(flatten)]
+    pub chart: ChartArgs,
+}
+
+/// How the charts are drawn (`run`, `sweep`, `merge`).
+#[derive(Debug, Args, Clone, Copy)]
+pub struct ChartArgs {
+    /// Log y axes on the failure and collision panels and the sweep's charts wherever a value
+    /// is positive (default: only where the values span two decades).
+    #[arg(long)]
+    pub log_y: bool,
+    /// Every chart at WIDTHxHEIGHT pixels (default: 1100x620; port_usage grows with its
+    /// panels), from 640x400 to 4000x4000.
+    #[arg(long, value_name = "WxH", value_parser = crate::report::charts::parse_chart_size)]
+    pub chart_size: Option<(u32, u32)>,
+    /// PNG pixels per chart pixel, 1 to 4: `--scale 2` for high-DPI screens (the SVGs are
+    /// vector and unchanged).
+    #[arg(long, value_name = "X", default_value = "1", value_parser = crate::report::charts::parse_scale)]
+    pub scale: f64,
+}
+
+impl ChartArgs {
+    /// The charts' style.
+    pub fn style(&self) -> crate::report::charts::ChartStyle {
+        crate::report::charts::ChartStyle { log_y: self.log_y, size: self.chart_size, scale: self.scale }
+    }
 }
 
 #[derive(Debug, Args)]

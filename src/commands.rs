@@ -222,6 +222,7 @@ fn run(args: RunArgs) -> Result<Status> {
             report::OutputOptions {
                 log_connections: args.log_connections,
                 charts: !args.no_charts,
+                chart_style: args.chart.style(),
                 across_seeds: across.as_deref(),
             },
         )?;

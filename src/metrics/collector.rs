@@ -13,6 +13,30 @@ pub enum Outcome {
     Failed,
 }
 
+/// What the busiest pool holds now: the most 4-tuples (live or TIME_WAIT) competing for one
+/// range of ports, under the stack's scope. Read once per time-series row, so its O(pools)
+/// walk is off the per-event path. Where pools are not tracked (more than
+/// [`crate::stack::MAX_POOLS`]), the busiest destination over every address (four-tuple scope)
+/// or the whole host (local-port scope) stands in: exact with one address, an upper bound
+/// with several.
+fn busiest_pool_held(stack: &Stack) -> u32 {
+    use crate::stack::Scope;
+    let cfg = stack.config();
+    let (addrs, dests) = (cfg.local_addrs.max(1), cfg.destinations.max(1));
+    let held = |a: usize, d: usize| stack.held_in_pool(a as u16, d as u32).unwrap_or(0);
+    let host = u32::try_from(stack.live() + stack.time_wait()).unwrap_or(u32::MAX);
+    let tracked = stack.held_in_pool(0, 0).is_some();
+    match cfg.scope {
+        Scope::HostWide => host,
+        Scope::FourTuple if !tracked => stack.max_held(),
+        Scope::LocalPort if !tracked => host,
+        Scope::FourTuple => (0..addrs).flat_map(|a| (0..dests).map(move |d| held(a, d))).max().unwrap_or(0),
+        Scope::LocalPort => {
+            (0..addrs).map(|a| (0..dests).map(|d| held(a, d)).sum::<u32>()).max().unwrap_or(0)
+        }
+    }
+}
+
 /// The time-series row being filled.
 #[derive(Clone, Copy, Debug, Default)]
 struct Bucket {
@@ -155,6 +179,7 @@ impl Collector {
             live: stack.live(),
             time_wait: stack.time_wait(),
             peak_held_toward_one_destination: stack.take_peak_held(),
+            busiest_pool_held: busiest_pool_held(stack),
         });
         self.next_sample = self.next_sample.saturating_add(self.interval);
     }

@@ -73,6 +73,7 @@ mod tests {
                 live: 0,
                 time_wait: o,
                 peak_held_toward_one_destination: 0,
+                busiest_pool_held: 0,
             })
             .collect()
     }

@@ -209,6 +209,12 @@ pub struct Sample {
     /// 4-tuples in TIME_WAIT at this host at `t_s`.
     pub time_wait: u64,
     pub peak_held_toward_one_destination: u32,
+    /// 4-tuples (live or TIME_WAIT) at `t_s` in the busiest pool: the set of connections that
+    /// compete for one range of ports under the strategy's scope (a source address and
+    /// destination under four-tuple scope, a source address under local-port scope, the host
+    /// under host-wide scope). With one pool it is `live + time_wait`; with several it is what
+    /// meets the range's `n` first, which the sums hide.
+    pub busiest_pool_held: u32,
 }
 
 impl StrategySummary {

@@ -7,6 +7,7 @@ use super::plot::{
     self, DrawResult, FONT, Figure, GRID, INK, LegendEntry, Look, NOTE_PX, SHADE, Stroke, TICK_PX,
     draw_curve, draw_legend, draw_line, layout, line_width, log_tick, looks, nice_max, note, tick,
 };
+pub use super::plot::{ChartStyle, parse_chart_size, parse_scale};
 use crate::metrics::Sample;
 use crate::scenario::Scenario;
 use crate::sim::RunOutput;
@@ -33,8 +34,13 @@ pub struct Chart {
 pub const RUN_CHARTS: [&str; 5] =
     ["candidates_cdf", "failures_over_time", "occupancy_over_time", "reuse_interval_cdf", "port_usage"];
 
-/// Draws every chart of a run.
+/// Draws every chart of a run at the default style.
 pub fn run_charts(scenario: &Scenario, outputs: &[RunOutput]) -> Result<Vec<Chart>> {
+    run_charts_with(scenario, outputs, &ChartStyle::default())
+}
+
+/// Draws every chart of a run at `style` (`--log-y`, `--chart-size`, `--scale`).
+pub fn run_charts_with(scenario: &Scenario, outputs: &[RunOutput], style: &ChartStyle) -> Result<Vec<Chart>> {
     let strategies: Vec<Strat> = outputs
         .iter()
         .zip(looks(outputs.iter().map(|o| o.summary.name.as_str())))
@@ -50,22 +56,25 @@ pub fn run_charts(scenario: &Scenario, outputs: &[RunOutput]) -> Result<Vec<Char
         cdf.title.clone(),
         "The fraction of connection attempts that needed at most x candidate ports (x on a log scale): a curve that reaches 1 at x = 1 never met a busy port; the further right a curve climbs, the more ports that strategy examined.",
         &cdf,
+        style,
     )?);
 
-    let fail = FailuresOverTime::new(&strategies, outputs, warmup, duration);
+    let fail = FailuresOverTime::new(&strategies, outputs, warmup, duration, style.log_y);
     out.push(finish(
         "failures_over_time",
         fail.title.clone(),
-        "Top: connection attempts per second that found no usable port (EADDRNOTAVAIL). Bottom: candidate ports rejected by check_suitable_port per second (local collisions, solid) and new connections whose 4-tuple the server still held in TIME_WAIT (remote collisions, dashed).",
+        "Top: connection attempts per second that found no usable port (EADDRNOTAVAIL), one small panel per strategy when more than four curves would overlap. Below: candidate ports rejected by check_suitable_port per connection attempt (local collisions) and, on their own axis, new connections per second whose 4-tuple the server still held in TIME_WAIT (remote collisions). Axes turn logarithmic where values span two decades, or with --log-y.",
         &fail,
+        style,
     )?);
 
     let occ = OccupancyOverTime::new(scenario, &strategies, outputs, warmup, duration);
     out.push(finish(
         "occupancy_over_time",
         occ.title.clone(),
-        "4-tuples this host holds in TIME_WAIT (top) and live connections (bottom) over time; when one destination uses the range, live plus TIME_WAIT cannot pass n, the usable ports, and failures start as it gets close.",
+        "4-tuples this host holds in TIME_WAIT and live connections over time. With one pool (one source address, and one destination or a scope that shares ports across destinations) live plus TIME_WAIT cannot pass n, the usable ports, and failures start as it gets close; with several, the top panel follows the busiest pool against its n, which the sums below hide.",
         &occ,
+        style,
     )?);
 
     let reuse = ReuseCdf::new(scenario, &strategies, outputs);
@@ -74,20 +83,28 @@ pub fn run_charts(scenario: &Scenario, outputs: &[RunOutput]) -> Result<Vec<Char
         reuse.title.clone(),
         "For connections that reused a 4-tuple used before: the fraction whose gap since the previous connection on it closed was at most x seconds (log scale). Curves further left reuse sooner, which is what risks remote collisions and confusion with old segments.",
         &reuse,
+        style,
     )?);
 
     let usage = PortUsage::new(scenario, &strategies, outputs);
     out.push(finish(
         "port_usage",
         usage.title.clone(),
-        "Connections per port across the range, relative to a perfectly even spread (1.0): the line is the mean of each bin of ports, the band runs from its least to its most used port. Reserved ports are left out; a tall band means some ports carry much more than their share.",
+        "Connections per port across each strategy's own range, relative to a perfectly even spread (1.0): the line is the mean of each bin of ports, the band runs from its least to its most used port. The dashed lines are where that band falls 99 % of the time if every connection had picked a usable port uniformly at random: a band inside them is what chance gives, one beyond them is bias. Reserved ports are shaded and left out of the counts.",
         &usage,
+        style,
     )?);
     Ok(out)
 }
 
-fn finish(name: &'static str, title: String, about: &'static str, fig: &impl Figure) -> Result<Chart> {
-    let r = plot::render(fig).map_err(|e| e.context(format!("chart {name}")))?;
+fn finish(
+    name: &'static str,
+    title: String,
+    about: &'static str,
+    fig: &impl Figure,
+    style: &ChartStyle,
+) -> Result<Chart> {
+    let r = plot::render_with(fig, style).map_err(|e| e.context(format!("chart {name}")))?;
     Ok(Chart { name, title, about, svg: r.svg, png: r.png })
 }
 
@@ -175,6 +192,106 @@ fn cdf_steps(hist: &[(f64, u64)], x_end: f64) -> Vec<(f64, f64)> {
     pts
 }
 
+/// The area under a curve in the plot's own coordinates (`x` and `y` map data to the axes:
+/// log or linear), above `floor`.
+fn area(points: &[(f64, f64)], x: &impl Fn(f64) -> f64, y: &impl Fn(f64) -> f64, floor: f64) -> f64 {
+    points
+        .windows(2)
+        .map(|w| (x(w[1].0) - x(w[0].0)).abs() * ((y(w[0].1) - floor) + (y(w[1].1) - floor)) / 2.0)
+        .sum()
+}
+
+/// The order to draw curves in: the largest area under the curve first, so a small curve (a
+/// short failure burst, a recovery) is drawn over a large one instead of hidden under it.
+/// Equal areas keep the strategies' order.
+fn order_by_area(
+    curves: &[Vec<(f64, f64)>],
+    x: impl Fn(f64) -> f64,
+    y: impl Fn(f64) -> f64,
+    floor: f64,
+) -> Vec<usize> {
+    let areas: Vec<f64> = curves.iter().map(|c| area(c, &x, &y, floor)).collect();
+    let mut order: Vec<usize> = (0..curves.len()).collect();
+    order.sort_by(|&a, &b| areas[b].total_cmp(&areas[a]).then(a.cmp(&b)));
+    order
+}
+
+/// More than this many curves within a few pixels of each other make a chart small multiples.
+const CROWD: usize = 4;
+
+/// Whether more than [`CROWD`] curves run within 2 % of the axis height of each other over at
+/// least a fifth of the x axis (in the plot's coordinates, sampled at 200 columns): drawn on
+/// one plot, all but one of them would be hidden there, whatever their strokes.
+fn crowded(curves: &[Vec<(f64, f64)>], x: impl Fn(f64) -> f64, y: impl Fn(f64) -> f64) -> bool {
+    const COLUMNS: usize = 200;
+    let live: Vec<&Vec<(f64, f64)>> = curves.iter().filter(|c| !c.is_empty()).collect();
+    if live.len() <= CROWD {
+        return false;
+    }
+    let xs = live.iter().flat_map(|c| c.iter().map(|p| x(p.0)));
+    let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let ys = live.iter().flat_map(|c| c.iter().map(|p| y(p.1)));
+    let (y0, y1) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if x1.partial_cmp(&x0) != Some(std::cmp::Ordering::Greater) {
+        return false;
+    }
+    let height = (y1 - y0).max(1e-12);
+    let mut crowded_columns = 0;
+    let mut at = Vec::with_capacity(live.len());
+    for k in 0..COLUMNS {
+        let cx = x0 + (x1 - x0) * (k as f64 + 0.5) / COLUMNS as f64;
+        at.clear();
+        for c in &live {
+            // The curve's value at the column: its last point at or left of it (steps and
+            // per-interval rates alike).
+            let i = c.partition_point(|p| x(p.0) <= cx);
+            if i > 0 {
+                at.push((y(c[i - 1].1) - y0) / height);
+            }
+        }
+        at.sort_by(f64::total_cmp);
+        let mut most = 0;
+        let mut lo = 0;
+        for hi in 0..at.len() {
+            while at[hi] - at[lo] > 0.02 {
+                lo += 1;
+            }
+            most = most.max(hi - lo + 1);
+        }
+        crowded_columns += usize::from(most > CROWD);
+    }
+    crowded_columns * 5 >= COLUMNS
+}
+
+/// Rows and columns of a grid of `n` small panels.
+fn facet_grid(n: usize) -> (usize, usize) {
+    let cols = if n <= 4 { 2 } else { 3 };
+    (n.max(1).div_ceil(cols), cols)
+}
+
+/// The grey other strategies are drawn in behind a small panel's own curve.
+const CONTEXT: RGBColor = RGBColor(190, 190, 190);
+
+/// A small panel's caption (the strategy's name in its colour) above its plot; returns the
+/// plot's area.
+fn facet_caption<DB: DrawingBackend>(
+    cell: &DrawingArea<DB, Shift>,
+    label: &str,
+    colour: RGBColor,
+) -> Result<DrawingArea<DB, Shift>, Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let (cap, body) = cell.split_vertically(22);
+    let (w, _) = cap.dim_in_pixel();
+    cap.draw(&Text::new(
+        plot::clip(label, 30),
+        (w as i32 / 2, 4),
+        (FONT, plot::LEGEND_PX + 1).into_font().color(&colour).pos(Pos::new(HPos::Center, VPos::Top)),
+    ))?;
+    Ok(body)
+}
+
 // --- candidates per allocation ------------------------------------------------------------
 
 struct CandidatesCdf {
@@ -184,6 +301,8 @@ struct CandidatesCdf {
     means: Vec<Option<f64>>,
     x_max: f64,
     y_min: f64,
+    /// One panel per strategy: more than [`CROWD`] curves lie on top of each other.
+    facets: bool,
 }
 
 impl CandidatesCdf {
@@ -204,6 +323,8 @@ impl CandidatesCdf {
             .iter()
             .map(|o| (o.summary.connections.attempted > 0).then_some(o.summary.probes.mean))
             .collect();
+        let all_alike = curves.windows(2).all(|w| same_curve(&w[0], &w[1]));
+        let facets = !all_alike && crowded(&curves, f64::log10, |v| v.max(y_min));
         CandidatesCdf {
             title: "Candidate ports examined per connection attempt (CDF)".into(),
             strategies: strategies.to_vec(),
@@ -211,38 +332,98 @@ impl CandidatesCdf {
             means,
             x_max,
             y_min,
+            facets,
         }
     }
-}
 
-impl Figure for CandidatesCdf {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    /// The curves in drawing order: the largest area under the curve first.
+    fn order(&self) -> Vec<usize> {
+        order_by_area(&self.curves, f64::log10, |v| v.max(self.y_min), self.y_min)
+    }
+
+    /// One CDF plot: every curve (in `context` grey but `own`, when given) on one set of axes.
+    fn plot<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        own: Option<usize>,
+        x_desc: bool,
+        y_desc: bool,
+    ) -> DrawResult
     where
         DB::ErrorType: 'static,
     {
-        let (area, legend) = layout(root, &self.title)?;
         let y_top = 1.0 + (1.0 - self.y_min) * 0.02;
-        let mut chart = ChartBuilder::on(&area)
-            .margin(12)
-            .x_label_area_size(48)
-            .y_label_area_size(70)
+        let small = own.is_some();
+        let mut chart = ChartBuilder::on(area)
+            .margin(if small { 8 } else { 12 })
+            .x_label_area_size(if x_desc { 48 } else { 26 })
+            .y_label_area_size(if y_desc { 70 } else { 44 })
             .build_cartesian_2d((1f64..self.x_max).log_scale(), self.y_min..y_top)?;
         let f = |v: &f64| log_tick(*v);
         let g = |v: &f64| if *v > 1.0 + 1e-9 { String::new() } else { tick(*v) };
         let mut m = chart.configure_mesh();
         plot::mesh_style(
             &mut m,
-            "candidates examined per attempt (log scale)",
-            "fraction of attempts with at most x",
+            if x_desc { "candidates examined per attempt (log scale)" } else { "" },
+            if y_desc { "fraction of attempts with at most x" } else { "" },
         );
-        m.x_labels(60).x_label_formatter(&f).y_label_formatter(&g).draw()?;
+        m.x_labels(if small { 30 } else { 60 })
+            .y_labels(if small { 4 } else { 10 })
+            .x_label_formatter(&f)
+            .y_label_formatter(&g)
+            .draw()?;
+        let order = self.order();
         let n = self.curves.len();
-        for (i, c) in self.curves.iter().enumerate() {
-            let pts: Vec<(f64, f64)> = c.iter().map(|&(x, y)| (x, y.max(self.y_min))).collect();
-            draw_curve(&mut chart, pts, self.strategies[i].look, line_width(i, n), i)?;
+        let clamp = |c: &Vec<(f64, f64)>| c.iter().map(|&(x, y)| (x, y.max(self.y_min))).collect::<Vec<_>>();
+        for (pos, &i) in order.iter().enumerate() {
+            match own {
+                Some(o) if o == i => {}
+                Some(_) => draw_line(&mut chart, clamp(&self.curves[i]), CONTEXT, Stroke::Solid, 1)?,
+                None => draw_curve(
+                    &mut chart,
+                    clamp(&self.curves[i]),
+                    self.strategies[i].look,
+                    line_width(pos, n),
+                    i,
+                )?,
+            }
         }
-        if self.y_min > 0.0 {
+        if let Some(o) = own {
+            draw_curve(&mut chart, clamp(&self.curves[o]), self.strategies[o].look, 3, o)?;
+        }
+        if self.y_min > 0.0 && !small {
             plot::note_at(&chart, &format!("y axis starts at {}", tick(self.y_min)), true)?;
+        }
+        Ok(())
+    }
+}
+
+impl Figure for CandidatesCdf {
+    fn size(&self) -> (u32, u32) {
+        if self.facets {
+            let (rows, _) = facet_grid(self.curves.len());
+            (plot::WIDTH, 90 + 230 * rows as u32)
+        } else {
+            (plot::WIDTH, plot::HEIGHT)
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let (area, legend) = layout(root, &self.title)?;
+        if self.facets {
+            let (rows, cols) = facet_grid(self.curves.len());
+            let cells = area.split_evenly((rows, cols));
+            for (i, cell) in cells.iter().enumerate().take(self.curves.len()) {
+                let s = &self.strategies[i];
+                let body = facet_caption(cell, &s.label, s.colour)?;
+                let bottom = i + cols >= self.curves.len();
+                self.plot(&body, Some(i), bottom, i % cols == 0)?;
+            }
+        } else {
+            self.plot(&area, None, true, true)?;
         }
         let mut entries = vec![LegendEntry::heading("strategy (mean candidates)")];
         entries.extend(legend_for(&self.strategies, |i| {
@@ -252,6 +433,13 @@ impl Figure for CandidatesCdf {
             })
         }));
         push_coinciding(&mut entries, coinciding(&self.curves, &self.strategies));
+        if self.facets {
+            entries.push(LegendEntry::heading(""));
+            entries.push(LegendEntry::line("the other strategies", CONTEXT, Stroke::Solid));
+            if self.y_min > 0.0 {
+                entries.push(LegendEntry::heading(format!("y axes start at {}", tick(self.y_min))));
+            }
+        }
         draw_legend(&legend, &entries)
     }
 }
@@ -292,6 +480,9 @@ struct Line {
     stroke: Stroke,
     width: u32,
     look: Option<(Look, usize)>,
+    /// Drawn thin and grey behind a small panel's own strategy: sets the shared axes but is
+    /// not the panel's data.
+    context: bool,
 }
 
 /// One line per strategy, in its look; or, when every strategy drew the same curve
@@ -307,6 +498,7 @@ fn strategy_lines(series: &[Vec<(f64, f64)>], strategies: &[Strat]) -> (Vec<Line
                 stroke: Stroke::Solid,
                 width: 2,
                 look: None,
+                context: false,
             }],
             true,
         );
@@ -322,9 +514,53 @@ fn strategy_lines(series: &[Vec<(f64, f64)>], strategies: &[Strat]) -> (Vec<Line
             stroke: s.look.stroke,
             width: line_width(i, n),
             look: Some((s.look, i)),
+            context: false,
         })
         .collect();
     (lines, false)
+}
+
+/// The bottom of a log panel: a decade below the smallest positive value, where zeros sit.
+fn log_bottom(lines: &[Line]) -> f64 {
+    let lo = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|q| q.1))
+        .filter(|v| *v > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    lo.log10().floor() - 1.0
+}
+
+/// How a panel maps its values onto its y axis.
+fn y_map(lines: &[Line], axis: YAxis) -> impl Fn(f64) -> f64 + use<> {
+    let bottom = if axis == YAxis::Log { log_bottom(lines) } else { 0.0 };
+    move |v: f64| match axis {
+        YAxis::Linear => v,
+        YAxis::Log if v > 0.0 => v.log10().max(bottom),
+        YAxis::Log => bottom,
+    }
+}
+
+/// Puts the lines of a panel in drawing order (the largest area first: [`order_by_area`])
+/// and gives the first drawn the widest stroke, so a line drawn over an equal one leaves the
+/// first's colour at its edges.
+fn by_area(lines: Vec<Line>, axis: YAxis) -> Vec<Line> {
+    let map = y_map(&lines, axis);
+    let floor = map(0.0);
+    let curves: Vec<Vec<(f64, f64)>> = lines.iter().map(|l| l.points.clone()).collect();
+    let order = order_by_area(&curves, |x| x, &map, floor);
+    let n = lines.len();
+    let mut slots: Vec<Option<Line>> = lines.into_iter().map(Some).collect();
+    order
+        .iter()
+        .enumerate()
+        .filter_map(|(pos, &i)| {
+            let mut l = slots[i].take()?;
+            if l.look.is_some() {
+                l.width = line_width(pos, n);
+            }
+            Some(l)
+        })
+        .collect()
 }
 
 /// Whether a panel's positive values span at least two decades, so a linear axis would flatten
@@ -366,13 +602,8 @@ where
     let (y_lo, y_hi, map): (f64, f64, Box<dyn Fn(f64) -> f64>) = match axis {
         YAxis::Linear => (0.0, nice_max(data_max.max(ref_max)), Box::new(|v| v)),
         YAxis::Log => {
-            let lo = lines
-                .iter()
-                .flat_map(|l| l.points.iter().map(|q| q.1))
-                .filter(|v| *v > 0.0)
-                .fold(f64::INFINITY, f64::min);
             // Zeros get their own row one decade below the smallest value, labelled 0.
-            let bottom = lo.log10().floor() - 1.0;
+            let bottom = log_bottom(lines);
             let top = data_max.max(ref_max).log10().ceil().max(bottom + 2.0);
             (bottom, top, Box::new(move |v: f64| if v > 0.0 { v.log10().max(bottom) } else { bottom }))
         }
@@ -392,7 +623,11 @@ where
         YAxis::Log if (v - v.round()).abs() < 1e-9 => log_tick(10f64.powf(v.round())),
         YAxis::Log => String::new(),
     };
-    let y_desc = if axis == YAxis::Log { format!("{y_desc} (log scale)") } else { y_desc.to_string() };
+    let y_desc = if axis == YAxis::Log && !y_desc.is_empty() {
+        format!("{y_desc} (log scale)")
+    } else {
+        y_desc.to_string()
+    };
     let y_labels = if axis == YAxis::Log { (y_hi - y_lo) as usize + 1 } else { 6 };
     let mut m = chart.configure_mesh();
     plot::mesh_style(&mut m, x_desc, &y_desc);
@@ -421,14 +656,20 @@ where
             None => draw_line(&mut chart, pts, l.colour, l.stroke, l.width)?,
         }
     }
-    if data_max == 0.0 && !empty_note.is_empty() {
-        note(&chart, empty_note)?;
+    let own_max =
+        lines.iter().filter(|l| !l.context).flat_map(|l| l.points.iter().map(|q| q.1)).fold(0.0f64, f64::max);
+    if own_max == 0.0 && !empty_note.is_empty() {
+        // Beside the other strategies' grey lines, in the corner.
+        plot::note_at(&chart, empty_note, lines.iter().any(|l| l.context))?;
     }
     Ok(())
 }
 
-fn axis_for(lines: &[Line]) -> YAxis {
-    if spans_decades(lines) { YAxis::Log } else { YAxis::Linear }
+/// A panel's y axis: log where its values span decades, or wherever one is positive with
+/// `--log-y` (`force`); linear otherwise (a log axis of zeros shows nothing).
+fn axis_for(lines: &[Line], force: bool) -> YAxis {
+    let positive = lines.iter().any(|l| l.points.iter().any(|q| q.1 > 0.0));
+    if spans_decades(lines) || (force && positive) { YAxis::Log } else { YAxis::Linear }
 }
 
 /// Per-interval ratio of two counts (collisions per attempt); 0 where nothing was attempted.
@@ -448,35 +689,117 @@ struct FailuresOverTime {
     totals: Vec<u64>,
     warmup: f64,
     duration: f64,
+    log_y: bool,
+    /// The failures in one small panel per strategy: more than [`CROWD`] of them overlap.
+    facets: bool,
 }
 
 impl FailuresOverTime {
-    fn new(strategies: &[Strat], outputs: &[RunOutput], warmup: f64, duration: f64) -> FailuresOverTime {
+    fn new(
+        strategies: &[Strat],
+        outputs: &[RunOutput],
+        warmup: f64,
+        duration: f64,
+        log_y: bool,
+    ) -> FailuresOverTime {
+        let failed: Vec<Vec<(f64, f64)>> =
+            outputs.iter().map(|o| rate_series(&o.samples, |s| s.failed)).collect();
+        let (lines, same) = strategy_lines(&failed, strategies);
+        let map = y_map(&lines, axis_for(&lines, log_y));
+        let facets = !same && crowded(&failed, |x| x, map);
         FailuresOverTime {
             title: "Failures and collisions over time".into(),
             strategies: strategies.to_vec(),
-            failed: outputs.iter().map(|o| rate_series(&o.samples, |s| s.failed)).collect(),
+            failed,
             local: outputs.iter().map(|o| per_attempt_series(&o.samples, |s| s.collisions_local)).collect(),
             remote: outputs.iter().map(|o| rate_series(&o.samples, |s| s.collisions_remote)).collect(),
             totals: outputs.iter().map(|o| o.summary.connections.failed).collect(),
             warmup,
             duration,
+            log_y,
+            facets,
         }
+    }
+
+    fn any_remote(&self) -> bool {
+        self.remote.iter().any(|p| p.iter().any(|q| q.1 > 0.0))
+    }
+
+    /// The failures as small panels, one per strategy, on shared axes: each strategy's own
+    /// line over the others in grey.
+    fn failure_facets<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let (all, _) = strategy_lines(&self.failed, &self.strategies);
+        let axis = axis_for(&all, self.log_y);
+        let (rows, cols) = facet_grid(all.len());
+        let cells = area.split_evenly((rows, cols));
+        for (i, cell) in cells.iter().enumerate().take(all.len()) {
+            let s = &self.strategies[i];
+            let body = facet_caption(cell, &s.label, s.colour)?;
+            let mut lines: Vec<Line> = all
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, l)| Line {
+                    colour: CONTEXT,
+                    stroke: Stroke::Solid,
+                    width: 1,
+                    look: None,
+                    context: true,
+                    ..l.clone()
+                })
+                .collect();
+            lines = by_area(lines, axis);
+            lines.push(Line { width: 3, ..all[i].clone() });
+            time_panel(
+                &body,
+                if i % cols == 0 { "failed / s" } else { "" },
+                "",
+                self.duration,
+                self.warmup,
+                &lines,
+                "none failed",
+                None,
+                axis,
+            )?;
+        }
+        Ok(())
     }
 }
 
 impl Figure for FailuresOverTime {
+    fn size(&self) -> (u32, u32) {
+        if self.facets {
+            let (rows, _) = facet_grid(self.failed.len());
+            let lower = if self.any_remote() { 2 } else { 1 };
+            (plot::WIDTH, 60 + 165 * rows as u32 + 230 * lower)
+        } else {
+            (plot::WIDTH, plot::HEIGHT)
+        }
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
     where
         DB::ErrorType: 'static,
     {
         let (area, legend) = layout(root, &self.title)?;
         let (_, h) = area.dim_in_pixel();
-        let any_remote = self.remote.iter().any(|p| p.iter().any(|q| q.1 > 0.0));
+        let any_remote = self.any_remote();
         // Failures, then local collisions per attempt, then (when there are any) remote
         // collisions per second on their own axis: a failure scan's millions of rejected
         // candidates per second no longer flatten everything else.
-        let (top, rest) = area.split_vertically(h * if any_remote { 36 } else { 48 } / 100);
+        let top_share = match (self.facets, any_remote) {
+            (true, _) => {
+                let (rows, _) = facet_grid(self.failed.len());
+                let lower = if any_remote { 2 } else { 1 };
+                (165 * rows * 100 / (165 * rows + 230 * lower)) as u32
+            }
+            (false, true) => 36,
+            (false, false) => 48,
+        };
+        let (top, rest) = area.split_vertically(h * top_share / 100);
         let (middle, bottom) = if any_remote {
             let (_, rh) = rest.dim_in_pixel();
             let (m, b) = rest.split_vertically(rh * 47 / 100);
@@ -485,43 +808,50 @@ impl Figure for FailuresOverTime {
             (rest.clone(), None)
         };
         let (fails, fails_same) = strategy_lines(&self.failed, &self.strategies);
-        time_panel(
-            &top,
-            "failed attempts / s",
-            "",
-            self.duration,
-            self.warmup,
-            &fails,
-            "no connection attempt failed",
-            None,
-            axis_for(&fails),
-        )?;
+        if self.facets {
+            self.failure_facets(&top)?;
+        } else {
+            let axis = axis_for(&fails, self.log_y);
+            time_panel(
+                &top,
+                "failed attempts / s",
+                "",
+                self.duration,
+                self.warmup,
+                &by_area(fails, axis),
+                "no connection attempt failed",
+                None,
+                axis,
+            )?;
+        }
         let (coll, coll_same) = strategy_lines(&self.local, &self.strategies);
+        let axis = axis_for(&coll, self.log_y);
         time_panel(
             &middle,
             "local collisions / attempt",
             if bottom.is_some() { "" } else { "simulated time (s)" },
             self.duration,
             self.warmup,
-            &coll,
+            &by_area(coll, axis),
             "no collision: every first candidate was free",
             None,
-            axis_for(&coll),
+            axis,
         )?;
         let mut remote_same = false;
         if let Some(bottom) = &bottom {
             let (remote, same) = strategy_lines(&self.remote, &self.strategies);
             remote_same = same;
+            let axis = axis_for(&remote, self.log_y);
             time_panel(
                 bottom,
                 "remote collisions / s",
                 "simulated time (s)",
                 self.duration,
                 self.warmup,
-                &remote,
+                &by_area(remote, axis),
                 "",
                 None,
-                axis_for(&remote),
+                axis,
             )?;
         }
         let mut entries = vec![LegendEntry::heading(if self.warmup > 0.0 {
@@ -531,8 +861,11 @@ impl Figure for FailuresOverTime {
         })];
         entries.extend(legend_for(&self.strategies, |i| Some(format!("({})", tick(self.totals[i] as f64)))));
         entries.push(LegendEntry::heading(""));
-        if fails_same || coll_same || remote_same {
+        if (fails_same && !self.facets) || coll_same || remote_same {
             entries.push(LegendEntry::line("every strategy (identical curves)", INK, Stroke::Solid));
+        }
+        if self.facets {
+            entries.push(LegendEntry::line("failures: the other strategies", CONTEXT, Stroke::Solid));
         }
         let mut groups = Vec::new();
         if !fails_same {
@@ -562,14 +895,32 @@ impl Figure for FailuresOverTime {
     }
 }
 
+/// A time series: (seconds, value) per sample.
+type Series = Vec<(f64, f64)>;
+
 struct OccupancyOverTime {
     title: String,
     strategies: Vec<Strat>,
     time_wait: Vec<Vec<(f64, f64)>>,
     live: Vec<Vec<(f64, f64)>>,
     limit: Option<u64>,
+    /// With several pools (addresses, or destinations under four-tuple scope) for some
+    /// strategy: the busiest pool's live + TIME_WAIT per strategy, and the pool size `n` it
+    /// is drawn against (one `n` for all, or each strategy's own, the series then divided by
+    /// it).
+    busiest: Option<(Vec<Series>, Option<u64>)>,
     warmup: f64,
     duration: f64,
+}
+
+/// How many pools (sets of 4-tuples competing for one range) a strategy's scope makes of
+/// `addrs` source addresses and `dests` destinations.
+fn pool_count(scope: Scope, addrs: u64, dests: u64) -> u64 {
+    match scope {
+        Scope::FourTuple => addrs * dests,
+        Scope::LocalPort => addrs,
+        Scope::HostWide => 1,
+    }
 }
 
 impl OccupancyOverTime {
@@ -580,34 +931,51 @@ impl OccupancyOverTime {
         warmup: f64,
         duration: f64,
     ) -> OccupancyOverTime {
-        // With one key (one destination and one address, or one address in local-port scope),
-        // live + TIME_WAIT is bounded by the usable ports: draw that bound.
-        let mut limits: Vec<u64> = scenario
-            .strategies
+        let addrs = scenario.addrs.len().max(1) as u64;
+        let dests = scenario.destination_count().max(1);
+        // Per output: its pools and its usable ports n.
+        let per: Vec<(u64, u64)> = outputs
             .iter()
-            .filter(|spec| {
-                let eff = scenario.effective(spec);
-                scenario.addrs.len() == 1
-                    && (eff.scope == Scope::LocalPort || scenario.destination_count() == 1)
-            })
-            .map(|spec| {
-                let eff = scenario.effective(spec);
-                u64::from(eff.range.len() - scenario.ports.reserved.count_in(eff.range))
+            .map(|o| {
+                let spec = scenario.strategies.iter().find(|s| s.label == o.summary.name);
+                let eff = spec.map(|s| scenario.effective(s));
+                let range = eff.as_ref().map(|e| e.range).unwrap_or(crate::scenario::DEFAULT_RANGE);
+                let scope = eff.map(|e| e.scope).unwrap_or(Scope::FourTuple);
+                (
+                    pool_count(scope, addrs, dests),
+                    u64::from(range.len() - scenario.ports.reserved.count_in(range)),
+                )
             })
             .collect();
-        limits.sort_unstable();
-        limits.dedup();
-        let limit = if limits.len() == 1 && limits.len() <= scenario.strategies.len() {
-            limits.first().copied()
-        } else {
-            None
-        };
+        let mut ns: Vec<u64> = per.iter().map(|p| p.1).collect();
+        ns.sort_unstable();
+        ns.dedup();
+        let one_n = (ns.len() == 1).then(|| ns[0]);
+        // With one pool for every strategy, live + TIME_WAIT is bounded by the usable ports:
+        // draw that bound on the sums.
+        let single = per.iter().all(|p| p.0 == 1);
+        let limit = if single { one_n } else { None };
+        let busiest = (!single).then(|| {
+            let series = outputs
+                .iter()
+                .zip(&per)
+                .map(|(o, &(_, n))| {
+                    let held = level_series(&o.samples, |s| u64::from(s.busiest_pool_held));
+                    match one_n {
+                        Some(_) => held,
+                        None => held.into_iter().map(|(t, v)| (t, v / n.max(1) as f64)).collect(),
+                    }
+                })
+                .collect();
+            (series, one_n)
+        });
         OccupancyOverTime {
             title: "Occupancy over time: 4-tuples in TIME_WAIT and live".into(),
             strategies: strategies.to_vec(),
             time_wait: outputs.iter().map(|o| level_series(&o.samples, |s| s.time_wait)).collect(),
             live: outputs.iter().map(|o| level_series(&o.samples, |s| s.live)).collect(),
             limit,
+            busiest,
             warmup,
             duration,
         }
@@ -615,22 +983,53 @@ impl OccupancyOverTime {
 }
 
 impl Figure for OccupancyOverTime {
+    fn size(&self) -> (u32, u32) {
+        if self.busiest.is_some() { (plot::WIDTH, 760) } else { (plot::WIDTH, plot::HEIGHT) }
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
     where
         DB::ErrorType: 'static,
     {
         let (area, legend) = layout(root, &self.title)?;
         let (_, h) = area.dim_in_pixel();
-        let (top, bottom) = area.split_vertically(h * 50 / 100);
+        let mut busiest_same = false;
+        let sums = match &self.busiest {
+            Some((series, n)) => {
+                let (top, rest) = area.split_vertically(h * 38 / 100);
+                let (lines, same) = strategy_lines(series, &self.strategies);
+                busiest_same = same;
+                let (desc, reference) = match n {
+                    Some(n) => ("busiest pool", (*n as f64, format!("n = {} usable ports", tick(*n as f64)))),
+                    None => ("busiest pool / its n", (1.0, "n (each strategy's usable ports)".to_string())),
+                };
+                time_panel(
+                    &top,
+                    desc,
+                    "",
+                    self.duration,
+                    self.warmup,
+                    &by_area(lines, YAxis::Linear),
+                    "",
+                    Some(reference),
+                    YAxis::Linear,
+                )?;
+                rest
+            }
+            None => area,
+        };
+        let (_, sh) = sums.dim_in_pixel();
+        let (top, bottom) = sums.split_vertically(sh * 50 / 100);
+        let all = if self.busiest.is_some() { " (all pools)" } else { "" };
         let (tw, tw_same) = strategy_lines(&self.time_wait, &self.strategies);
         let reference = self.limit.map(|n| (n as f64, format!("n = {} usable ports", tick(n as f64))));
         time_panel(
             &top,
-            "in TIME_WAIT",
+            &format!("in TIME_WAIT{all}"),
             "",
             self.duration,
             self.warmup,
-            &tw,
+            &by_area(tw, YAxis::Linear),
             "nothing in TIME_WAIT (the server closes first)",
             reference,
             YAxis::Linear,
@@ -638,11 +1037,11 @@ impl Figure for OccupancyOverTime {
         let (live, live_same) = strategy_lines(&self.live, &self.strategies);
         time_panel(
             &bottom,
-            "live connections",
+            &format!("live{}", if all.is_empty() { " connections" } else { all }),
             "simulated time (s)",
             self.duration,
             self.warmup,
-            &live,
+            &by_area(live, YAxis::Linear),
             "",
             None,
             YAxis::Linear,
@@ -650,11 +1049,16 @@ impl Figure for OccupancyOverTime {
         let mut entries = vec![LegendEntry::heading("strategy")];
         entries.extend(legend_for(&self.strategies, |_| None));
         entries.push(LegendEntry::heading(""));
-        if tw_same || live_same {
+        if tw_same || live_same || busiest_same {
             entries.push(LegendEntry::line("every strategy (identical curves)", INK, Stroke::Solid));
         }
-        if self.limit.is_some() {
+        if self.limit.is_some() || self.busiest.is_some() {
             entries.push(LegendEntry::line("usable ports n", INK, Stroke::Dotted));
+        }
+        if self.busiest.is_some() {
+            entries.push(LegendEntry::heading(
+                "busiest pool: live + TIME_WAIT in the pool holding most (an address and destination under four-tuple scope, an address under local-port scope)",
+            ));
         }
         if self.warmup > 0.0 {
             entries.push(LegendEntry::band("warm-up (not counted)", RGBColor(200, 200, 200)));
@@ -791,8 +1195,17 @@ impl Figure for ReuseCdf {
 struct PortPanel {
     label: String,
     colour: RGBColor,
+    /// The strategy's effective range, `[lo, hi + 1)` on the x axis.
+    x: (f64, f64),
     /// (bin start port, bin end port, min, mean, max) relative to an even spread.
     bins: Vec<(f64, f64, f64, f64, f64)>,
+    /// Per bin: where its least and most used port fall 99 % of the time if every connection
+    /// had picked one of the usable ports uniformly at random; `None` for a bin of reserved
+    /// ports only.
+    band: Vec<Option<(f64, f64)>>,
+    /// Reserved ports inside the range, as `[first, last + 1)` spans.
+    reserved: Vec<(f64, f64)>,
+    y_max: f64,
     max_over_mean: f64,
     used: u32,
 }
@@ -800,32 +1213,54 @@ struct PortPanel {
 struct PortUsage {
     title: String,
     panels: Vec<PortPanel>,
-    x: (f64, f64),
-    y_max: f64,
 }
 
 const PORT_BINS: u32 = 160;
 
+/// The 99 % band of a bin's least and most used port under uniform random choice: with `total`
+/// connections over `usable` ports, a port's count is Binomial(total, 1/usable); of `m` such
+/// ports, the most used stays at or below `hi` with probability F(hi)^m >= 0.995 and the
+/// least at or above `lo` with probability (1 - F(lo - 1))^m >= 0.995 (the ports' counts
+/// taken as independent, which they nearly are when `usable` is large). Quantiles from
+/// statrs' binomial CDF.
+fn uniform_band(total: u64, usable: u32, m: u64) -> Option<(u64, u64)> {
+    use statrs::distribution::{Binomial, DiscreteCDF};
+    if total == 0 || usable == 0 || m == 0 {
+        return None;
+    }
+    let d = Binomial::new(1.0 / f64::from(usable), total).ok()?;
+    let each = 0.995f64.powf(1.0 / m as f64);
+    let hi = d.inverse_cdf(each);
+    let lo = d.inverse_cdf(1.0 - each);
+    Some((lo, hi))
+}
+
+/// `[first, last + 1)` spans of the reserved ports in `r`.
+fn reserved_spans(reserved: &crate::stack::ReservedPorts, r: PortRange) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for p in r.iter().filter(|&p| reserved.contains(p)) {
+        let p = f64::from(p);
+        match out.last_mut() {
+            Some(last) if last.1 == p => last.1 = p + 1.0,
+            _ => out.push((p, p + 1.0)),
+        }
+    }
+    out
+}
+
 impl PortUsage {
     fn new(scenario: &Scenario, strategies: &[Strat], outputs: &[RunOutput]) -> PortUsage {
-        let ranges: Vec<PortRange> = outputs
-            .iter()
-            .map(|o| {
-                scenario
-                    .strategies
-                    .iter()
-                    .find(|s| s.label == o.summary.name)
-                    .map(|s| scenario.effective(s).range)
-                    .unwrap_or(crate::scenario::DEFAULT_RANGE)
-            })
-            .collect();
-        let lo = ranges.iter().map(|r| r.lo()).min().unwrap_or(1);
-        let hi = ranges.iter().map(|r| r.hi()).max().unwrap_or(65535);
         let mut panels = Vec::new();
-        let mut y_max = 1.5f64;
-        for ((o, s), r) in outputs.iter().zip(strategies).zip(&ranges) {
-            let usable = r.len() - scenario.ports.reserved.count_in(*r);
-            let total: u64 = o.summary.port_usage.per_port.iter().map(|p| p.1).sum();
+        for (o, s) in outputs.iter().zip(strategies) {
+            let r = scenario
+                .strategies
+                .iter()
+                .find(|spec| spec.label == o.summary.name)
+                .map(|spec| scenario.effective(spec).range)
+                .unwrap_or(crate::scenario::DEFAULT_RANGE);
+            let usable = r.len() - scenario.ports.reserved.count_in(r);
+            let total: u64 =
+                o.summary.port_usage.per_port.iter().filter(|p| r.contains(p.0)).map(|p| p.1).sum();
             let even = total as f64 / f64::from(usable.max(1));
             let mut counts = vec![0u64; r.len() as usize];
             for &(p, c) in &o.summary.port_usage.per_port {
@@ -835,6 +1270,9 @@ impl PortUsage {
             }
             let nbins = PORT_BINS.min(r.len());
             let mut bins = Vec::with_capacity(nbins as usize);
+            let mut band = Vec::with_capacity(nbins as usize);
+            let mut bands_by_m: Vec<(u64, Option<(u64, u64)>)> = Vec::new();
+            let mut y_max = 1.5f64;
             for b in 0..nbins {
                 let a = (u64::from(b) * u64::from(r.len()) / u64::from(nbins)) as usize;
                 let z = (u64::from(b + 1) * u64::from(r.len()) / u64::from(nbins)) as usize;
@@ -858,22 +1296,32 @@ impl PortUsage {
                     (min as f64 / even, sum as f64 / n as f64 / even, max as f64 / even)
                 };
                 bins.push((f64::from(r.lo()) + a as f64, f64::from(r.lo()) + z as f64, mn, mean, mx));
-                y_max = y_max.max(mx);
+                // Bins mostly hold the same number of ports: one quantile search per size.
+                let q = match bands_by_m.iter().find(|(m, _)| *m == n) {
+                    Some(&(_, q)) => q,
+                    None => {
+                        let q = uniform_band(total, usable, n);
+                        bands_by_m.push((n, q));
+                        q
+                    }
+                };
+                let q = q.map(|(lo, hi)| (lo as f64 / even, hi as f64 / even));
+                band.push(q);
+                y_max = y_max.max(mx).max(q.map(|q| q.1).unwrap_or(0.0));
             }
             panels.push(PortPanel {
                 label: s.label.clone(),
                 colour: s.colour,
+                x: (f64::from(r.lo()), f64::from(r.hi()) + 1.0),
                 bins,
+                band,
+                reserved: reserved_spans(&scenario.ports.reserved, r),
+                y_max: nice_max(y_max),
                 max_over_mean: o.summary.port_usage.max_over_mean,
                 used: o.summary.port_usage.distinct,
             });
         }
-        PortUsage {
-            title: "Per-port usage across the range (1 = an even spread)".into(),
-            panels,
-            x: (f64::from(lo), f64::from(hi) + 1.0),
-            y_max: nice_max(y_max),
-        }
+        PortUsage { title: "Per-port usage across each strategy's range (1 = an even spread)".into(), panels }
     }
 
     fn grid(&self) -> (usize, usize) {
@@ -889,10 +1337,13 @@ impl PortUsage {
     }
 }
 
+/// Reserved ports' shade on the port-usage panels.
+const RESERVED: RGBColor = RGBColor(205, 205, 205);
+
 impl Figure for PortUsage {
     fn size(&self) -> (u32, u32) {
         let (rows, _) = self.grid();
-        (plot::WIDTH, 110 + 250 * rows as u32)
+        (plot::WIDTH, 130 + 250 * rows as u32)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
@@ -902,23 +1353,27 @@ impl Figure for PortUsage {
         root.fill(&WHITE)?;
         let body = root.titled(&self.title, (FONT, plot::TITLE_PX).into_font().color(&INK))?;
         let (_, h) = body.dim_in_pixel();
-        let (grid_area, foot) = body.split_vertically(h - 34);
+        let (grid_area, foot) = body.split_vertically(h - 54);
         let (rows, cols) = self.grid();
         let cells = grid_area.split_evenly((rows, cols));
         let f = |v: &f64| tick(*v);
         for (p, cell) in self.panels.iter().zip(&cells) {
             let caption = format!(
-                "{}: max/mean {:.2}, {} ports used",
+                "{}: {}-{}, max/mean {:.2}, {} ports used",
                 plot::clip(&p.label, 22),
+                p.x.0,
+                p.x.1 - 1.0,
                 p.max_over_mean,
                 tick(f64::from(p.used))
             );
+            // Each panel on its own axes: its own range across, its own peak up, so a small
+            // range or an even spread is not squeezed by another strategy's.
             let mut chart = ChartBuilder::on(cell)
                 .margin(10)
                 .caption(caption, (FONT, 15).into_font().color(&p.colour.mix(1.0)))
                 .x_label_area_size(30)
                 .y_label_area_size(48)
-                .build_cartesian_2d(self.x.0..self.x.1, 0f64..self.y_max)?;
+                .build_cartesian_2d(p.x.0..p.x.1, 0f64..p.y_max)?;
             chart
                 .configure_mesh()
                 .label_style((FONT, 12).into_font().color(&INK))
@@ -926,30 +1381,58 @@ impl Figure for PortUsage {
                 .light_line_style(WHITE.mix(0.0))
                 .axis_style(RGBColor(120, 120, 120))
                 .x_labels(4)
-                .y_labels(4)
+                .y_labels(5)
                 .x_label_formatter(&|v: &f64| format!("{}", v.round() as i64))
                 .y_label_formatter(&f)
                 .draw()?;
+            chart.draw_series(
+                p.reserved.iter().map(|&(a, z)| Rectangle::new([(a, 0.0), (z, p.y_max)], RESERVED.filled())),
+            )?;
             chart.draw_series(
                 p.bins.iter().map(|&(a, z, mn, _, mx)| {
                     Rectangle::new([(a, mn), (z, mx)], p.colour.mix(0.30).filled())
                 }),
             )?;
+            // The uniform band as two dashed steps, broken at bins of reserved ports only.
+            for side in [0, 1] {
+                let mut run: Vec<(f64, f64)> = Vec::new();
+                for (&(a, z, ..), q) in p.bins.iter().zip(&p.band) {
+                    match q {
+                        Some(q) => {
+                            let v = if side == 0 { q.0 } else { q.1 };
+                            run.push((a, v));
+                            run.push((z, v));
+                        }
+                        None => draw_line(&mut chart, std::mem::take(&mut run), INK, Stroke::Dashed, 1)?,
+                    }
+                }
+                draw_line(&mut chart, run, INK, Stroke::Dashed, 1)?;
+            }
             let mut line = Vec::with_capacity(p.bins.len() * 2);
             for &(a, z, _, mean, _) in &p.bins {
                 line.push((a, mean));
                 line.push((z, mean));
             }
             draw_line(&mut chart, line, p.colour, Stroke::Solid, 2)?;
-            draw_line(&mut chart, vec![(self.x.0, 1.0), (self.x.1, 1.0)], INK, Stroke::Dotted, 1)?;
+            draw_line(&mut chart, vec![(p.x.0, 1.0), (p.x.1, 1.0)], INK, Stroke::Dotted, 1)?;
         }
         let (fw, _) = foot.dim_in_pixel();
+        let style = (FONT, NOTE_PX).into_font().color(&INK).pos(Pos::new(HPos::Center, VPos::Top));
         foot.draw(&Text::new(
             format!(
-                "x: local port; y: connections on a port over the mean per usable port. Line: the mean of each bin of ports; band: from its least to its most used port ({PORT_BINS} bins)."
+                "x: local port (each panel its strategy's range); y: connections on a port over the mean per usable port. Line: the mean of each of {PORT_BINS} bins;"
             ),
-            (fw as i32 / 2, 10),
-            (FONT, NOTE_PX).into_font().color(&INK).pos(Pos::new(HPos::Center, VPos::Top)),
+            (fw as i32 / 2, 6),
+            style.clone(),
+        ))?;
+        let reserved = self.panels.iter().any(|p| !p.reserved.is_empty());
+        foot.draw(&Text::new(
+            format!(
+                "band: its least to its most used port; dashed: where those fall 99 % of the time if ports were picked uniformly at random{}.",
+                if reserved { "; grey: reserved ports" } else { "" }
+            ),
+            (fw as i32 / 2, 26),
+            style,
         ))?;
         Ok(())
     }

@@ -63,26 +63,88 @@ pub(crate) fn text_size(text: &str, size: f64) -> (u32, u32) {
 }
 
 /// A drawing backend whose text is drawn by [`lay_out`]; see the module doc for why.
-pub(crate) struct Glyphs<B>(pub B);
+///
+/// It also draws at `scale` device pixels per chart pixel (`--scale`, for high-DPI screens):
+/// the figure lays itself out in chart pixels (the size it reports is the buffer's divided by
+/// the scale) and every coordinate, stroke width, radius and text size is multiplied on the
+/// way to the bitmap, so a chart at scale 2 is the same drawing with four times the pixels,
+/// not a blown-up image. At scale 1 every call passes through unchanged.
+pub(crate) struct Glyphs<B> {
+    pub inner: B,
+    pub scale: f64,
+}
+
+/// A style with its stroke width scaled.
+struct Scaled<'a, S> {
+    style: &'a S,
+    scale: f64,
+}
+
+impl<S: BackendStyle> BackendStyle for Scaled<'_, S> {
+    fn color(&self) -> BackendColor {
+        self.style.color()
+    }
+    fn stroke_width(&self) -> u32 {
+        scale_len(self.style.stroke_width(), self.scale)
+    }
+}
+
+fn scale_len(v: u32, scale: f64) -> u32 {
+    if scale == 1.0 { v } else { (f64::from(v) * scale).round() as u32 }
+}
+
+impl<B: DrawingBackend> Glyphs<B> {
+    fn at(&self, p: BackendCoord) -> BackendCoord {
+        if self.scale == 1.0 {
+            p
+        } else {
+            ((f64::from(p.0) * self.scale).round() as i32, (f64::from(p.1) * self.scale).round() as i32)
+        }
+    }
+
+    /// The last device pixel of the chart pixel `p`, for filled shapes.
+    fn last_of(&self, p: BackendCoord) -> BackendCoord {
+        let q = self.at((p.0 + 1, p.1 + 1));
+        if self.scale == 1.0 { p } else { (q.0 - 1, q.1 - 1) }
+    }
+
+    fn style<'a, S>(&self, style: &'a S) -> Scaled<'a, S> {
+        Scaled { style, scale: self.scale }
+    }
+}
 
 impl<B: DrawingBackend> DrawingBackend for Glyphs<B> {
     type ErrorType = B::ErrorType;
 
     fn get_size(&self) -> (u32, u32) {
-        self.0.get_size()
+        let (w, h) = self.inner.get_size();
+        if self.scale == 1.0 {
+            (w, h)
+        } else {
+            ((f64::from(w) / self.scale).round() as u32, (f64::from(h) / self.scale).round() as u32)
+        }
     }
     fn ensure_prepared(&mut self) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
-        self.0.ensure_prepared()
+        self.inner.ensure_prepared()
     }
     fn present(&mut self) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
-        self.0.present()
+        self.inner.present()
     }
     fn draw_pixel(
         &mut self,
         p: BackendCoord,
         c: BackendColor,
     ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
-        self.0.draw_pixel(p, c)
+        if self.scale == 1.0 {
+            return self.inner.draw_pixel(p, c);
+        }
+        let (a, b) = (self.at(p), self.last_of(p));
+        for x in a.0..=b.0 {
+            for y in a.1..=b.1 {
+                self.inner.draw_pixel((x, y), c)?;
+            }
+        }
+        Ok(())
     }
     fn draw_line<S: BackendStyle>(
         &mut self,
@@ -90,7 +152,8 @@ impl<B: DrawingBackend> DrawingBackend for Glyphs<B> {
         to: BackendCoord,
         style: &S,
     ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
-        self.0.draw_line(from, to, style)
+        let (from, to, style) = (self.at(from), self.at(to), self.style(style));
+        self.inner.draw_line(from, to, &style)
     }
     fn draw_rect<S: BackendStyle>(
         &mut self,
@@ -99,14 +162,18 @@ impl<B: DrawingBackend> DrawingBackend for Glyphs<B> {
         style: &S,
         fill: bool,
     ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
-        self.0.draw_rect(a, b, style, fill)
+        let (a, b) = if fill { (self.at(a), self.last_of(b)) } else { (self.at(a), self.at(b)) };
+        let style = self.style(style);
+        self.inner.draw_rect(a, b, &style, fill)
     }
     fn draw_path<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
         &mut self,
         path: I,
         style: &S,
     ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
-        self.0.draw_path(path, style)
+        let path: Vec<BackendCoord> = path.into_iter().map(|p| self.at(p)).collect();
+        let style = self.style(style);
+        self.inner.draw_path(path, &style)
     }
     fn draw_circle<S: BackendStyle>(
         &mut self,
@@ -115,14 +182,17 @@ impl<B: DrawingBackend> DrawingBackend for Glyphs<B> {
         style: &S,
         fill: bool,
     ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
-        self.0.draw_circle(centre, radius, style, fill)
+        let (centre, radius, style) = (self.at(centre), scale_len(radius, self.scale), self.style(style));
+        self.inner.draw_circle(centre, radius, &style, fill)
     }
     fn fill_polygon<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
         &mut self,
         vert: I,
         style: &S,
     ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
-        self.0.fill_polygon(vert, style)
+        let vert: Vec<BackendCoord> = vert.into_iter().map(|p| self.at(p)).collect();
+        let style = self.style(style);
+        self.inner.fill_polygon(vert, &style)
     }
     fn blit_bitmap(
         &mut self,
@@ -130,7 +200,9 @@ impl<B: DrawingBackend> DrawingBackend for Glyphs<B> {
         size: (u32, u32),
         src: &[u8],
     ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
-        self.0.blit_bitmap(pos, size, src)
+        // No chart blits an image; one would be placed, not scaled.
+        let pos = self.at(pos);
+        self.inner.blit_bitmap(pos, size, src)
     }
 
     fn estimate_text_size<T: BackendTextStyle>(
@@ -151,7 +223,8 @@ impl<B: DrawingBackend> DrawingBackend for Glyphs<B> {
         if colour.alpha == 0.0 || text.is_empty() {
             return Ok(());
         }
-        let size = style.size() as f32;
+        let size = (style.size() * self.scale) as f32;
+        let pos = self.at(pos);
         let (glyphs, width, height) = lay_out(text, size);
         let f = font().as_scaled(PxScale::from(size));
         // The anchor moves the text's box (top left at 0, 0) before the rotation, as plotters'
@@ -168,7 +241,7 @@ impl<B: DrawingBackend> DrawingBackend for Glyphs<B> {
         };
         let baseline = f.ascent() + dy;
         let trans = style.transform();
-        let (w, h) = self.get_size();
+        let (w, h) = self.inner.get_size();
         for g in glyphs {
             let glyph = g.id.with_scale_and_position(PxScale::from(size), point(g.x + dx, baseline));
             let Some(outline) = f.outline_glyph(glyph) else { continue };
@@ -182,7 +255,7 @@ impl<B: DrawingBackend> DrawingBackend for Glyphs<B> {
                 let (x, y) = (pos.0 + x, pos.1 + y);
                 if x >= 0 && y >= 0 && (x as u32) < w && (y as u32) < h {
                     let c = BackendColor { alpha: colour.alpha * coverage.min(1.0) as f64, rgb: colour.rgb };
-                    result = self.0.draw_pixel((x, y), c);
+                    result = self.inner.draw_pixel((x, y), c);
                 }
             });
             result?;

@@ -90,6 +90,8 @@ pub struct OutputOptions<'a> {
     pub log_connections: bool,
     /// `charts/*.svg`, `charts/*.png` and `report.html` (drawn once the charts exist).
     pub charts: bool,
+    /// How the charts are drawn (`--log-y`, `--chart-size`, `--scale`).
+    pub chart_style: charts::ChartStyle,
 }
 
 /// Writes every output file of a run into `dir`, all or nothing: `dir` ends up holding this
@@ -114,7 +116,7 @@ pub fn write_outputs(
         staged.write(dir.join("connections.csv"), &connections_csv(scenario, outputs, dests)?)?;
     }
     if opts.charts {
-        let drawn = charts::run_charts(scenario, outputs)?;
+        let drawn = charts::run_charts_with(scenario, outputs, &opts.chart_style)?;
         for c in &drawn {
             staged.write(dir.join("charts").join(format!("{}.svg", c.name)), c.svg.as_bytes())?;
             staged.write(dir.join("charts").join(format!("{}.png", c.name)), &c.png)?;

@@ -284,29 +284,100 @@ pub(crate) struct Rendered {
     pub png: Vec<u8>,
 }
 
-/// Draws `fig` as SVG and as PNG. Same figure, same bytes: nothing here depends on time,
-/// threads or the machine.
+/// How a run's or a sweep's charts are drawn: the command line's `--log-y`, `--chart-size`
+/// and `--scale`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChartStyle {
+    /// Log y axes on the failure and collision panels and the sweep's charts, wherever some
+    /// value is positive, instead of only where the values span two decades.
+    pub log_y: bool,
+    /// Every chart at this width and height in chart pixels (the SVG's size), instead of each
+    /// chart's own.
+    pub size: Option<(u32, u32)>,
+    /// PNG pixels per chart pixel: 2 draws a 1100 x 620 chart into a 2200 x 1240 PNG, the
+    /// same drawing at twice the resolution, for high-DPI screens and print. The SVG is
+    /// unchanged.
+    pub scale: f64,
+}
+
+impl Default for ChartStyle {
+    fn default() -> ChartStyle {
+        ChartStyle { log_y: false, size: None, scale: 1.0 }
+    }
+}
+
+/// The smallest and largest `--chart-size`: the legend strip and the axes need room, and a
+/// PNG is kept under about 64 MB of pixels.
+pub const MIN_CHART: (u32, u32) = (640, 400);
+pub const MAX_CHART: (u32, u32) = (4000, 4000);
+/// The largest `--scale`.
+pub const MAX_SCALE: f64 = 4.0;
+
+/// Parses `--chart-size WxH` (for clap: the error names the accepted form and bounds).
+pub fn parse_chart_size(s: &str) -> Result<(u32, u32), String> {
+    let bad = || {
+        format!(
+            "expected WIDTHxHEIGHT in pixels, from {}x{} to {}x{} (the default is {WIDTH}x{HEIGHT}), got {s:?}",
+            MIN_CHART.0, MIN_CHART.1, MAX_CHART.0, MAX_CHART.1
+        )
+    };
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let parse = |v: &str| v.trim().parse::<u32>().map_err(|_| bad());
+    let (w, h) = (parse(w)?, parse(h)?);
+    if !(MIN_CHART.0..=MAX_CHART.0).contains(&w) || !(MIN_CHART.1..=MAX_CHART.1).contains(&h) {
+        return Err(bad());
+    }
+    Ok((w, h))
+}
+
+/// Parses `--scale` (for clap).
+pub fn parse_scale(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (1.0..=MAX_SCALE).contains(&v) => Ok(v),
+        _ => Err(format!("expected a number from 1 to {MAX_SCALE} (PNG pixels per chart pixel), got {s:?}")),
+    }
+}
+
+/// Draws `fig` as SVG and as PNG at its own size. Same figure, same bytes: nothing here
+/// depends on time, threads or the machine.
 pub(crate) fn render(fig: &impl Figure) -> anyhow::Result<Rendered> {
+    render_with(fig, &ChartStyle::default())
+}
+
+/// [`render`] at `style`'s size and scale.
+pub(crate) fn render_with(fig: &impl Figure, style: &ChartStyle) -> anyhow::Result<Rendered> {
     ensure_font();
-    let (w, h) = fig.size();
+    let (w, h) = style.size.unwrap_or_else(|| fig.size());
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
         fig.draw(&root).map_err(|e| anyhow::anyhow!("drawing a chart (SVG): {e}"))?;
         root.present().map_err(|e| anyhow::anyhow!("drawing a chart (SVG): {e}"))?;
     }
-    let mut rgb = vec![0u8; (w as usize) * (h as usize) * 3];
+    let scale = style.scale.clamp(1.0, MAX_SCALE);
+    let (pw, ph) = ((f64::from(w) * scale).round() as u32, (f64::from(h) * scale).round() as u32);
+    let mut rgb = vec![0u8; (pw as usize) * (ph as usize) * 3];
     {
-        let root = Glyphs(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
+        let inner = BitMapBackend::with_buffer(&mut rgb, (pw, ph));
+        let root = Glyphs { inner, scale }.into_drawing_area();
         fig.draw(&root).map_err(|e| anyhow::anyhow!("drawing a chart (PNG): {e}"))?;
         root.present().map_err(|e| anyhow::anyhow!("drawing a chart (PNG): {e}"))?;
     }
     let mut png = Vec::new();
     {
-        let mut enc = png::Encoder::new(&mut png, w, h);
+        let mut enc = png::Encoder::new(&mut png, pw, ph);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
         enc.set_compression(png::Compression::Default);
+        if scale != 1.0 {
+            // 96 dpi times the scale, so a viewer that reads it shows the chart at its size.
+            let per_metre = (96.0 * scale / 0.0254).round() as u32;
+            enc.set_pixel_dims(Some(png::PixelDimensions {
+                xppu: per_metre,
+                yppu: per_metre,
+                unit: png::Unit::Meter,
+            }));
+        }
         let mut writer = enc.write_header()?;
         writer.write_image_data(&rgb)?;
     }

@@ -118,6 +118,7 @@ pub fn timeseries_csv(outputs: &[RunOutput]) -> Result<String> {
         "live",
         "time_wait",
         "peak_held_toward_one_destination",
+        "busiest_pool_held",
     ])?;
     for o in outputs {
         for s in &o.samples {
@@ -133,6 +134,7 @@ pub fn timeseries_csv(outputs: &[RunOutput]) -> Result<String> {
                 s.live.to_string(),
                 s.time_wait.to_string(),
                 s.peak_held_toward_one_destination.to_string(),
+                s.busiest_pool_held.to_string(),
             ])?;
         }
     }

@@ -6,8 +6,8 @@
 use super::{SweepResult, VaryValue, model};
 use crate::params::Value;
 use crate::report::plot::{
-    self, DrawResult, Figure, INK, LegendEntry, Look, Stroke, draw_legend, draw_line, layout, line_width,
-    log_tick, nice_max, note, tick,
+    self, ChartStyle, DrawResult, Figure, INK, LegendEntry, Look, Stroke, draw_legend, draw_line, layout,
+    line_width, log_tick, nice_max, note, tick,
 };
 use crate::scenario;
 use crate::time::from_secs_f64;
@@ -62,7 +62,7 @@ struct SweepFigure {
 }
 
 /// `sweep` charts for every facet.
-pub(crate) fn sweep_charts(r: &SweepResult, text: &str) -> Result<Vec<SweepChart>> {
+pub(crate) fn sweep_charts(r: &SweepResult, text: &str, style: &ChartStyle) -> Result<Vec<SweepChart>> {
     let first = &r.varies[0];
     let numeric = r.points.iter().all(|p| p.values[0].x.is_some());
     // Facets: the values of every key but the first, in grid order.
@@ -143,11 +143,12 @@ pub(crate) fn sweep_charts(r: &SweepResult, text: &str) -> Result<Vec<SweepChart
         }
 
         // Failure fractions that span decades (1e-4 next to 1e-1) go on a log axis, zeros on
-        // its bottom edge, so the 1e-4..1e-2 band is not flattened against the largest value.
+        // its bottom edge, so the 1e-4..1e-2 band is not flattened against the largest value;
+        // with --log-y, wherever one is positive.
         let positive: Vec<f64> =
             fail.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|v| *v > 0.0).collect();
         let (fmin, fmax) = positive.iter().fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
-        let fail_log = fmin.is_finite() && fmax / fmin >= 100.0;
+        let fail_log = fmin.is_finite() && (fmax / fmin >= 100.0 || style.log_y);
         let fail_floor = if fail_log { 10f64.powf(fmin.log10().floor() - 1.0) } else { 0.0 };
         let closed = closed_curves(r, text, rest, idx, &xs, numeric, x_range);
         let x_desc = format!("{}{}", first.key, unit(first));
@@ -166,7 +167,7 @@ pub(crate) fn sweep_charts(r: &SweepResult, text: &str) -> Result<Vec<SweepChart
             closed_note: join_notes(r.closed_form_note.clone(), super::transient_note(r)),
             closed_heading: "closed form (dashed)",
         };
-        let rendered = plot::render(&fig)?;
+        let rendered = plot::render_with(&fig, style)?;
         out.push(SweepChart {
             name: format!("failure_fraction{suffix}"),
             svg: rendered.svg,
@@ -183,13 +184,13 @@ pub(crate) fn sweep_charts(r: &SweepResult, text: &str) -> Result<Vec<SweepChart
             sim: cand,
             closed: closed.candidates,
             ceilings: closed.ceilings,
-            log_y: max > 20.0,
+            log_y: max > 20.0 || style.log_y,
             y_floor: 1.0,
             empty_note: "",
             closed_note: super::transient_note(r),
             closed_heading: "closed form (dashed)",
         };
-        let rendered = plot::render(&fig)?;
+        let rendered = plot::render_with(&fig, style)?;
         out.push(SweepChart {
             name: format!("mean_candidates{suffix}"),
             svg: rendered.svg,

@@ -219,5 +219,5 @@ pub fn execute(args: MergeArgs) -> Result<Status> {
             keep.push((out.join(name), bytes));
         }
     }
-    publish_keeping(&out, &result, &text, !args.no_charts, &keep)
+    publish_keeping(&out, &result, &text, (!args.no_charts).then(|| args.chart.style()), &keep)
 }

@@ -26,6 +26,7 @@ use crate::cli::SweepArgs;
 use crate::commands::Status;
 use crate::params::Value;
 use crate::report::Staged;
+use crate::report::charts::ChartStyle;
 use crate::scenario::{self, Scenario};
 use crate::sim::{self, DestinationTable, RunOptions};
 use anyhow::{Result, anyhow, bail};
@@ -516,8 +517,13 @@ pub fn transient_note(r: &SweepResult) -> Option<String> {
     })
 }
 
-/// Writes `sweep.csv`, `sweep.json` and (unless `charts` is false) the charts into `dir`.
-pub fn write_outputs(dir: &Path, r: &SweepResult, text: &str, charts: bool) -> Result<Vec<PathBuf>> {
+/// Writes `sweep.csv`, `sweep.json` and (with a `charts` style) the charts into `dir`.
+pub fn write_outputs(
+    dir: &Path,
+    r: &SweepResult,
+    text: &str,
+    charts: Option<ChartStyle>,
+) -> Result<Vec<PathBuf>> {
     write_outputs_keeping(dir, r, text, charts, &[])
 }
 
@@ -527,7 +533,7 @@ pub fn write_outputs_keeping(
     dir: &Path,
     r: &SweepResult,
     text: &str,
-    charts: bool,
+    charts: Option<ChartStyle>,
     keep: &[(PathBuf, Vec<u8>)],
 ) -> Result<Vec<PathBuf>> {
     let mut staged = Staged::new(dir)?;
@@ -537,8 +543,10 @@ pub fn write_outputs_keeping(
     let kept = keep.len();
     staged.write(dir.join("sweep.csv"), sweep_csv(r)?.as_bytes())?;
     staged.write(dir.join("sweep.json"), serde_json::to_string_pretty(&sweep_json(r))?.as_bytes())?;
-    if charts && !r.rows.is_empty() {
-        for c in chart::sweep_charts(r, text)? {
+    if let Some(style) = charts
+        && !r.rows.is_empty()
+    {
+        for c in chart::sweep_charts(r, text, &style)? {
             staged.write(dir.join("charts").join(format!("{}.svg", c.name)), c.svg.as_bytes())?;
             staged.write(dir.join("charts").join(format!("{}.png", c.name)), &c.png)?;
         }
@@ -709,12 +717,12 @@ pub fn execute(args: SweepArgs) -> Result<Status> {
     }
     let text = plan.text.clone();
     let result = plan.into_result(&results, interrupted);
-    publish(&dir, &result, &text, !args.no_charts)
+    publish(&dir, &result, &text, (!args.no_charts).then(|| args.chart.style()))
 }
 
 /// Writes a sweep's files and prints its table: the end of `portsim sweep` and of
 /// `portsim merge` alike, so a merged sweep is the unsharded one byte for byte.
-pub fn publish(dir: &Path, result: &SweepResult, text: &str, charts: bool) -> Result<Status> {
+pub fn publish(dir: &Path, result: &SweepResult, text: &str, charts: Option<ChartStyle>) -> Result<Status> {
     publish_keeping(dir, result, text, charts, &[])
 }
 
@@ -724,7 +732,7 @@ pub fn publish_keeping(
     dir: &Path,
     result: &SweepResult,
     text: &str,
-    charts: bool,
+    charts: Option<ChartStyle>,
     keep: &[(PathBuf, Vec<u8>)],
 ) -> Result<Status> {
     let done = result.rows.iter().map(|r| r.point).collect::<std::collections::BTreeSet<_>>().len();

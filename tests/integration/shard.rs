@@ -532,12 +532,12 @@ fn publish_writes_the_merged_result_like_the_sweep() {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     let every: Vec<usize> = (0..all.len()).collect();
     let (results, _) = run_tasks(&pool, &plan.points, &all, &every, &|_| {});
-    publish(&dir.path().join("a"), &plan.clone().into_result(&results, false), &plan.text, false).unwrap();
+    publish(&dir.path().join("a"), &plan.clone().into_result(&results, false), &plan.text, None).unwrap();
     let s = Shard { k: 0, n: 1 };
     let f = ShardFile::of(&plan, s, &all, &results).unwrap();
     let (text, merged) = merge(&[PathBuf::from(s.file_name())], &[f]).unwrap();
     assert_eq!(text, plan.text);
-    publish(&dir.path().join("b"), &merged, &text, false).unwrap();
+    publish(&dir.path().join("b"), &merged, &text, None).unwrap();
     assert_eq!(files(&dir.path().join("a")), files(&dir.path().join("b")));
 }
 
