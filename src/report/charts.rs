@@ -1437,3 +1437,56 @@ impl Figure for PortUsage {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flat(y: f64) -> Vec<(f64, f64)> {
+        (0..=10).map(|x| (f64::from(x), y)).collect()
+    }
+
+    /// Larger areas first; equal areas in the strategies' order.
+    #[test]
+    fn curves_are_drawn_largest_area_first() {
+        let burst: Vec<(f64, f64)> =
+            (0..=10).map(|x| (f64::from(x), if x == 5 { 9.0 } else { 0.0 })).collect();
+        let curves = vec![burst, flat(3.0), flat(1.0), flat(3.0)];
+        // Areas: 9 (a spike one step wide each side), 30, 10, 30.
+        assert_eq!(order_by_area(&curves, |x| x, |y| y, 0.0), vec![1, 3, 2, 0]);
+        // On a log axis, from a floor one decade below 1: 1 and 3 map to 1 and 1.48.
+        let log = |y: f64| if y > 0.0 { y.log10().max(-1.0) } else { -1.0 };
+        assert_eq!(order_by_area(&curves[1..3], |x| x, log, -1.0), vec![0, 1]);
+    }
+
+    /// More than four curves on top of each other over a fifth of the axis are crowded; four
+    /// are not, and five well apart are not.
+    #[test]
+    fn crowding_counts_curves_within_two_percent_of_the_height() {
+        let id = |v: f64| v;
+        let five_apart: Vec<_> = (0..5).map(|i| flat(f64::from(i) * 10.0)).collect();
+        assert!(!crowded(&five_apart, id, id));
+        let mut five_close: Vec<_> = (0..5).map(|i| flat(100.0 + f64::from(i) * 0.3)).collect();
+        five_close.push(flat(0.0));
+        assert!(crowded(&five_close, id, id), "five within 1.2 of 100 on a 0..101 axis");
+        assert!(!crowded(&five_close[1..], id, id), "four, and nothing else");
+        // Five that meet only over the last tenth of the axis are not crowded.
+        let meet: Vec<Vec<(f64, f64)>> = (0..5)
+            .map(|i| {
+                (0..=100).map(|x| (f64::from(x), if x >= 90 { 50.0 } else { f64::from(i * 20) })).collect()
+            })
+            .collect();
+        assert!(!crowded(&meet, id, id));
+    }
+
+    /// Binomial(1000, 1/100) quantiles, computed independently from the exact CDF (the sum of
+    /// C(1000, i) p^i (1-p)^(1000-i)): for one port F(3) >= 0.005 and F(19) >= 0.995 first;
+    /// for ten, at 1 - 0.995^(1/10) and 0.995^(1/10): 2 and 22.
+    #[test]
+    fn the_uniform_band_is_the_binomial_quantiles_of_the_extremes() {
+        assert_eq!(uniform_band(1000, 100, 1), Some((3, 19)));
+        assert_eq!(uniform_band(1000, 100, 10), Some((2, 22)));
+        assert_eq!(uniform_band(0, 100, 10), None);
+        assert_eq!(uniform_band(1000, 100, 0), None);
+    }
+}

@@ -483,3 +483,26 @@ fn threads_are_bounded() {
     }
     assert!(!Path::new("target/never-written").exists());
 }
+
+#[test]
+fn bad_chart_flags_name_the_flag_and_the_accepted_values() {
+    for (args, message) in [
+        (
+            ["run", "--chart-size", "10x10"],
+            "error: invalid value '10x10' for '--chart-size <WxH>': expected WIDTHxHEIGHT in pixels, from 640x400 to 4000x4000 (the default is 1100x620), got \"10x10\"",
+        ),
+        (
+            ["sweep", "--chart-size", "wide"],
+            "error: invalid value 'wide' for '--chart-size <WxH>': expected WIDTHxHEIGHT in pixels, from 640x400 to 4000x4000 (the default is 1100x620), got \"wide\"",
+        ),
+        (
+            ["run", "--scale", "9"],
+            "error: invalid value '9' for '--scale <X>': expected a number from 1 to 4 (PNG pixels per chart pixel), got \"9\"",
+        ),
+    ] {
+        let out = portsim().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().next(), Some(message), "{args:?}: {stderr}");
+    }
+}

@@ -266,3 +266,295 @@ fn pools_say_who_ran_out() {
         assert_eq!(hot.first_failure_s, run.summary.exhaustion.first_failure_s);
     }
 }
+
+// --- the charts, read off their SVGs ------------------------------------------------------
+
+use portsim::report::charts::{Chart, ChartStyle, run_charts_with};
+
+/// The text of every `<text>` element of an SVG, trimmed.
+fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| Some(t.split_once('>')?.1.split_once("</text>")?.0.trim().to_string()))
+        .collect()
+}
+
+fn charts_of(text: &str, style: ChartStyle) -> Vec<Chart> {
+    let s = parse(text);
+    let runs = sim::run_all(&s, s.seed, RunOptions::default());
+    run_charts_with(&s, &runs, &style).unwrap()
+}
+
+fn chart<'a>(charts: &'a [Chart], name: &str) -> &'a Chart {
+    charts.iter().find(|c| c.name == name).unwrap()
+}
+
+/// The six RFC 6056 algorithms on a lightly loaded range: every CDF climbs to 1 within a few
+/// candidates and stays there, on top of the others.
+const SIX_LIGHT: &str = r#"
+name = "six-light"
+seed = 4
+duration = "20s"
+[ports]
+range = "20000-21999"
+[tcp]
+time_wait = "2s"
+[[destinations]]
+addr = "192.0.2.1:443"
+[workload]
+arrivals = { process = "poisson", rate = 150.0 }
+lifetime = { dist = "constant", value = "1s" }
+[[strategies]]
+name = "bsd"
+[[strategies]]
+name = "random-start"
+[[strategies]]
+name = "random-pick"
+[[strategies]]
+name = "hash"
+[[strategies]]
+name = "double-hash"
+[[strategies]]
+name = "random-increments"
+"#;
+
+const SIX: [&str; 6] = ["bsd", "random-start", "random-pick", "hash", "double-hash", "random-increments"];
+
+#[test]
+fn six_overlapping_cdfs_are_drawn_as_one_panel_each() {
+    let charts = charts_of(SIX_LIGHT, ChartStyle::default());
+    let texts = svg_texts(&chart(&charts, "candidates_cdf").svg);
+    // One caption per panel (the legend's entries carry the mean: "bsd (1.00)").
+    for name in SIX {
+        assert_eq!(texts.iter().filter(|t| *t == name).count(), 1, "{name}: {texts:?}");
+    }
+    assert!(texts.iter().any(|t| t == "the other strategies"));
+    // Two strategies are drawn on one plot.
+    let two = SIX_LIGHT.replace(
+        "[[strategies]]\nname = \"random-pick\"\n[[strategies]]\nname = \"hash\"\n[[strategies]]\nname = \"double-hash\"\n[[strategies]]\nname = \"random-increments\"\n",
+        "",
+    );
+    let charts = charts_of(&two, ChartStyle::default());
+    let texts = svg_texts(&chart(&charts, "candidates_cdf").svg);
+    assert!(!texts.iter().any(|t| t == "bsd" || t == "the other strategies"), "{texts:?}");
+}
+
+/// 100 ports held about 1 s each under a load that ramps up past 100/s: nothing fails for
+/// the first quarter of the run, then every strategy fails in its own way.
+const RAMP_OVER: &str = r#"
+name = "ramp-over"
+seed = 5
+duration = "40s"
+[ports]
+range = "20000-20099"
+[tcp]
+time_wait = "1s"
+[[destinations]]
+addr = "192.0.2.1:443"
+[workload]
+arrivals = { process = "ramp", from = 1.0, to = 250.0 }
+lifetime = { dist = "constant", value = "1ms" }
+[[strategies]]
+name = "bsd"
+[[strategies]]
+name = "random-start"
+[[strategies]]
+name = "random-pick"
+[[strategies]]
+name = "hash"
+[[strategies]]
+name = "double-hash"
+"#;
+
+#[test]
+fn five_overlapping_failure_curves_get_one_panel_each() {
+    let charts = charts_of(RAMP_OVER, ChartStyle::default());
+    let texts = svg_texts(&chart(&charts, "failures_over_time").svg);
+    for name in &SIX[..5] {
+        assert_eq!(texts.iter().filter(|t| t == name).count(), 1, "{name} has its panel: {texts:?}");
+    }
+    assert!(texts.iter().any(|t| t == "failures: the other strategies"));
+    assert!(texts.iter().any(|t| t == "failed / s"), "the left column names the axis");
+}
+
+/// 100 ports, 1 s of TIME_WAIT, 300 connections a second arriving like clockwork: about 200
+/// fail every second, a level a linear axis shows best, until `--log-y` asks otherwise.
+const STEADY_OVERLOAD: &str = r#"
+name = "steady-overload"
+seed = 6
+duration = "30s"
+[ports]
+range = "20000-20099"
+[tcp]
+time_wait = "1s"
+[[destinations]]
+addr = "192.0.2.1:443"
+[workload]
+arrivals = { process = "constant", rate = 300.0 }
+lifetime = { dist = "constant", value = "1ms" }
+[[strategies]]
+name = "bsd"
+[[strategies]]
+name = "random-pick"
+"#;
+
+#[test]
+fn log_y_forces_log_axes_with_decade_ticks() {
+    let linear =
+        svg_texts(&chart(&charts_of(STEADY_OVERLOAD, ChartStyle::default()), "failures_over_time").svg);
+    assert!(linear.iter().any(|t| t == "failed attempts / s"), "{linear:?}");
+    assert!(!linear.iter().any(|t| t == "1k"));
+    let style = ChartStyle { log_y: true, ..ChartStyle::default() };
+    let log = svg_texts(&chart(&charts_of(STEADY_OVERLOAD, style), "failures_over_time").svg);
+    assert!(log.iter().any(|t| t == "failed attempts / s (log scale)"), "{log:?}");
+    // About 200 a second: the axis runs in decades up to 1k, zeros on a row of their own.
+    for tick in ["1k", "100", "10", "0"] {
+        assert!(log.iter().any(|t| t == tick), "tick {tick}: {log:?}");
+    }
+}
+
+#[test]
+fn sweeps_take_log_y_size_and_scale_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, STEADY_OVERLOAD).unwrap();
+    let out = dir.path().join("out");
+    portsim()
+        .arg("sweep")
+        .arg(&path)
+        .args([
+            "--vary",
+            "workload.arrivals.rate=250,300",
+            "--log-y",
+            "--chart-size",
+            "900x500",
+            "--scale",
+            "2",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let svg = std::fs::read_to_string(out.join("charts/failure_fraction.svg")).unwrap();
+    assert!(svg.contains(r#"<svg width="900" height="500""#), "{}", &svg[..200]);
+    assert!(svg_texts(&svg).iter().any(|t| t == "fraction of attempts that failed (log scale)"));
+    assert_eq!(png_size(&std::fs::read(out.join("charts/failure_fraction.png")).unwrap()), (1800, 1000));
+}
+
+/// A PNG's width and height, from its IHDR chunk.
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(&png[12..16], b"IHDR");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    (be(&png[16..20]), be(&png[20..24]))
+}
+
+#[test]
+fn scale_draws_the_same_chart_with_more_pixels_and_size_sets_both() {
+    let plain = charts_of(STEADY_OVERLOAD, ChartStyle::default());
+    let double = charts_of(STEADY_OVERLOAD, ChartStyle { scale: 2.0, ..ChartStyle::default() });
+    for (a, b) in plain.iter().zip(&double) {
+        assert_eq!(a.svg, b.svg, "{}: the SVG does not depend on the scale", a.name);
+        let (w, h) = png_size(&a.png);
+        assert_eq!(png_size(&b.png), (2 * w, 2 * h), "{}", a.name);
+        // 96 dpi at scale 1 is 3780 pixels a metre: twice that, in a pHYs chunk.
+        let phys = b.png.windows(4).position(|w| w == b"pHYs").expect("a pHYs chunk");
+        assert_eq!(u32::from_be_bytes(b.png[phys + 4..phys + 8].try_into().unwrap()), 7559);
+    }
+    let sized = charts_of(STEADY_OVERLOAD, ChartStyle { size: Some((1400, 900)), ..ChartStyle::default() });
+    for c in &sized {
+        assert!(c.svg.contains(r#"<svg width="1400" height="900""#), "{}", c.name);
+        assert_eq!(png_size(&c.png), (1400, 900), "{}", c.name);
+    }
+}
+
+/// Two strategies with ranges of their own, reserved ports in both.
+const TWO_RANGES: &str = r#"
+name = "two-ranges"
+seed = 7
+duration = "20s"
+[ports]
+reserved = ["50000-50999"]
+[tcp]
+time_wait = "5s"
+[[destinations]]
+addr = "192.0.2.1:443"
+[workload]
+arrivals = { process = "poisson", rate = 400.0 }
+lifetime = { dist = "constant", value = "10ms" }
+[[strategies]]
+name = "random-pick"
+[[strategies]]
+name = "windows"
+"#;
+
+#[test]
+fn port_usage_gives_each_range_its_axes_shades_reserved_ports_and_draws_the_uniform_band() {
+    let charts = charts_of(TWO_RANGES, ChartStyle::default());
+    let svg = &chart(&charts, "port_usage").svg;
+    let texts = svg_texts(svg);
+    let caption = |start: &str| texts.iter().find(|t| t.starts_with(start)).cloned().unwrap_or_default();
+    assert!(caption("random-pick: ").starts_with("random-pick: 32768-60999, max/mean "), "{texts:?}");
+    assert!(caption("windows: ").starts_with("windows: 49152-65535, max/mean "), "{texts:?}");
+    // One shaded block per panel: 50000-50999 is inside both ranges.
+    assert_eq!(svg.matches(r##"fill="#CDCDCD""##).count(), 2);
+    // The band: thin dashed ink lines, many short strokes.
+    assert!(svg.matches(r##"stroke="#282828" stroke-width="1""##).count() > 100);
+    assert!(texts.iter().any(|t| t.contains("dashed: where those fall 99 % of the time")));
+}
+
+/// Two destinations, nine connections in ten to the first ([`BURST`]'s range and host):
+/// the busiest pool is the first destination's, and it alone reaches n = 100.
+fn two_pools(scope: &str) -> String {
+    BURST
+        .replace("time_wait = \"30s\"", "time_wait = \"10s\"")
+        .replace("range = \"20000-20099\"", &format!("range = \"20000-20099\"\nscope = \"{scope}\""))
+        .replace(
+            "[[destinations]]\naddr = \"192.0.2.1:443\"",
+            "[[destinations]]\naddr = \"192.0.2.1:443\"\nweight = 9.0\n[[destinations]]\naddr = \"192.0.2.2:443\"\nweight = 1.0",
+        )
+        .replace(
+            "arrivals = { process = \"on-off\", rate = 500.0, on = \"2s\", off = \"58s\", off_rate = 1.0 }",
+            "arrivals = { process = \"poisson\", rate = 20.0 }",
+        )
+}
+
+#[test]
+fn the_busiest_pool_is_sampled_and_drawn_against_its_n() {
+    let s = parse(&two_pools("four-tuple"));
+    let runs = sim::run_all(&s, s.seed, RunOptions::default());
+    for run in &runs {
+        let mut full = 0;
+        for r in &run.samples {
+            let (busiest, all) = (u64::from(r.busiest_pool_held), r.live + r.time_wait);
+            // The larger of two pools holds at least half of both, and at most n.
+            assert!(
+                2 * busiest >= all && busiest <= all && busiest <= 100,
+                "{} t={}: {r:?}",
+                run.summary.name,
+                r.t_s
+            );
+            full += usize::from(busiest == 100);
+        }
+        assert!(full > 10, "{}: the hot pool is full in {full} rows", run.summary.name);
+        assert!(
+            run.samples.iter().any(|r| r.live + r.time_wait > 100),
+            "the sum passes n: {}",
+            run.summary.name
+        );
+    }
+    let charts = run_charts_with(&s, &runs, &ChartStyle::default()).unwrap();
+    let texts = svg_texts(&chart(&charts, "occupancy_over_time").svg);
+    assert!(texts.iter().any(|t| t == "busiest pool"), "{texts:?}");
+    assert!(texts.iter().any(|t| t == "n = 100 usable ports"));
+    assert!(texts.iter().any(|t| t == "in TIME_WAIT (all pools)"));
+    // Under local-port scope the two destinations share one pool: the host's.
+    let s = parse(&two_pools("local-port"));
+    let runs = sim::run_all(&s, s.seed, RunOptions::default());
+    for r in &runs[0].samples {
+        assert_eq!(u64::from(r.busiest_pool_held), r.live + r.time_wait, "t={}", r.t_s);
+    }
+    let charts = run_charts_with(&s, &runs, &ChartStyle::default()).unwrap();
+    let texts = svg_texts(&chart(&charts, "occupancy_over_time").svg);
+    assert!(!texts.iter().any(|t| t == "busiest pool"), "{texts:?}");
+}
