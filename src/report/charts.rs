@@ -644,9 +644,13 @@ where
     if let Some((y, label)) = &reference {
         let y = map(*y);
         draw_line(&mut chart, vec![(0.0, y), (duration, y)], INK, Stroke::Dotted, 2)?;
-        let style = (FONT, TICK_PX).into_font().color(&INK).pos(Pos::new(HPos::Right, VPos::Top));
+        // Above the line where there is room (the curves it bounds run below it, up to it at
+        // worst), else just under it.
+        let above = (y_hi - y) > 0.1 * (y_hi - y_lo);
+        let (v, dy) = if above { (VPos::Bottom, -4) } else { (VPos::Top, 5) };
+        let style = (FONT, TICK_PX).into_font().color(&INK).pos(Pos::new(HPos::Right, v));
         chart.draw_series(std::iter::once(
-            EmptyElement::at((duration, y)) + Text::new(label.clone(), (-8, 5), style),
+            EmptyElement::at((duration, y)) + Text::new(label.clone(), (-8, dy), style),
         ))?;
     }
     for l in lines {
@@ -1370,7 +1374,7 @@ impl Figure for PortUsage {
             // range or an even spread is not squeezed by another strategy's.
             let mut chart = ChartBuilder::on(cell)
                 .margin(10)
-                .caption(caption, (FONT, 15).into_font().color(&p.colour.mix(1.0)))
+                .caption(caption, (FONT, 14).into_font().color(&p.colour.mix(1.0)))
                 .x_label_area_size(30)
                 .y_label_area_size(48)
                 .build_cartesian_2d(p.x.0..p.x.1, 0f64..p.y_max)?;

@@ -372,7 +372,14 @@ impl SweepFigure {
         }
         for c in &self.closed {
             let pts: Vec<(f64, f64)> = c.points.iter().map(|&(x, y)| (x, y.clamp(bottom, y_top))).collect();
-            draw_line(chart, pts, c.colour, Stroke::Dashed, 2)?;
+            if self.categories.is_some() {
+                // Between categories there is nothing to join: a dashed level across each group.
+                for (x, y) in pts {
+                    draw_line(chart, vec![(x - 0.35, y), (x + 0.35, y)], c.colour, Stroke::Dashed, 2)?;
+                }
+            } else {
+                draw_line(chart, pts, c.colour, Stroke::Dashed, 2)?;
+            }
         }
         let n = self.sim.len();
         for (i, s) in self.sim.iter().enumerate() {

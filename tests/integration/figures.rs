@@ -558,3 +558,75 @@ fn the_busiest_pool_is_sampled_and_drawn_against_its_n() {
     let texts = svg_texts(&chart(&charts, "occupancy_over_time").svg);
     assert!(!texts.iter().any(|t| t == "busiest pool"), "{texts:?}");
 }
+
+/// double-hash is one colour in every run, whatever runs beside it: on its charts and on the
+/// report's swatch.
+#[test]
+fn a_strategy_keeps_its_colour_across_runs_and_in_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, others) in
+        ["name = \"random-pick\"\n[[strategies]]\nname = \"bsd\"", "name = \"hash\""].iter().enumerate()
+    {
+        let text = STEADY_OVERLOAD.replace(
+            "name = \"bsd\"\n[[strategies]]\nname = \"random-pick\"",
+            &format!("{others}\n[[strategies]]\nname = \"double-hash\""),
+        );
+        let path = dir.path().join(format!("{i}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let out = dir.path().join(format!("out{i}"));
+        portsim().arg("run").arg(&path).arg("--out").arg(&out).assert().success();
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(html.contains("background:#cc79a7"), "run {i}: double-hash's swatch");
+        let svg = std::fs::read_to_string(out.join("charts/failures_over_time.svg")).unwrap();
+        assert!(svg.contains(r##"stroke="#CC79A7""##), "run {i}: double-hash's line");
+    }
+}
+
+/// The (x, y) points of every `<polyline>` in `colour` (an SVG `#RRGGBB`).
+fn polylines(svg: &str, colour: &str) -> Vec<Vec<(f64, f64)>> {
+    svg.split("<polyline")
+        .skip(1)
+        .filter(|p| p.split("/>").next().unwrap_or("").contains(&format!("stroke=\"{colour}\"")))
+        .filter_map(|p| {
+            let pts = p.split_once("points=\"")?.1.split_once('"')?.0;
+            Some(
+                pts.split_whitespace()
+                    .filter_map(|xy| {
+                        let (x, y) = xy.split_once(',')?;
+                        Some((x.parse().ok()?, y.parse().ok()?))
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// A sweep over socket calls is over categories, not a scale: its points stand in groups,
+/// joined by no line; a sweep over the rate joins them.
+#[test]
+fn categorical_sweeps_are_points_not_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, STEADY_OVERLOAD).unwrap();
+    let sweep = |vary: &str, out: &str| {
+        let out = dir.path().join(out);
+        portsim().arg("sweep").arg(&path).args(["--vary", vary, "--out"]).arg(&out).assert().success();
+        std::fs::read_to_string(out.join("charts/failure_fraction.svg")).unwrap()
+    };
+    // Joined: a line of the strategy's colour runs across the plot (the legend strip starts
+    // at x = 870).
+    let joined = |svg: &str, colour: &str| {
+        polylines(svg, colour)
+            .iter()
+            .any(|l| l.iter().all(|p| p.0 < 860.0) && l.iter().any(|p| (p.0 - l[0].0).abs() > 1.0))
+    };
+    let categories = sweep("workload.socket=connect,bind-then-connect", "socket");
+    assert!(svg_texts(&categories).iter().any(|t| t == "bind-then-connect"));
+    for colour in ["#0072B2", "#009E73"] {
+        assert!(!joined(&categories, colour), "{colour}: a line between categories");
+    }
+    let rates = sweep("workload.arrivals.rate=250,300", "rate");
+    for colour in ["#0072B2", "#009E73"] {
+        assert!(joined(&rates, colour), "{colour}: the rate sweep's line");
+    }
+}
