@@ -1412,8 +1412,13 @@ impl Figure for PortUsage {
                 }
                 draw_line(&mut chart, run, INK, Stroke::Dashed, 1)?;
             }
+            // The mean, broken like the band where a bin holds reserved ports only.
             let mut line = Vec::with_capacity(p.bins.len() * 2);
-            for &(a, z, _, mean, _) in &p.bins {
+            for (&(a, z, _, mean, _), q) in p.bins.iter().zip(&p.band) {
+                if q.is_none() {
+                    draw_line(&mut chart, std::mem::take(&mut line), p.colour, Stroke::Solid, 2)?;
+                    continue;
+                }
                 line.push((a, mean));
                 line.push((z, mean));
             }
