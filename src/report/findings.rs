@@ -2,6 +2,7 @@
 //! run's measured summaries (never from the scenario's inputs), so a reader learns what happened
 //! before reading how it was measured.
 
+use crate::metrics::StrategySummary;
 use crate::sim::RunOutput;
 
 fn secs(v: f64) -> String {
@@ -122,6 +123,9 @@ pub fn findings(outputs: &[RunOutput]) -> Vec<String> {
         ));
     }
 
+    // A jump in the candidates each attempt examined: the parity cliff on Linux.
+    out.extend(outputs.iter().filter_map(candidates_jump));
+
     // What the warm-up left out of the counts.
     let hidden: Vec<_> = summaries.iter().filter(|s| s.warmup.failures > 0).collect();
     for s in hidden {
@@ -134,4 +138,85 @@ pub fn findings(outputs: &[RunOutput]) -> Vec<String> {
         ));
     }
     out
+}
+
+/// A sample's mean candidates must reach this many times the median of the samples before it
+/// (and at least [`JUMP_FLOOR`]) to count as a jump.
+const JUMP_FACTOR: f64 = 10.0;
+/// Candidates per attempt below which no rise is called a jump: a handful of busy ports in a
+/// row is ordinary churn.
+const JUMP_FLOOR: f64 = 20.0;
+/// Samples after the jump searched for the level it rose to.
+const JUMP_SETTLE: usize = 5;
+
+/// The first sample after the warm-up whose mean candidates per attempt reached
+/// [`JUMP_FACTOR`] times the median of the samples before it: `(index, median before)`.
+/// Read from the measured time series (`timeseries.csv`'s `mean_candidates`), not predicted.
+pub fn first_jump(samples: &[crate::metrics::Sample], warmup_s: f64) -> Option<(usize, f64)> {
+    let mut before: Vec<f64> = Vec::new();
+    for (i, s) in samples.iter().enumerate() {
+        if s.t_s <= warmup_s || s.attempts == 0 {
+            continue;
+        }
+        if !before.is_empty() {
+            let median = before[before.len() / 2];
+            if s.mean_candidates >= JUMP_FLOOR && s.mean_candidates >= JUMP_FACTOR * median {
+                return Some((i, median));
+            }
+        }
+        let at = before.partition_point(|&x| x < s.mean_candidates);
+        before.insert(at, s.mean_candidates);
+    }
+    None
+}
+
+/// Whether the strategy scans ports of one parity before the other in `connect()`: Linux since
+/// 4.6 (commit 1580ab63fc9a, "tcp/dccp: better use of ephemeral ports in connect()"), which the
+/// `linux` and `linux-5.12` profiles and `linux-legacy`'s era 4.6 follow.
+fn scans_by_parity(s: &StrategySummary) -> bool {
+    match s.strategy.as_str() {
+        "linux" | "linux-5.12" => true,
+        "linux-legacy" => s.settings.pointer("/parameters/era").and_then(|v| v.as_str()) == Some("4.6"),
+        _ => false,
+    }
+}
+
+/// One sentence when a strategy's candidates per attempt jumped (see [`first_jump`]); on a
+/// parity-scanning Linux profile that jumped as it came to hold about half its ports toward one
+/// destination, it names the parity cliff: `connect()` walks every port of its preferred parity
+/// before the other half, so once that half is busy each attempt examines about n/2 ports.
+fn candidates_jump(o: &RunOutput) -> Option<String> {
+    let s = &o.summary;
+    let (i, median) = first_jump(&o.samples, s.warmup.duration_s)?;
+    let jump = &o.samples[i];
+    let peak = o.samples[i..].iter().take(JUMP_SETTLE).map(|x| x.mean_candidates).fold(0.0, f64::max);
+    let held = jump.peak_held_toward_one_destination;
+    let usable = usable_ports(s);
+    let share = usable.map(|n| f64::from(held) / n as f64);
+    let mut f = format!(
+        "{}'s candidates per attempt jumped from about {median:.1} to {} at {} (holding {held} 4-tuples toward one destination",
+        s.name,
+        if peak >= 100.0 { format!("{peak:.0}") } else { format!("{peak:.1}") },
+        secs(jump.t_s),
+    );
+    if let (Some(n), Some(x)) = (usable, share) {
+        f.push_str(&format!(", {:.0}% of its {n} usable ports", 100.0 * x));
+    }
+    f.push(')');
+    if scans_by_parity(s) && share.is_some_and(|x| (0.4..=0.65).contains(&x)) {
+        f.push_str(
+            ": the parity cliff. Linux's connect() tries every port of one parity before the \
+             other, so once that half of the range is busy each attempt first walks all of it",
+        );
+    }
+    f.push('.');
+    Some(f)
+}
+
+/// The ports a strategy could hand out: its range less the reserved ones in it, as
+/// `summary.json`'s settings record them.
+fn usable_ports(s: &StrategySummary) -> Option<u64> {
+    let ports = s.settings.get("ports")?.as_u64()?;
+    let reserved = s.settings.get("reserved").and_then(|v| v.as_u64()).unwrap_or(0);
+    (ports > reserved).then(|| ports - reserved)
 }

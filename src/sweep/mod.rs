@@ -16,6 +16,7 @@
 mod chart;
 pub mod merge;
 pub mod model;
+pub mod report;
 pub mod shard;
 pub mod vary;
 
@@ -538,10 +539,12 @@ pub fn write_outputs_keeping(
     staged.write(dir.join("sweep.csv"), sweep_csv(r)?.as_bytes())?;
     staged.write(dir.join("sweep.json"), serde_json::to_string_pretty(&sweep_json(r))?.as_bytes())?;
     if charts && !r.rows.is_empty() {
-        for c in chart::sweep_charts(r, text)? {
+        let drawn = chart::sweep_charts(r, text)?;
+        for c in &drawn {
             staged.write(dir.join("charts").join(format!("{}.svg", c.name)), c.svg.as_bytes())?;
             staged.write(dir.join("charts").join(format!("{}.png", c.name)), &c.png)?;
         }
+        staged.write(dir.join("report.html"), report::report_html(r, &drawn).as_bytes())?;
     }
     Ok(staged.publish()?.split_off(kept))
 }
