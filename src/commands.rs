@@ -40,6 +40,7 @@ pub fn execute(cli: Cli) -> Result<Status> {
         Command::Run(args) => run(args),
         Command::Vectors(args) => crate::strategy::vectors::execute(args),
         Command::Predict(args) => crate::predict::output::execute(args),
+        Command::Compare(args) => crate::compare::execute(args),
     }
 }
 

@@ -67,7 +67,8 @@ pub fn inline_svg(svg: &str) -> &str {
     strip_xml_prolog(svg)
 }
 
-fn json_text(v: &serde_json::Value) -> String {
+/// A JSON value as table text: strings bare, `null` as "-", lists joined.
+pub fn json_text(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Null => "-".into(),
