@@ -35,7 +35,7 @@ pub fn labels(dirs: &[PathBuf]) -> Result<Vec<String>> {
             n.clone()
         };
         if out.contains(&label) {
-            bail!("{} is given twice: compare each folder once", dirs[i].display());
+            bail!("{}: given twice: compare each folder once", dirs[i].display());
         }
         out.push(label);
     }

@@ -126,15 +126,26 @@ pub fn findings(outputs: &[RunOutput]) -> Vec<String> {
     // A jump in the candidates each attempt examined: the parity cliff on Linux.
     out.extend(outputs.iter().filter_map(candidates_jump));
 
-    // What the warm-up left out of the counts.
+    // What the warm-up left out of the counts: one sentence for every strategy it hid failures of.
     let hidden: Vec<_> = summaries.iter().filter(|s| s.warmup.failures > 0).collect();
-    for s in hidden {
+    if let [s] = hidden.as_slice() {
         out.push(format!(
             "The warm-up hid {} failed attempts of {} (of {} attempts in the first {}); the counts above leave them out.",
             s.warmup.failures,
             s.name,
             s.warmup.attempts,
             secs(s.warmup.duration_s)
+        ));
+    } else if let Some(first) = hidden.first() {
+        let each: Vec<String> = hidden
+            .iter()
+            .map(|s| format!("{} of {}'s {} attempts", s.warmup.failures, s.name, s.warmup.attempts))
+            .collect();
+        out.push(format!(
+            "The warm-up hid failed attempts of {} strategies ({}) in the first {}; the counts above leave them out.",
+            hidden.len(),
+            names(&each.iter().map(String::as_str).collect::<Vec<_>>()),
+            secs(first.warmup.duration_s)
         ));
     }
     out
@@ -146,6 +157,8 @@ const JUMP_FACTOR: f64 = 10.0;
 /// Candidates per attempt below which no rise is called a jump: a handful of busy ports in a
 /// row is ordinary churn.
 const JUMP_FLOOR: f64 = 20.0;
+/// Held ports, as a share of the usable ones, from which a jump is exhaustion, not a cliff.
+const EXHAUSTED_SHARE: f64 = 0.95;
 /// Samples after the jump searched for the level it rose to.
 const JUMP_SETTLE: usize = 5;
 
@@ -193,6 +206,10 @@ fn candidates_jump(o: &RunOutput) -> Option<String> {
     let held = jump.peak_held_toward_one_destination;
     let usable = usable_ports(s);
     let share = usable.map(|n| f64::from(held) / n as f64);
+    // A jump into exhaustion (a full scan that failed) is the first-failure finding's.
+    if jump.failed > 0 || share.is_some_and(|x| x >= EXHAUSTED_SHARE) {
+        return None;
+    }
     let mut f = format!(
         "{}'s candidates per attempt jumped from about {median:.1} to {} at {} (holding {held} 4-tuples toward one destination",
         s.name,

@@ -85,14 +85,14 @@ const STYLE: &str = "
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif; margin: 2rem auto; max-width: 1180px; padding: 0 1rem; color: #222; line-height: 1.45; }
 h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; }
 .meta { color: #555; }
-table { border-collapse: collapse; margin: 0.6rem 0; font-size: 0.92rem; }
-th, td { border: 1px solid #ddd; padding: 0.28rem 0.55rem; text-align: right; vertical-align: top; }
+table { border-collapse: collapse; margin: 0.6rem 0; font-size: 0.88rem; }
+th, td { border: 1px solid #ddd; padding: 0.25rem 0.4rem; text-align: right; vertical-align: top; }
 th[scope=row], thead th:first-child, td.left, .kv td { text-align: left; }
 td { white-space: nowrap; } td.left { white-space: normal; min-width: 16rem; }
 thead th { background: #f3f3f3; }
 .scroll { overflow-x: auto; }
 figure { margin: 1.2rem 0 2rem 0; } figcaption { color: #444; max-width: 60rem; }
-figure svg { max-width: 100%; height: auto; border: 1px solid #eee; }
+figure svg { box-sizing: border-box; max-width: 100%; height: auto; border: 1px solid #eee; }
 dt { font-weight: 600; margin-top: 0.4rem; } dd { margin-left: 1.2rem; }
 .swatch { display: inline-block; width: 0.8rem; height: 0.8rem; border-radius: 2px; margin-right: 0.35rem; vertical-align: -0.05rem; }
 code { overflow-wrap: anywhere; }
