@@ -31,11 +31,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run scenarios: print the summary table and write summary.json, summary.csv,
-    /// timeseries.csv and port_usage.csv (exit 1 if an [expect] assertion fails).
+    /// timeseries.csv, port_usage.csv, charts and report.html (several scenarios: an index.html
+    /// beside their folders too; exit 1 if an [expect] assertion fails).
     #[command(after_help = EXAMPLES)]
     Run(RunArgs),
-    /// Run a scenario over a grid of values of one or more keys: sweep.csv, sweep.json and
-    /// charts of failure fraction and mean candidates against the swept value.
+    /// Run a scenario over a grid of values of one or more keys: sweep.csv, sweep.json,
+    /// charts of failure fraction and mean candidates against the swept value, and report.html.
     #[command(after_help = EXAMPLES)]
     Sweep(SweepArgs),
     /// Merge the shard-K-of-N.json files of a sharded sweep (--shard) into the sweep's own

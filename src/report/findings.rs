@@ -237,3 +237,39 @@ fn usable_ports(s: &StrategySummary) -> Option<u64> {
     let reserved = s.settings.get("reserved").and_then(|v| v.as_u64()).unwrap_or(0);
     (ports > reserved).then(|| ports - reserved)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Sample;
+
+    fn series(means: &[f64]) -> Vec<Sample> {
+        means
+            .iter()
+            .enumerate()
+            .map(|(i, &m)| Sample {
+                t_s: 2.0 * (i + 1) as f64,
+                attempts: 10,
+                established: 10,
+                failed: 0,
+                mean_candidates: m,
+                collisions_local: 0,
+                collisions_remote: 0,
+                live: 0,
+                time_wait: 0,
+                peak_held_toward_one_destination: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_jump_is_ten_times_the_median_before_and_at_least_the_floor() {
+        // Median of [1, 1.5, 2, 3] (sorted, upper middle) is 2: 20 is the first to reach 10x.
+        assert_eq!(first_jump(&series(&[1.0, 2.0, 1.5, 3.0, 19.9, 20.0, 501.0]), 0.0), Some((5, 2.0)));
+        // A steady rise never ten times what came before, and small values under the floor.
+        assert_eq!(first_jump(&series(&[1.0, 1.5, 2.2, 3.3, 5.0, 7.5, 11.0, 16.0]), 0.0), None);
+        assert_eq!(first_jump(&series(&[0.1, 0.1, 0.1, 1.9]), 0.0), None);
+        // The warm-up is left out: the samples up to 4 s neither count as a baseline nor jump.
+        assert_eq!(first_jump(&series(&[1.0, 300.0, 300.0, 301.0]), 4.0), None);
+    }
+}
