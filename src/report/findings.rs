@@ -148,6 +148,17 @@ pub fn findings(outputs: &[RunOutput]) -> Vec<String> {
             secs(first.warmup.duration_s)
         ));
     }
+    // A longer search in the warm-up than any counted one (a counter wrapping, a burst at the
+    // start): the counted maximum understates what the strategy can do.
+    for s in summaries.iter().filter(|s| s.warmup.max_probes > s.probes.max) {
+        out.push(format!(
+            "The warm-up hid {}'s longest search: {} candidates on one attempt in the first {}, more than the {} of any counted attempt.",
+            s.name,
+            s.warmup.max_probes,
+            secs(s.warmup.duration_s),
+            s.probes.max
+        ));
+    }
     out
 }
 

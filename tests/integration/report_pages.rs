@@ -197,3 +197,32 @@ fn index_lists_runs_as_cards_on_a_phone() {
     assert!(page.contains("<td class=\"left\" data-label=\"first finding\">x &amp; y</td>"), "{page}");
     assert!(page.contains("table.cards thead { display: none; }"), "the phone layout");
 }
+
+/// What the warm-up hid: failures (one sentence for all the strategies it hid them of) and a
+/// longer search than any counted one, each from the summary's own `warmup` figures.
+#[test]
+fn findings_say_what_the_warm_up_hid() {
+    let s = portsim::scenario::parse(&scenario("warm"), "warm.toml", std::path::Path::new(".")).unwrap();
+    let mut outputs = portsim::sim::run_all(&s, s.seed, portsim::sim::RunOptions::default());
+    let said = |o: &[portsim::sim::RunOutput]| portsim::report::findings::findings(o).join("\n");
+    assert!(!said(&outputs).contains("The warm-up hid"), "a calm warm-up hides nothing");
+    let counted = outputs[1].summary.probes.max;
+    outputs[1].summary.warmup.max_probes = counted + 40;
+    outputs[0].summary.warmup.failures = 7;
+    outputs[1].summary.warmup.failures = 3;
+    let (a0, a1) = (outputs[0].summary.warmup.attempts, outputs[1].summary.warmup.attempts);
+    let text = said(&outputs);
+    assert!(
+        text.contains(&format!(
+            "The warm-up hid failed attempts of 2 strategies (7 of linux's {a0} attempts and 3 of bsd's {a1} attempts) in the first 10.0 s; the counts above leave them out."
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "The warm-up hid bsd's longest search: {} candidates on one attempt in the first 10.0 s, more than the {counted} of any counted attempt.",
+            counted + 40
+        )),
+        "{text}"
+    );
+}
