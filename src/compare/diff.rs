@@ -92,6 +92,28 @@ pub fn pairs(runs: &[RunFolder]) -> Option<Vec<Vec<usize>>> {
     runs.iter().all(|r| r.outputs.len() == 1).then(|| vec![vec![0; runs.len()]])
 }
 
+/// The strategies left out of the differences because not every run has them, as one
+/// sentence per run that has some ("b's linux is in no other run").
+pub fn unmatched(runs: &[RunFolder]) -> Vec<String> {
+    let Some(pairs) = pairs(runs) else { return Vec::new() };
+    runs.iter()
+        .enumerate()
+        .filter_map(|(r, run)| {
+            let left: Vec<&str> = (0..run.outputs.len())
+                .filter(|i| !pairs.iter().any(|p| p[r] == *i))
+                .map(|i| run.outputs[i].summary.name.as_str())
+                .collect();
+            (!left.is_empty()).then(|| {
+                format!(
+                    "{} also ran {}, which not every run has: left out of the differences",
+                    run.label,
+                    left.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
 /// Every difference, strategy by strategy, metric by metric, run by run; refused when the
 /// runs have no metric in common.
 pub fn differences(runs: &[RunFolder]) -> Result<Vec<Difference>> {

@@ -67,7 +67,8 @@ pub fn write_outputs(dir: &Path, runs: &[folder::RunFolder], charts: bool) -> Re
     let mut staged = Staged::new(dir)?;
     staged.write(dir.join("differences.csv"), diff::differences_csv(runs, &diffs)?.as_bytes())?;
     if charts {
-        let (drawn, caveats) = overlay::overlay_charts(runs)?;
+        let (drawn, mut caveats) = overlay::overlay_charts(runs)?;
+        caveats.extend(diff::unmatched(runs));
         for c in &drawn {
             staged.write(dir.join("charts").join(format!("{}.svg", c.name)), c.svg.as_bytes())?;
             staged.write(dir.join("charts").join(format!("{}.png", c.name)), &c.png)?;
@@ -104,6 +105,9 @@ pub fn execute(args: CompareArgs) -> Result<Status> {
     let written = write_outputs(&out, &runs, !args.no_charts)?;
     for line in page::headlines(&runs, &diff::differences(&runs)?) {
         crate::report::stdout::print(&format!("{line}\n"));
+    }
+    for line in diff::unmatched(&runs) {
+        crate::report::stdout::print(&format!("note: {line}\n"));
     }
     let names: Vec<String> =
         written.iter().map(|p| p.strip_prefix(&out).unwrap_or(p).display().to_string()).collect();

@@ -332,3 +332,22 @@ fn refusals_exit_2_with_their_pinned_messages() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("required"), "{}", stderr(&o));
 }
+
+#[test]
+fn strategies_only_some_runs_have_are_named_and_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = run(dir.path(), "a", "10s", &["--only", "bsd,linux"]);
+    let b = run(dir.path(), "b", "10s", &[]);
+    let out = dir.path().join("cmp");
+    let o = portsim().arg("compare").arg(&a).arg(&b).arg("--out").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let note = "b also ran random-pick, which not every run has: left out of the differences";
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("note: {note}")));
+    assert!(
+        std::fs::read_to_string(out.join("report.html"))
+            .unwrap()
+            .contains(&format!("<li>Note: {note}.</li>"))
+    );
+    let text = std::fs::read_to_string(out.join("differences.csv")).unwrap();
+    assert!(text.lines().skip(1).all(|l| l.starts_with("bsd,") || l.starts_with("linux,")), "{text}");
+}
