@@ -112,3 +112,17 @@ pub fn overlay_charts(runs: &[RunFolder]) -> Result<(Vec<Chart>, Vec<Caveat>)> {
     let (s, outputs, caveats) = overlay_inputs(runs)?;
     Ok((run_charts(&s, &outputs)?, caveats))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::report::plot::{look, looks};
+
+    #[test]
+    fn a_strategy_keeps_its_colour_in_every_run_and_each_run_its_own_look() {
+        let l = looks(["before: double-hash", "after: double-hash", "before: bsd"]);
+        assert_eq!(l[0], look("double-hash"), "the first run draws it as every report does");
+        assert_eq!(l[1].colour, look("double-hash").colour, "one colour across runs");
+        assert_ne!(l[1], l[0], "but another marker or stroke");
+        assert_eq!(l[2], look("bsd"));
+    }
+}
