@@ -1,6 +1,6 @@
 //! Reading one finished `portsim run` folder back: `summary.json` (every strategy's summary,
 //! the scenario's effective settings, `across_seeds` when run with `--seeds`),
-//! `timeseries.csv` and `port_usage.csv`, into the [`RunOutput`]s the run's charts were drawn
+//! `timeseries.csv`, `port_usage.csv` and `pools.csv`, into the [`RunOutput`]s the run's charts were drawn
 //! from. A folder of another kind (a sweep, a prediction), of another portsim version, or
 //! missing one of those files is refused with a message naming the folder.
 
@@ -103,6 +103,7 @@ pub fn load(dir: &Path, label: String) -> Result<RunFolder> {
     }
     read_timeseries(dir, &mut outputs)?;
     read_port_usage(dir, &mut outputs)?;
+    read_pools(dir, &mut outputs)?;
     let (across_seeds, seeds) = read_across(dir, &doc)?;
     Ok(RunFolder {
         dir: dir.to_path_buf(),
@@ -152,6 +153,27 @@ fn read_port_usage(dir: &Path, outputs: &mut [RunOutput]) -> Result<()> {
         let (name, port, count) =
             rec.with_context(|| format!("{}/port_usage.csv: line {}", dir.display(), i + 2))?;
         by_name(dir, "port_usage.csv", outputs, &name)?.summary.port_usage.per_port.push((port, count));
+    }
+    Ok(())
+}
+
+/// `pools.csv`, into each summary's `pools.all` (the pools' indices are not in the file).
+fn read_pools(dir: &Path, outputs: &mut [RunOutput]) -> Result<()> {
+    let text = read(dir, "pools.csv")?;
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    type Row = (String, String, String, u64, u64, Option<f64>, u32);
+    for (i, rec) in r.deserialize::<Row>().enumerate() {
+        let (name, local_addr, destination, attempted, failed, first_failure_s, peak) =
+            rec.with_context(|| format!("{}/pools.csv: line {}", dir.display(), i + 2))?;
+        by_name(dir, "pools.csv", outputs, &name)?.summary.pools.all.push(crate::metrics::Pool {
+            local_addr,
+            destination,
+            attempted,
+            failed,
+            first_failure_s,
+            peak,
+            index: (0, 0),
+        });
     }
     Ok(())
 }
