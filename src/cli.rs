@@ -31,11 +31,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run scenarios: print the summary table and write summary.json, summary.csv,
-    /// timeseries.csv and port_usage.csv (exit 1 if an [expect] assertion fails).
+    /// timeseries.csv, port_usage.csv, charts and report.html (several scenarios: an index.html
+    /// beside their folders too; exit 1 if an [expect] assertion fails).
     #[command(after_help = EXAMPLES)]
     Run(RunArgs),
-    /// Run a scenario over a grid of values of one or more keys: sweep.csv, sweep.json and
-    /// charts of failure fraction and mean candidates against the swept value.
+    /// Run a scenario over a grid of values of one or more keys: sweep.csv, sweep.json,
+    /// charts of failure fraction and mean candidates against the swept value, and report.html.
     #[command(after_help = EXAMPLES)]
     Sweep(SweepArgs),
     /// Merge the shard-K-of-N.json files of a sharded sweep (--shard) into the sweep's own
@@ -64,6 +65,33 @@ pub enum Command {
     /// predict.csv, attack.csv, classifier.csv, dns.csv, charts, report.html).
     #[command(after_help = PREDICT_EXAMPLES)]
     Predict(PredictArgs),
+    /// Compare finished run folders: every run's curves on the same five charts, a table of the
+    /// differences per strategy and metric (differences.csv, marked where within the runs'
+    /// seed-to-seed spread under --seeds) and report.html.
+    #[command(after_help = COMPARE_EXAMPLES)]
+    Compare(CompareArgs),
+}
+
+const COMPARE_EXAMPLES: &str = "\
+Examples:
+  portsim run scenarios/os-compare.toml --out before --seeds 5
+  portsim run scenarios/os-compare.toml --out after --seeds 5     (after the change)
+  portsim compare before after                  write output/compare-before-vs-after/
+  portsim compare output/quickstart output/busy-backend --out /tmp/cmp --no-charts
+
+The first folder is the baseline; folders must come from this portsim version.";
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Folders `portsim run` wrote (two or more; the first is the baseline).
+    #[arg(required = true, num_args = 2.., value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Output folder (default: output/compare-<A>-vs-<B>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Skip the charts and report.html: differences.csv only.
+    #[arg(long)]
+    pub no_charts: bool,
 }
 
 const PREDICT_EXAMPLES: &str = "\

@@ -40,6 +40,7 @@ pub fn execute(cli: Cli) -> Result<Status> {
         Command::Run(args) => run(args),
         Command::Vectors(args) => crate::strategy::vectors::execute(args),
         Command::Predict(args) => crate::predict::output::execute(args),
+        Command::Compare(args) => crate::compare::execute(args),
     }
 }
 
@@ -198,6 +199,7 @@ fn run(args: RunArgs) -> Result<Status> {
         anyhow::bail!("--seeds 0: give at least one seed per strategy");
     }
     let mut status = Status::Ok;
+    let mut index = Vec::new();
     for (i, (s, dir)) in scenarios.iter().zip(&dirs).enumerate() {
         let seed = args.seed.unwrap_or(s.seed);
         let outputs = run_with_progress(&pool, s, seed, args.log_connections);
@@ -249,11 +251,15 @@ fn run(args: RunArgs) -> Result<Status> {
         let names: Vec<String> =
             written.iter().map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string()).collect();
         eprintln!("wrote {}/ ({})", dir.display(), names.join(", "));
-        for c in report::expectations::check(s, &outputs) {
+        let checked = report::expectations::check(s, &outputs);
+        for c in &checked {
             eprintln!("{} {}", if c.passed { "PASS" } else { "FAIL" }, c.text);
             if !c.passed {
                 status = Status::ExpectationFailed;
             }
+        }
+        if several && !args.no_charts {
+            index.push(report::index::entry(s, seed, dir, &outputs, &checked));
         }
         if !args.json {
             stdout::print("\n");
@@ -261,6 +267,9 @@ fn run(args: RunArgs) -> Result<Status> {
     }
     if json_array {
         stdout::print("\n]\n");
+    }
+    if let Some(parent) = dirs.first().and_then(|d| d.parent()).filter(|_| !index.is_empty()) {
+        report::index::write(parent, &index)?;
     }
     Ok(status)
 }

@@ -180,6 +180,8 @@ pub mod closed_form;
 #[allow(missing_docs)]
 pub mod commands;
 #[allow(missing_docs)]
+pub mod compare;
+#[allow(missing_docs)]
 pub mod metrics;
 #[allow(missing_docs)]
 pub mod params;

@@ -12,12 +12,12 @@
 //! standard deviations.
 
 use super::Sample;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How many holds a run without enough warm-up must last for its transient to be minor.
 pub const SETTLE_FACTOR: f64 = 10.0;
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Steady {
     /// Neither test found a transient: the run may be compared with the closed forms.
     pub settled: bool,

@@ -1,8 +1,8 @@
 //! The figures a run reports, named as `summary.json` names them (DESIGN.md "Outputs").
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct StrategySummary {
     /// The label the scenario reports the strategy under.
     pub name: String,
@@ -26,7 +26,7 @@ pub struct StrategySummary {
 
 /// Per pool (source address, destination): who ran out. Counted after the warm-up, as the
 /// summary is; the first failure is the pool's first of the whole run.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Pools {
     /// Pools that saw an attempt; 0 when there are too many to track (more than 65,536).
     pub count: u64,
@@ -42,7 +42,7 @@ pub struct Pools {
 /// How many pools `summary.json` lists.
 pub const POOLS_LISTED: usize = 20;
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Pool {
     pub local_addr: String,
     pub destination: String,
@@ -57,7 +57,7 @@ pub struct Pool {
 
 /// What the warm-up saw: left out of every count above, but a wrap-around or a burst in it is
 /// real behaviour (double-hash's 16-bit counter wraps every 65,536 connections).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Warmup {
     pub duration_s: f64,
     pub attempts: u64,
@@ -68,7 +68,7 @@ pub struct Warmup {
     pub held_more: bool,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Connections {
     pub attempted: u64,
     pub established: u64,
@@ -77,7 +77,7 @@ pub struct Connections {
 }
 
 /// Candidates examined per attempt, failed attempts included.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Probes {
     pub mean: f64,
     pub p50: u32,
@@ -87,7 +87,7 @@ pub struct Probes {
     pub histogram: Vec<(u32, u64)>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Collisions {
     /// Candidates `check_suitable_port` rejected.
     pub local: u64,
@@ -98,7 +98,7 @@ pub struct Collisions {
     pub forced_reuse: u64,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Reuse {
     /// New connections on a 4-tuple used before.
     pub count: u64,
@@ -114,7 +114,7 @@ pub struct Reuse {
     pub interval_histogram_s: Vec<(f64, u64)>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ReuseIntervals {
     pub min: Option<f64>,
     pub p1: Option<f64>,
@@ -126,7 +126,7 @@ pub struct ReuseIntervals {
 ///
 /// An episode starts at a failed attempt while none is under way and ends at the next attempt
 /// that succeeds (the host has recovered), or at the end of the run.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Exhaustion {
     /// The first failed attempt of the run (null when none failed).
     pub first_failure_s: Option<f64>,
@@ -139,7 +139,7 @@ pub struct Exhaustion {
     pub episodes: Episodes,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Episodes {
     pub count: u64,
     /// The longest episode's duration: how long the host took to recover from its worst burst.
@@ -153,7 +153,7 @@ pub struct Episodes {
 /// How many episodes `summary.json` lists one by one (the counts cover all of them).
 pub const EPISODES_LISTED: usize = 100;
 
-#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Episode {
     /// The failure that started it.
     pub start_s: f64,
@@ -168,13 +168,13 @@ pub struct Episode {
     pub in_warmup: bool,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Occupancy {
     /// The most 4-tuples live or in TIME_WAIT toward one destination at once.
     pub peak: u32,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct PortUsage {
     /// Ports that carried at least one connection.
     pub distinct: u32,
@@ -186,7 +186,7 @@ pub struct PortUsage {
 }
 
 /// The simulator's own cost: left out when runs are compared for determinism.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RunInfo {
     pub wall_s: f64,
     pub connections_per_s: f64,
@@ -195,7 +195,7 @@ pub struct RunInfo {
 }
 
 /// One row of `timeseries.csv`: what happened in the interval ending at `t_s`.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Sample {
     pub t_s: f64,
     pub attempts: u64,
@@ -213,7 +213,9 @@ pub struct Sample {
     /// compete for one range of ports under the strategy's scope (a source address and
     /// destination under four-tuple scope, a source address under local-port scope, the host
     /// under host-wide scope). With one pool it is `live + time_wait`; with several it is what
-    /// meets the range's `n` first, which the sums hide.
+    /// meets the range's `n` first, which the sums hide. (`compare` reads folders written before
+    /// this column existed as 0.)
+    #[serde(default)]
     pub busiest_pool_held: u32,
 }
 

@@ -2,6 +2,7 @@
 //! run's measured summaries (never from the scenario's inputs), so a reader learns what happened
 //! before reading how it was measured.
 
+use crate::metrics::StrategySummary;
 use crate::sim::RunOutput;
 
 fn secs(v: f64) -> String {
@@ -122,9 +123,12 @@ pub fn findings(outputs: &[RunOutput]) -> Vec<String> {
         ));
     }
 
-    // What the warm-up left out of the counts.
+    // A jump in the candidates each attempt examined: the parity cliff on Linux.
+    out.extend(outputs.iter().filter_map(candidates_jump));
+
+    // What the warm-up left out of the counts: one sentence for every strategy it hid failures of.
     let hidden: Vec<_> = summaries.iter().filter(|s| s.warmup.failures > 0).collect();
-    for s in hidden {
+    if let [s] = hidden.as_slice() {
         out.push(format!(
             "The warm-up hid {} failed attempts of {} (of {} attempts in the first {}); the counts above leave them out.",
             s.warmup.failures,
@@ -132,6 +136,152 @@ pub fn findings(outputs: &[RunOutput]) -> Vec<String> {
             s.warmup.attempts,
             secs(s.warmup.duration_s)
         ));
+    } else if let Some(first) = hidden.first() {
+        let each: Vec<String> = hidden
+            .iter()
+            .map(|s| format!("{} of {}'s {} attempts", s.warmup.failures, s.name, s.warmup.attempts))
+            .collect();
+        out.push(format!(
+            "The warm-up hid failed attempts of {} strategies ({}) in the first {}; the counts above leave them out.",
+            hidden.len(),
+            names(&each.iter().map(String::as_str).collect::<Vec<_>>()),
+            secs(first.warmup.duration_s)
+        ));
+    }
+    // A longer search in the warm-up than any counted one (a counter wrapping, a burst at the
+    // start): the counted maximum understates what the strategy can do.
+    for s in summaries.iter().filter(|s| s.warmup.max_probes > s.probes.max) {
+        out.push(format!(
+            "The warm-up hid {}'s longest search: {} candidates on one attempt in the first {}, more than the {} of any counted attempt.",
+            s.name,
+            s.warmup.max_probes,
+            secs(s.warmup.duration_s),
+            s.probes.max
+        ));
     }
     out
+}
+
+/// A sample's mean candidates must reach this many times the median of the samples before it
+/// (and at least [`JUMP_FLOOR`]) to count as a jump.
+const JUMP_FACTOR: f64 = 10.0;
+/// Candidates per attempt below which no rise is called a jump: a handful of busy ports in a
+/// row is ordinary churn.
+const JUMP_FLOOR: f64 = 20.0;
+/// Held ports, as a share of the usable ones, from which a jump is exhaustion, not a cliff.
+const EXHAUSTED_SHARE: f64 = 0.95;
+/// Samples after the jump searched for the level it rose to.
+const JUMP_SETTLE: usize = 5;
+
+/// The first sample after the warm-up whose mean candidates per attempt reached
+/// [`JUMP_FACTOR`] times the median of the samples before it: `(index, median before)`.
+/// Read from the measured time series (`timeseries.csv`'s `mean_candidates`), not predicted.
+pub fn first_jump(samples: &[crate::metrics::Sample], warmup_s: f64) -> Option<(usize, f64)> {
+    let mut before: Vec<f64> = Vec::new();
+    for (i, s) in samples.iter().enumerate() {
+        if s.t_s <= warmup_s || s.attempts == 0 {
+            continue;
+        }
+        if !before.is_empty() {
+            let median = before[before.len() / 2];
+            if s.mean_candidates >= JUMP_FLOOR && s.mean_candidates >= JUMP_FACTOR * median {
+                return Some((i, median));
+            }
+        }
+        let at = before.partition_point(|&x| x < s.mean_candidates);
+        before.insert(at, s.mean_candidates);
+    }
+    None
+}
+
+/// Whether the strategy scans ports of one parity before the other in `connect()`: Linux since
+/// 4.6 (commit 1580ab63fc9a, "tcp/dccp: better use of ephemeral ports in connect()"), which the
+/// `linux` and `linux-5.12` profiles and `linux-legacy`'s era 4.6 follow.
+fn scans_by_parity(s: &StrategySummary) -> bool {
+    match s.strategy.as_str() {
+        "linux" | "linux-5.12" => true,
+        "linux-legacy" => s.settings.pointer("/parameters/era").and_then(|v| v.as_str()) == Some("4.6"),
+        _ => false,
+    }
+}
+
+/// One sentence when a strategy's candidates per attempt jumped (see [`first_jump`]); on a
+/// parity-scanning Linux profile that jumped as it came to hold about half its ports toward one
+/// destination, it names the parity cliff: `connect()` walks every port of its preferred parity
+/// before the other half, so once that half is busy each attempt examines about n/2 ports.
+fn candidates_jump(o: &RunOutput) -> Option<String> {
+    let s = &o.summary;
+    let (i, median) = first_jump(&o.samples, s.warmup.duration_s)?;
+    let jump = &o.samples[i];
+    let peak = o.samples[i..].iter().take(JUMP_SETTLE).map(|x| x.mean_candidates).fold(0.0, f64::max);
+    let held = jump.peak_held_toward_one_destination;
+    let usable = usable_ports(s);
+    let share = usable.map(|n| f64::from(held) / n as f64);
+    // A jump into exhaustion (a full scan that failed) is the first-failure finding's.
+    if jump.failed > 0 || share.is_some_and(|x| x >= EXHAUSTED_SHARE) {
+        return None;
+    }
+    let mut f = format!(
+        "{}'s candidates per attempt jumped from about {median:.1} to {} at {} (holding {held} 4-tuples toward one destination",
+        s.name,
+        if peak >= 100.0 { format!("{peak:.0}") } else { format!("{peak:.1}") },
+        secs(jump.t_s),
+    );
+    if let (Some(n), Some(x)) = (usable, share) {
+        f.push_str(&format!(", {:.0}% of its {n} usable ports", 100.0 * x));
+    }
+    f.push(')');
+    if scans_by_parity(s) && share.is_some_and(|x| (0.4..=0.65).contains(&x)) {
+        f.push_str(
+            ": the parity cliff. Linux's connect() tries every port of one parity before the \
+             other, so once that half of the range is busy each attempt first walks all of it",
+        );
+    }
+    f.push('.');
+    Some(f)
+}
+
+/// The ports a strategy could hand out: its range less the reserved ones in it, as
+/// `summary.json`'s settings record them.
+fn usable_ports(s: &StrategySummary) -> Option<u64> {
+    let ports = s.settings.get("ports")?.as_u64()?;
+    let reserved = s.settings.get("reserved").and_then(|v| v.as_u64()).unwrap_or(0);
+    (ports > reserved).then(|| ports - reserved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Sample;
+
+    fn series(means: &[f64]) -> Vec<Sample> {
+        means
+            .iter()
+            .enumerate()
+            .map(|(i, &m)| Sample {
+                t_s: 2.0 * (i + 1) as f64,
+                attempts: 10,
+                established: 10,
+                failed: 0,
+                mean_candidates: m,
+                collisions_local: 0,
+                collisions_remote: 0,
+                live: 0,
+                time_wait: 0,
+                peak_held_toward_one_destination: 0,
+                busiest_pool_held: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_jump_is_ten_times_the_median_before_and_at_least_the_floor() {
+        // Median of [1, 1.5, 2, 3] (sorted, upper middle) is 2: 20 is the first to reach 10x.
+        assert_eq!(first_jump(&series(&[1.0, 2.0, 1.5, 3.0, 19.9, 20.0, 501.0]), 0.0), Some((5, 2.0)));
+        // A steady rise never ten times what came before, and small values under the floor.
+        assert_eq!(first_jump(&series(&[1.0, 1.5, 2.2, 3.3, 5.0, 7.5, 11.0, 16.0]), 0.0), None);
+        assert_eq!(first_jump(&series(&[0.1, 0.1, 0.1, 1.9]), 0.0), None);
+        // The warm-up is left out: the samples up to 4 s neither count as a baseline nor jump.
+        assert_eq!(first_jump(&series(&[1.0, 300.0, 300.0, 301.0]), 4.0), None);
+    }
 }

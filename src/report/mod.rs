@@ -7,6 +7,7 @@ pub(crate) mod files;
 pub mod findings;
 mod glyphs;
 pub mod html;
+pub mod index;
 pub(crate) mod plot;
 pub mod seeds;
 pub mod stdout;

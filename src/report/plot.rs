@@ -93,6 +93,9 @@ const KNOWN: [(&str, usize, usize, usize); 15] = [
 /// double-hash is one colour everywhere. Built-in names have fixed looks; any other name gets
 /// one from a fixed-key SipHash of the name (stable across runs and machines).
 pub(crate) fn look(name: &str) -> Look {
+    // `portsim compare` names curves "run: strategy": each keeps its strategy's look, which
+    // [`looks`] then varies run by run (marker, then stroke).
+    let name = name.rsplit_once(": ").map_or(name, |(_, strategy)| strategy);
     let (c, s, m) = match KNOWN.iter().find(|k| k.0 == name) {
         Some(&(_, c, s, m)) => (c, s, m),
         None => {

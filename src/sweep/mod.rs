@@ -16,6 +16,7 @@
 mod chart;
 pub mod merge;
 pub mod model;
+pub mod report;
 pub mod shard;
 pub mod vary;
 
@@ -546,10 +547,12 @@ pub fn write_outputs_keeping(
     if let Some(style) = charts
         && !r.rows.is_empty()
     {
-        for c in chart::sweep_charts(r, text, &style)? {
+        let drawn = chart::sweep_charts(r, text, &style)?;
+        for c in &drawn {
             staged.write(dir.join("charts").join(format!("{}.svg", c.name)), c.svg.as_bytes())?;
             staged.write(dir.join("charts").join(format!("{}.png", c.name)), &c.png)?;
         }
+        staged.write(dir.join("report.html"), report::report_html(r, &drawn).as_bytes())?;
     }
     Ok(staged.publish()?.split_off(kept))
 }

@@ -1,8 +1,10 @@
 //! portsim's one integration-test binary: each module tests one capability.
 
+mod browser;
 mod capacity;
 mod cli;
 mod closed_forms;
+mod compare;
 mod entry_points;
 mod exact_sequences;
 mod figures;
@@ -15,6 +17,7 @@ mod outputs;
 mod predict;
 mod properties;
 mod report;
+mod report_pages;
 mod scenarios;
 mod shard;
 mod simulation;
