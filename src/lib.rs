@@ -180,6 +180,10 @@ pub mod closed_form;
 #[allow(missing_docs)]
 pub mod commands;
 #[allow(missing_docs)]
+pub mod listing;
+#[allow(missing_docs)]
+pub mod manuals;
+#[allow(missing_docs)]
 pub mod metrics;
 #[allow(missing_docs)]
 pub mod params;
@@ -196,5 +200,6 @@ pub mod stack;
 pub mod strategy;
 #[allow(missing_docs)]
 pub mod sweep;
+pub mod term;
 #[allow(missing_docs)]
 pub mod time;

@@ -371,6 +371,9 @@ pub fn finish(
     let path: PathBuf = dir.join(shard.file_name());
     claim_folder(dir)?;
     write_file_atomically(&path, serde_json::to_string_pretty(&file)?.as_bytes())?;
+    if crate::term::quiet() {
+        return Ok(Status::Ok);
+    }
     println!(
         "{} sweep shard {shard}: {} of {} tasks ({} point{} x {} strateg{} x {} seed{})",
         plan.name,

@@ -3,6 +3,7 @@
 mod capacity;
 mod cli;
 mod closed_forms;
+mod conventions;
 mod entry_points;
 mod exact_sequences;
 mod figures;
