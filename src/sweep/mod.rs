@@ -704,7 +704,7 @@ pub fn execute(args: SweepArgs) -> Result<Status> {
     bar.finish_and_clear();
     let dir = args.out.clone().unwrap_or_else(|| plan.default_dir());
     if let Some(s) = shard {
-        return shard::finish(&dir, &plan, s, &all, &results, interrupted);
+        return shard::finish(&dir, &plan, s, &all, &results, interrupted, args.json);
     }
     let text = plan.text.clone();
     let result = plan.into_result(&results, interrupted);

@@ -364,14 +364,16 @@ fn sweep_and_merge_json_print_sweep_json() {
     assert_eq!(doc["complete"], true);
     // Two shards, merged with --json: the same document.
     let shards = dir.path().join("shards");
-    for k in ["0/2", "1/2"] {
+    for (k, flag) in [("0/2", "-q"), ("1/2", "--json")] {
         let s = portsim()
-            .args(["sweep", "-q", "--vary", "workload.arrivals.rate=5,12", "--shard", k, "--out"])
+            .args(["sweep", flag, "--vary", "workload.arrivals.rate=5,12", "--shard", k, "--out"])
             .arg(&shards)
             .arg(&path)
             .output()
             .unwrap();
-        assert!(s.status.success() && s.stdout.is_empty(), "{}", String::from_utf8_lossy(&s.stderr));
+        assert!(s.status.success() && s.stdout.is_empty(), "{}", String::from_utf8_lossy(&s.stdout));
+        let err = String::from_utf8(s.stderr).unwrap();
+        assert_eq!(err.is_empty(), flag == "-q", "{flag}: {err}");
     }
     let merged = portsim().args(["merge", "--json", "--no-charts", "--quiet"]).arg(&shards).output().unwrap();
     assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
