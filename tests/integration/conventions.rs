@@ -448,3 +448,19 @@ fn a_long_label_drops_the_least_read_columns_not_the_width() {
     assert!(lines[0].ends_with("failed  fail %  probes mean  1st fail s"), "{}", lines[0]);
     assert!(table.contains("--wide adds attempted, p99, max, coll local, coll remote, reuse"), "{table}");
 }
+
+/// The README's quickstart block is what `portsim run scenarios/quickstart.toml` prints.
+#[test]
+fn the_readme_shows_the_quickstart_table_as_printed() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("```\nquickstart (seed 1)").expect("the README shows the quickstart table") + 4;
+    let block = &readme[start..start + readme[start..].find("```\n").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let out = portsim()
+        .args(["run", "scenarios/quickstart.toml", "--no-charts", "--out"])
+        .arg(dir.path().join("q"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim_end(), block.trim_end());
+}
