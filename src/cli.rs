@@ -32,13 +32,17 @@ Examples:
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// No progress bar, no table, no `wrote ...` line: only errors, warnings and failed
-    /// `[expect]` assertions (stderr) and what `--json` asks for. Commands whose product is
-    /// their stdout (strategies, capacity, vectors, completions, man) still print it.
+    /// Print only errors, warnings, failed `[expect]` assertions and what `--json` asks for.
+    ///
+    /// No progress bar, no table, no `wrote ...` or PASS line; the exit code is unchanged.
+    /// Commands whose product is their stdout (strategies, capacity, vectors, completions,
+    /// man) still print it.
     #[arg(long, short, global = true)]
     pub quiet: bool,
-    /// When to colour help, errors, warnings and PASS/FAIL: auto (a terminal, unless NO_COLOR
-    /// is set or CLICOLOR=0; CLICOLOR_FORCE forces it), always or never.
+    /// When to colour help, errors, warnings and PASS/FAIL.
+    ///
+    /// auto: on a terminal, unless NO_COLOR is set or CLICOLOR=0 (CLICOLOR_FORCE=1 colours a
+    /// pipe too); always and never override those variables.
     #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
     pub color: crate::term::ColorWhen,
 }

@@ -14,15 +14,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static QUIET: AtomicBool = AtomicBool::new(false);
 
-/// `--color`: when to colour.
+/// `--color`: when to colour. (The variants carry plain comments, not doc comments: clap would
+/// print each doc comment as a paragraph of `--help`, where the flag's own text says it all.)
+#[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorWhen {
-    /// On a terminal, unless `NO_COLOR` is set or `CLICOLOR=0`; `CLICOLOR_FORCE` forces it.
+    // On a terminal, unless `NO_COLOR` is set or `CLICOLOR=0`; `CLICOLOR_FORCE` forces it.
     #[default]
     Auto,
-    /// Always, even into a pipe or a file, and despite `NO_COLOR`.
+    // Always, even into a pipe or a file, and despite `NO_COLOR`.
     Always,
-    /// Never.
     Never,
 }
 
