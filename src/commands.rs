@@ -249,7 +249,8 @@ fn run(args: RunArgs) -> Result<Status> {
                 if s.description.is_empty() { String::new() } else { format!(": {}", s.description) },
             ));
             if let Some(a) = &across {
-                stdout::print(&format!("\n{}", report::seeds::render(a)));
+                let t = if args.wide { report::seeds::render(a) } else { report::seeds::render_compact(a) };
+                stdout::print(&format!("\n{t}"));
             }
         }
         let names: Vec<String> =

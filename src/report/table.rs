@@ -212,28 +212,40 @@ pub fn render_table(scenario: &Scenario, outputs: &[RunOutput]) -> String {
 /// table's order, within [`COMPACT_WIDTH`] columns; a last note names what `--wide` adds.
 pub fn render_compact_table(scenario: &Scenario, outputs: &[RunOutput]) -> String {
     let rows = rows(outputs);
-    let index = |key: &str| 1 + COLUMNS.iter().position(|c| c.1 == key).expect("COMPACT names a column");
-    let widths = column_widths(&rows);
-    let mut kept: Vec<usize> = COMPACT.iter().map(|k| index(k)).collect();
-    let width = |cols: &[usize]| widths[0] + cols.iter().map(|&c| widths[c] + 2).sum::<usize>();
-    while kept.len() > 1 && width(&kept) > COMPACT_WIDTH {
-        kept.pop();
-    }
-    kept.sort_unstable();
-    let shown: Vec<usize> = std::iter::once(0).chain(kept.iter().copied()).collect();
+    let keys: Vec<&str> = COLUMNS.iter().map(|c| c.1).collect();
+    let (shown, hidden) = compact_columns(&rows, &keys);
     let mut out = aligned(&rows, &shown);
-    let hidden: Vec<&str> =
-        (1..rows[0].len()).filter(|c| !kept.contains(c)).map(|c| COLUMNS[c - 1].0).collect();
-    let wide = format!("--wide adds {}", hidden.join(", "));
+    let wide = wide_adds(&rows, &hidden);
     for n in summary_notes(scenario, outputs).iter().chain(std::iter::once(&wide)) {
         out.push_str(&wrap_note(n, COMPACT_WIDTH));
     }
     out
 }
 
+/// The columns of `rows` a compact table shows (the first, the strategy, always) and those it
+/// leaves to `--wide`, when column `c` holds the summary key `keys[c - 1]`: the [`COMPACT`]
+/// keys, dropped from the least read on until the table fits [`COMPACT_WIDTH`].
+pub(super) fn compact_columns(rows: &[Vec<String>], keys: &[&str]) -> (Vec<usize>, Vec<usize>) {
+    let widths = column_widths(rows);
+    let mut kept: Vec<usize> =
+        COMPACT.iter().filter_map(|k| keys.iter().position(|c| c == k)).map(|i| i + 1).collect();
+    let width = |cols: &[usize]| widths[0] + cols.iter().map(|&c| widths[c] + 2).sum::<usize>();
+    while kept.len() > 1 && width(&kept) > COMPACT_WIDTH {
+        kept.pop();
+    }
+    kept.sort_unstable();
+    let hidden = (1..rows[0].len()).filter(|c| !kept.contains(c)).collect();
+    (std::iter::once(0).chain(kept).collect(), hidden)
+}
+
+/// The last note of a compact table: `--wide adds` and the headers of the `hidden` columns.
+pub(super) fn wide_adds(rows: &[Vec<String>], hidden: &[usize]) -> String {
+    format!("--wide adds {}", hidden.iter().map(|&c| rows[0][c].as_str()).collect::<Vec<_>>().join(", "))
+}
+
 /// `note: ` and `text`, broken at spaces into lines of at most `width` characters (a word
 /// longer than that stands alone), the following lines indented under the text.
-fn wrap_note(text: &str, width: usize) -> String {
+pub(super) fn wrap_note(text: &str, width: usize) -> String {
     const LEAD: &str = "note: ";
     let mut out = String::from(LEAD);
     let mut line = LEAD.len();
@@ -266,7 +278,7 @@ fn column_widths(rows: &[Vec<String>]) -> Vec<usize> {
 
 /// The columns `cols` of `rows`, the first left-aligned, the others right-aligned, two spaces
 /// apart, with a rule under the header.
-fn aligned(rows: &[Vec<String>], cols: &[usize]) -> String {
+pub(super) fn aligned(rows: &[Vec<String>], cols: &[usize]) -> String {
     let widths = column_widths(rows);
     let mut out = String::new();
     for (i, r) in rows.iter().enumerate() {

@@ -464,3 +464,40 @@ fn the_readme_shows_the_quickstart_table_as_printed() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim_end(), block.trim_end());
 }
+
+/// `run --seeds K`: the table of means fits 100 columns too, and `--wide` shows every figure.
+#[test]
+fn the_table_of_means_over_seeds_is_compact_unless_wide() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = tiny(dir.path(), "");
+    let run = |wide: bool| {
+        let mut c = portsim();
+        c.args(["run", "--seeds", "2", "--no-charts", "--out"])
+            .arg(dir.path().join(format!("s{wide}")))
+            .arg(&path);
+        if wide {
+            c.arg("--wide");
+        }
+        String::from_utf8(c.output().unwrap().stdout).unwrap()
+    };
+    let compact = run(false);
+    let means = &compact[compact.find("\n\nstrategy").expect("a second table") + 2..];
+    assert!(means.lines().all(|l| l.chars().count() <= 100), "{means}");
+    let header = means.lines().next().unwrap();
+    assert!(
+        header.starts_with("strategy") && header.contains("fail %") && !header.contains("attempted"),
+        "{header}"
+    );
+    assert!(
+        means.contains("means over 2 seeds (5, 6)") && means.contains("\nnote: --wide adds attempted"),
+        "{means}"
+    );
+    let wide = run(true);
+    let means = &wide[wide.find("\n\nstrategy").unwrap() + 2..];
+    let header: Vec<&str> =
+        means.lines().next().unwrap().split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+    let all: Vec<&str> =
+        std::iter::once("strategy").chain(portsim::report::seeds::SEED_METRICS.iter().map(|m| m.0)).collect();
+    assert_eq!(header, all);
+    assert!(!means.contains("--wide adds"));
+}
