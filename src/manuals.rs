@@ -30,7 +30,25 @@ pub fn pages() -> Result<Vec<(String, Vec<u8>)>> {
 fn render(cmd: &clap::Command, out: &mut Vec<(String, Vec<u8>)>) -> Result<()> {
     let man = clap_mangen::Man::new(cmd.clone());
     let mut page = Vec::new();
-    man.render(&mut page).context("cannot render a man page")?;
+    // `Man::render`'s sections, with the examples as their own EXAMPLES section in no-fill
+    // mode: rendered as its "EXTRA" section, they would be flowed into one paragraph.
+    (|| -> std::io::Result<()> {
+        man.render_title(&mut page)?;
+        man.render_name_section(&mut page)?;
+        man.render_synopsis_section(&mut page)?;
+        man.render_description_section(&mut page)?;
+        if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+            man.render_options_section(&mut page)?;
+        }
+        if cmd.get_subcommands().any(|s| !s.is_hide_set()) {
+            man.render_subcommands_section(&mut page)?;
+        }
+        if let Some(after) = cmd.get_after_help() {
+            page.extend_from_slice(examples_section(&after.to_string()).as_bytes());
+        }
+        man.render_version_section(&mut page)
+    })()
+    .context("cannot render a man page")?;
     out.push((man.get_filename(), page));
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         render(sub, out)?;
@@ -56,4 +74,18 @@ pub fn man(args: ManArgs) -> Result<Status> {
         pages.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
     ));
     Ok(Status::Ok)
+}
+
+/// A help text's `Examples:` block as a roff EXAMPLES section, line for line (`.nf`): each line
+/// starts with `\&` so none reads as a request, `\` and `-` are escaped as roff wants them.
+fn examples_section(after_help: &str) -> String {
+    let body = after_help.strip_prefix("Examples:\n").unwrap_or(after_help);
+    let mut out = String::from(".SH EXAMPLES\n.nf\n");
+    for line in body.lines() {
+        out.push_str("\\&");
+        out.push_str(&line.replace('\\', "\\e").replace('-', "\\-"));
+        out.push('\n');
+    }
+    out.push_str(".fi\n");
+    out
 }

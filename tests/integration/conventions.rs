@@ -225,8 +225,25 @@ fn man_prints_the_main_page_or_writes_one_per_subcommand() {
     assert_eq!(names, expected);
     let run = std::fs::read_to_string(man1.join("portsim-run.1")).unwrap();
     assert!(run.contains(".TH portsim\\-run 1") || run.contains(".TH portsim-run 1"), "{run}");
-    for needle in ["\\-\\-wide", "\\-\\-quiet", "\\-\\-color", "Examples:"] {
+    for needle in ["\\-\\-wide", "\\-\\-quiet", "\\-\\-color", ".SH EXAMPLES\n.nf\n\\&  portsim run  "] {
         assert!(run.contains(needle), "portsim-run.1 lacks {needle}");
+    }
+    // groff reads every page without a warning, where it is installed.
+    if std::process::Command::new("groff").arg("-v").output().is_ok() {
+        for name in names.iter().filter(|n| n.starts_with("portsim")) {
+            let out = std::process::Command::new("groff")
+                .args(["-man", "-Tutf8", "-ww", "-z"])
+                .arg(man1.join(name))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success() && out.stderr.is_empty(),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    } else {
+        eprintln!("groff not installed: the man pages' roff is not checked");
     }
     assert_eq!(std::fs::read_to_string(man1.join("portsim.1")).unwrap(), page, "stdout is portsim.1");
 }
