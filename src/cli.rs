@@ -3,7 +3,10 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-const EXAMPLES: &str = "\
+/// The top-level `--help`'s examples: one or two per subcommand. Each subcommand's own
+/// `--help` carries its own block (tests/integration/conventions.rs pins them all and parses
+/// every example line).
+pub const EXAMPLES: &str = "\
 Examples:
   portsim run                                   run the built-in quickstart scenario
   portsim run scenarios/busy-backend.toml       run a scenario, write output/busy-backend/
@@ -11,11 +14,14 @@ Examples:
   portsim run scenarios/*.toml --out /tmp/portsim
   portsim sweep scenarios/sweep-rate.toml --vary workload.arrivals.rate=300..700:9 --seeds 3
   portsim sweep scenarios/sweep-rate.toml --vary workload.arrivals.rate=300..700:9 --shard 0/4
-  portsim merge output/sweep-rate-sweep          merge shard-0-of-4.json .. shard-3-of-4.json
+  portsim merge output/sweep-rate-sweep         merge shard-0-of-4.json .. shard-3-of-4.json
   portsim capacity --range 32768-60999 --time-wait 60s --rate 470
   portsim check scenarios/*.toml                validate scenario files
   portsim strategies                            list strategies and their parameters
-  portsim vectors --strategy linux --out v.json test vectors for stack authors";
+  portsim vectors --strategy linux --out v.json  test vectors for stack authors
+  portsim predict scenarios/predictability.toml  how predictable each strategy's ports are
+  portsim completions bash > portsim.bash       shell completions (bash, zsh, fish, powershell)
+  portsim man --out man/                        man pages: portsim.1 and one per subcommand";
 
 /// portsim: ephemeral port allocation simulator.
 ///
@@ -26,6 +32,19 @@ Examples:
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print only errors, warnings, failed `[expect]` assertions and what `--json` asks for.
+    ///
+    /// No progress bar, no table, no `wrote ...` or PASS line; the exit code is unchanged.
+    /// Commands whose product is their stdout (strategies, capacity, vectors, completions,
+    /// man) still print it.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// When to colour help, errors, warnings and PASS/FAIL.
+    ///
+    /// auto: on a terminal, unless NO_COLOR is set or CLICOLOR=0 (CLICOLOR_FORCE=1 colours a
+    /// pipe too); always and never override those variables.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: crate::term::ColorWhen,
 }
 
 #[derive(Debug, Subcommand)]
@@ -33,11 +52,11 @@ pub enum Command {
     /// Run scenarios: print the summary table and write summary.json, summary.csv,
     /// timeseries.csv, port_usage.csv, charts and report.html (several scenarios: an index.html
     /// beside their folders too; exit 1 if an [expect] assertion fails).
-    #[command(after_help = EXAMPLES)]
+    #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// Run a scenario over a grid of values of one or more keys: sweep.csv, sweep.json,
     /// charts of failure fraction and mean candidates against the swept value, and report.html.
-    #[command(after_help = EXAMPLES)]
+    #[command(after_help = SWEEP_EXAMPLES)]
     Sweep(SweepArgs),
     /// Merge the shard-K-of-N.json files of a sharded sweep (--shard) into the sweep's own
     /// sweep.csv, sweep.json and charts, byte for byte those of the unsharded sweep (exit 2,
@@ -46,16 +65,19 @@ pub enum Command {
     Merge(MergeArgs),
     /// Closed-form capacity: the sustainable connection rate per destination and per host,
     /// and Erlang-B blocking at a given rate.
-    #[command(after_help = EXAMPLES)]
+    #[command(after_help = CAPACITY_EXAMPLES)]
     Capacity(CapacityArgs),
-    /// Validate scenario files without running them (exit 2 on the first bad file).
+    /// Validate scenario files without running them: every error of every file on stderr,
+    /// exit 2 if any file was bad.
+    #[command(after_help = CHECK_EXAMPLES)]
     Check {
         /// Scenario files (TOML).
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
     /// List every strategy with its aliases, parameters and defaults.
-    Strategies,
+    #[command(after_help = STRATEGIES_EXAMPLES)]
+    Strategies(StrategiesArgs),
     /// Test vectors for stack authors: seeded cases with every random draw, every port
     /// examined and the port picked, as JSON (schema: docs/vectors.md).
     #[command(after_help = VECTORS_EXAMPLES)]
@@ -70,6 +92,79 @@ pub enum Command {
     /// seed-to-seed spread under --seeds) and report.html.
     #[command(after_help = COMPARE_EXAMPLES)]
     Compare(CompareArgs),
+    /// Print a shell completion script for bash, zsh, fish or powershell to stdout.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// The man pages: portsim.1 to stdout, or with --out portsim.1 and one page per
+    /// subcommand (portsim-run.1, ...) written into a folder.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man(ManArgs),
+}
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  portsim run                                   run the built-in quickstart scenario
+  portsim run scenarios/busy-backend.toml       run a scenario, write output/busy-backend/
+  portsim run scenarios/rfc-compare.toml --only bsd,random-pick --seed 3
+  portsim run scenarios/*.toml --out /tmp/portsim
+  portsim run scenarios/quickstart.toml --seeds 5   means and 95 % intervals over 5 seeds
+  portsim run scenarios/quickstart.toml --wide      every column of the table
+  portsim run scenarios/quickstart.toml --json --quiet > summary.json";
+
+const SWEEP_EXAMPLES: &str = "\
+Examples:
+  portsim sweep scenarios/sweep-rate.toml --vary workload.arrivals.rate=300..700:9 --seeds 3
+  portsim sweep scenarios/sweep-rate.toml --vary workload.arrivals.rate=300..700:9 --shard 0/4
+  portsim sweep scenarios/sweep-rate.toml --vary workload.arrivals.rate=300,500 --vary tcp.time_wait=30s,60s
+  portsim sweep scenarios/sweep-rate.toml --vary workload.arrivals.rate=300..700:5 --json --quiet";
+
+const CAPACITY_EXAMPLES: &str = "\
+Examples:
+  portsim capacity                              Linux's default range, 60 s TIME_WAIT
+  portsim capacity --range 32768-60999 --time-wait 60s --rate 470
+  portsim capacity --range 49152-65535 --time-wait 120s --destinations 4 --json";
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  portsim check scenarios/busy-backend.toml     validate one file: `ok: ...` and its notes
+  portsim check scenarios/*.toml                every file; exit 2 if any is bad";
+
+const STRATEGIES_EXAMPLES: &str = "\
+Examples:
+  portsim strategies                            every strategy, its aliases, defaults, parameters
+  portsim strategies --json                     the same as one JSON document (docs/cli.md)";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  portsim completions bash > ~/.local/share/bash-completion/completions/portsim
+  portsim completions zsh > ~/.zfunc/_portsim   with fpath+=~/.zfunc before compinit
+  portsim completions fish > ~/.config/fish/completions/portsim.fish
+  portsim completions powershell >> $PROFILE";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  portsim man | man -l -                        read portsim.1 now
+  portsim man --out ~/.local/share/man/man1     install every page, then `man portsim-run`";
+
+#[derive(Debug, Args)]
+pub struct StrategiesArgs {
+    /// Print one JSON document (schema: docs/cli.md) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write portsim.1 and one page per subcommand into this folder (created if missing; each
+    /// page written whole or not at all) instead of printing portsim.1.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 const COMPARE_EXAMPLES: &str = "\
@@ -102,9 +197,9 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// The scenario (TOML); its [predict] table says what to measure.
+    /// The scenario (TOML); its `[predict]` table says what to measure.
     pub scenario: PathBuf,
-    /// Output folder (default: output/<scenario name>-predict/).
+    /// Output folder (default: `output/<scenario name>-predict/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Seed, instead of the scenario's own.
@@ -141,7 +236,7 @@ pub struct VectorsArgs {
 pub struct RunArgs {
     /// Scenario files (TOML); none runs the built-in quickstart.
     pub scenarios: Vec<PathBuf>,
-    /// Output folder (default: output/<scenario name>/; with several scenarios, one
+    /// Output folder (default: `output/<scenario name>/`; with several scenarios, one
     /// sub-folder each).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -171,6 +266,9 @@ pub struct RunArgs {
     pub no_charts: bool,
     #[command(flatten)]
     pub chart: ChartArgs,
+    /// Every column of the summary table (the default, compact one fits 100 columns).
+    #[arg(long)]
+    pub wide: bool,
 }
 
 #[derive(Debug, Args)]
@@ -186,7 +284,7 @@ pub struct SweepArgs {
     /// interval per point.
     #[arg(long, value_name = "K", default_value_t = 1)]
     pub seeds: u32,
-    /// Output folder (default: output/<scenario name>-sweep/).
+    /// Output folder (default: `output/<scenario name>-sweep/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Sweep only these strategies (labels or names, comma-separated).
@@ -206,6 +304,10 @@ pub struct SweepArgs {
     /// PORTSIM_SHARD=K/N.
     #[arg(long, value_name = "K/N|auto")]
     pub shard: Option<String>,
+    /// Print sweep.json to stdout instead of the table (with --shard: the shard's manifest is
+    /// written, nothing is printed).
+    #[arg(long)]
+    pub json: bool,
 }
 
 const MERGE_EXAMPLES: &str = "\
@@ -228,6 +330,9 @@ pub struct MergeArgs {
     /// Skip the charts.
     #[arg(long)]
     pub no_charts: bool,
+    /// Print the merged sweep.json to stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub chart: ChartArgs,
 }

@@ -6,9 +6,9 @@ use crate::report::{self, stdout};
 use crate::scenario::{self, Scenario};
 use crate::sim::{self, DestinationTable, RunOptions, RunOutput};
 use crate::strategy::registry::STRATEGIES;
+use crate::term;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// The scenario `portsim run` runs when given none.
@@ -28,11 +28,9 @@ pub enum Status {
 
 /// Runs a parsed command line.
 pub fn execute(cli: Cli) -> Result<Status> {
+    crate::term::apply(cli.quiet, cli.color);
     match cli.command {
-        Command::Strategies => {
-            stdout::print(&strategies_text());
-            Ok(Status::Ok)
-        }
+        Command::Strategies(args) => crate::listing::strategies(args),
         Command::Check { scenarios } => check(&scenarios),
         Command::Sweep(args) => crate::sweep::execute(args),
         Command::Merge(args) => crate::sweep::merge::execute(args),
@@ -41,6 +39,8 @@ pub fn execute(cli: Cli) -> Result<Status> {
         Command::Vectors(args) => crate::strategy::vectors::execute(args),
         Command::Predict(args) => crate::predict::output::execute(args),
         Command::Compare(args) => crate::compare::execute(args),
+        Command::Completions(args) => crate::manuals::completions(args),
+        Command::Man(args) => crate::manuals::man(args),
     }
 }
 
@@ -90,7 +90,10 @@ fn check(paths: &[PathBuf]) -> Result<Status> {
         match scenario::load_all_errors(path) {
             Ok(s) => {
                 for w in &s.warnings {
-                    eprintln!("warning: {}: {w}", s.origin);
+                    term::eprint_line(&format!("{} {}: {w}", term::warning_prefix(), s.origin));
+                }
+                if term::quiet() {
+                    continue;
                 }
                 stdout::print(&format!(
                     "ok: {} ({}: {} strateg{}, {} destination{}, {})\n",
@@ -109,7 +112,7 @@ fn check(paths: &[PathBuf]) -> Result<Status> {
             Err(errors) => {
                 bad += 1;
                 for e in errors {
-                    eprintln!("error: {e}");
+                    term::eprint_line(&format!("{} {e}", term::error_prefix()));
                 }
             }
         }
@@ -130,7 +133,7 @@ fn load_all(args: &RunArgs) -> Result<Vec<Scenario>> {
     }
     for s in &out {
         for w in &s.warnings {
-            eprintln!("warning: {}: {w}", s.origin);
+            term::eprint_line(&format!("{} {}: {w}", term::warning_prefix(), s.origin));
         }
     }
     for s in &mut out {
@@ -237,31 +240,39 @@ fn run(args: RunArgs) -> Result<Status> {
             ))?;
             let sep = if json_array && i > 0 { ",\n" } else { "" };
             stdout::print(&format!("{sep}{doc}{}", if json_array { "" } else { "\n" }));
-        } else {
+        } else if !term::quiet() {
+            let table = if args.wide {
+                report::render_table(s, &outputs)
+            } else {
+                report::render_compact_table(s, &outputs)
+            };
             stdout::print(&format!(
-                "{} (seed {seed}){}\n{}",
+                "{} (seed {seed}){}\n{table}",
                 s.name,
                 if s.description.is_empty() { String::new() } else { format!(": {}", s.description) },
-                report::render_table(s, &outputs)
             ));
             if let Some(a) = &across {
-                stdout::print(&format!("\n{}", report::seeds::render(a)));
+                let t = if args.wide { report::seeds::render(a) } else { report::seeds::render_compact(a) };
+                stdout::print(&format!("\n{t}"));
             }
         }
         let names: Vec<String> =
             written.iter().map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string()).collect();
-        eprintln!("wrote {}/ ({})", dir.display(), names.join(", "));
+        term::eprint_info(&format!("wrote {}/ ({})", dir.display(), names.join(", ")));
         let checked = report::expectations::check(s, &outputs);
         for c in &checked {
-            eprintln!("{} {}", if c.passed { "PASS" } else { "FAIL" }, c.text);
-            if !c.passed {
+            let line = format!("{} {}", term::verdict(c.passed), c.text);
+            if c.passed {
+                term::eprint_info(&line);
+            } else {
+                term::eprint_line(&line);
                 status = Status::ExpectationFailed;
             }
         }
         if several && !args.no_charts {
             index.push(report::index::entry(s, seed, dir, &outputs, &checked));
         }
-        if !args.json {
+        if !args.json && !term::quiet() {
             stdout::print("\n");
         }
     }
@@ -277,7 +288,7 @@ fn run(args: RunArgs) -> Result<Status> {
 /// Runs every strategy of `s` on `pool`, with a progress bar on a terminal.
 pub fn run_with_progress(pool: &rayon::ThreadPool, s: &Scenario, seed: u64, log: bool) -> Vec<RunOutput> {
     let total = s.duration.saturating_mul(s.strategies.len() as u64);
-    let bar = if std::io::stderr().is_terminal() {
+    let bar = if term::progress() {
         let b = ProgressBar::new(total);
         b.set_style(
             ProgressStyle::with_template("{msg} [{bar:30}] {percent:>3}% simulated, eta {eta}")

@@ -182,6 +182,10 @@ pub mod commands;
 #[allow(missing_docs)]
 pub mod compare;
 #[allow(missing_docs)]
+pub mod listing;
+#[allow(missing_docs)]
+pub mod manuals;
+#[allow(missing_docs)]
 pub mod metrics;
 #[allow(missing_docs)]
 pub mod params;
@@ -198,5 +202,6 @@ pub mod stack;
 pub mod strategy;
 #[allow(missing_docs)]
 pub mod sweep;
+pub mod term;
 #[allow(missing_docs)]
 pub mod time;

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // SIGINT and SIGTERM remove any unpublished output before the process ends.
     portsim::report::install_signal_handler();
+    portsim::term::preset_color(std::env::args_os());
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -23,7 +24,7 @@ fn main() -> ExitCode {
         Ok(Status::Interrupted) => ExitCode::from(130),
         Ok(Status::Invalid) => ExitCode::from(2),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            portsim::term::eprint_line(&format!("{} {e:#}", portsim::term::error_prefix()));
             ExitCode::from(if e.downcast_ref::<portsim::report::WriteError>().is_some() { 3 } else { 2 })
         }
     }

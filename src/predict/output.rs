@@ -10,7 +10,6 @@ use crate::report::html::escape;
 use crate::scenario::Scenario;
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// `portsim predict`.
@@ -24,7 +23,7 @@ pub fn execute(args: PredictArgs) -> Result<crate::commands::Status> {
         .num_threads(args.threads.unwrap_or(0))
         .build()
         .context("cannot start worker threads")?;
-    let terminal = std::io::stderr().is_terminal();
+    let terminal = crate::term::progress();
     let progress = |stage: &str| {
         if terminal {
             eprintln!("predict: {stage}");
@@ -33,10 +32,12 @@ pub fn execute(args: PredictArgs) -> Result<crate::commands::Status> {
     let report = pool.install(|| super::run(&s, seed, &progress));
     let dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(format!("{}-predict", s.name)));
     let written = write(&dir, &s, seed, &report, !args.no_charts)?;
-    print!("{}", table(&report));
+    if !crate::term::quiet() {
+        crate::report::stdout::print(&table(&report));
+    }
     let names: Vec<String> =
         written.iter().map(|p| p.strip_prefix(&dir).unwrap_or(p).display().to_string()).collect();
-    eprintln!("wrote {}/ ({})", dir.display(), names.join(", "));
+    crate::term::eprint_info(&format!("wrote {}/ ({})", dir.display(), names.join(", ")));
     Ok(crate::commands::Status::Ok)
 }
 

@@ -1,6 +1,6 @@
 //! The charts every run draws (`charts/*.svg` and `charts/*.png`): candidates per allocation,
 //! failures and collisions over time, occupancy over time, the reuse-interval CDF and per-port
-//! usage. Each strategy keeps one look (colour, stroke, marker: [`plot::look`], by its name) on
+//! usage. Each strategy keeps one look (colour, stroke, marker: `plot::look`, by its name) on
 //! every chart of every run, and curves that coincide are named in the legend.
 
 use super::plot::{

@@ -16,7 +16,7 @@ mod tables;
 
 pub use files::{MARKER, Staged, WriteError, check_replaceable, claim_folder, write_file_atomically};
 pub use files::{handle_first_interrupt, install_signal_handler, stop_requested};
-pub use table::render_table;
+pub use table::{COMPACT_WIDTH, render_compact_table, render_table};
 pub use tables::{
     connections_csv, csv_float, csv_opt, pools_csv, port_usage_csv, summary_csv, timeseries_csv,
 };

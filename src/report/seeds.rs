@@ -79,13 +79,7 @@ pub fn cells(a: &AcrossSeeds) -> Vec<String> {
 
 /// The terminal table: means ± 95 % half-widths, one row per strategy.
 pub fn render(across: &[AcrossSeeds]) -> String {
-    let header: Vec<String> = std::iter::once("strategy".to_string())
-        .chain(SEED_METRICS.iter().map(|(h, _)| h.to_string()))
-        .collect();
-    let mut rows = vec![header];
-    for a in across {
-        rows.push(std::iter::once(a.name.clone()).chain(cells(a)).collect());
-    }
+    let rows = rows(across);
     let widths: Vec<usize> =
         (0..rows[0].len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
@@ -105,13 +99,39 @@ pub fn render(across: &[AcrossSeeds]) -> String {
             out.push('\n');
         }
     }
-    if let Some(a) = across.first() {
-        out.push_str(&format!(
-            "means over {} seeds ({}) with 95 % confidence half-widths; the files hold seed {}'s run\n",
-            a.seeds.len(),
-            a.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
-            a.seeds[0]
-        ));
-    }
+    out.push_str(&means_line(across));
     out
+}
+
+/// [`render`] as `portsim run` prints it without `--wide`: the compact table's columns (those
+/// of them averaged over seeds), within its 100 columns, and a note naming what `--wide` adds.
+pub fn render_compact(across: &[AcrossSeeds]) -> String {
+    let rows = rows(across);
+    let keys: Vec<&str> = SEED_METRICS.iter().map(|m| m.1).collect();
+    let (shown, hidden) = super::table::compact_columns(&rows, &keys);
+    let mut out = super::table::aligned(&rows, &shown);
+    out.push_str(&means_line(across));
+    out.push_str(&super::table::wrap_note(&super::table::wide_adds(&rows, &hidden), super::COMPACT_WIDTH));
+    out
+}
+
+fn rows(across: &[AcrossSeeds]) -> Vec<Vec<String>> {
+    let header: Vec<String> = std::iter::once("strategy".to_string())
+        .chain(SEED_METRICS.iter().map(|(h, _)| h.to_string()))
+        .collect();
+    let mut rows = vec![header];
+    for a in across {
+        rows.push(std::iter::once(a.name.clone()).chain(cells(a)).collect());
+    }
+    rows
+}
+
+fn means_line(across: &[AcrossSeeds]) -> String {
+    let Some(a) = across.first() else { return String::new() };
+    format!(
+        "means over {} seeds ({}) with 95 % confidence half-widths; the files hold seed {}'s run\n",
+        a.seeds.len(),
+        a.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
+        a.seeds[0]
+    )
 }

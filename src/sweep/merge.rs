@@ -3,11 +3,11 @@
 //! version, same scenario hash, same grid, seeds and shard count) and every shard must be there
 //! once; otherwise merge names what is wrong, or which `--shard` values to run again, and writes
 //! nothing. The sweep is rebuilt from the manifest with the same [`Plan`] the unsharded sweep
-//! uses and written by the same [`publish`], so the merged files are the unsharded ones byte
+//! uses and written by the same [`publish`](super::publish), so the merged files are the unsharded ones byte
 //! for byte.
 
 use super::shard::{FORMAT, Shard, ShardFile, scenario_hash};
-use super::{Plan, SweepResult, publish_keeping};
+use super::{Plan, SweepResult};
 use crate::cli::MergeArgs;
 use crate::commands::Status;
 use anyhow::{Context, Result, anyhow, bail};
@@ -219,5 +219,5 @@ pub fn execute(args: MergeArgs) -> Result<Status> {
             keep.push((out.join(name), bytes));
         }
     }
-    publish_keeping(&out, &result, &text, (!args.no_charts).then(|| args.chart.style()), &keep)
+    super::publish_printing(&out, &result, &text, (!args.no_charts).then(|| args.chart.style()), &keep, args.json)
 }

@@ -34,7 +34,6 @@ use anyhow::{Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::json;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -675,7 +674,7 @@ fn check_arguments(vary_args: &[String], seeds: u32) -> Result<Vec<Vary>> {
 
 /// A progress bar over `total` simulated nanoseconds, on a terminal only.
 fn progress_bar(total: u64, message: String) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
+    if !crate::term::progress() {
         return ProgressBar::hidden();
     }
     let b = ProgressBar::new(total);
@@ -716,11 +715,11 @@ pub fn execute(args: SweepArgs) -> Result<Status> {
     bar.finish_and_clear();
     let dir = args.out.clone().unwrap_or_else(|| plan.default_dir());
     if let Some(s) = shard {
-        return shard::finish(&dir, &plan, s, &all, &results, interrupted);
+        return shard::finish(&dir, &plan, s, &all, &results, interrupted, args.json);
     }
     let text = plan.text.clone();
     let result = plan.into_result(&results, interrupted);
-    publish(&dir, &result, &text, (!args.no_charts).then(|| args.chart.style()))
+    publish_printing(&dir, &result, &text, (!args.no_charts).then(|| args.chart.style()), &[], args.json)
 }
 
 /// Writes a sweep's files and prints its table: the end of `portsim sweep` and of
@@ -738,29 +737,47 @@ pub fn publish_keeping(
     charts: Option<ChartStyle>,
     keep: &[(PathBuf, Vec<u8>)],
 ) -> Result<Status> {
+    publish_printing(dir, result, text, charts, keep, false)
+}
+
+/// [`publish_keeping`], printing `sweep.json` instead of the table when `json` (`--json`:
+/// stdout is then exactly the file's bytes and a newline).
+pub fn publish_printing(
+    dir: &Path,
+    result: &SweepResult,
+    text: &str,
+    charts: Option<ChartStyle>,
+    keep: &[(PathBuf, Vec<u8>)],
+    json: bool,
+) -> Result<Status> {
     let done = result.rows.iter().map(|r| r.point).collect::<std::collections::BTreeSet<_>>().len();
     if result.interrupted && done == 0 {
         eprintln!("interrupted before any point finished: nothing written");
         return Ok(Status::Interrupted);
     }
     let written = write_outputs_keeping(dir, result, text, charts, keep)?;
-    println!(
-        "{} sweep: {} point{} x {} strateg{} x {} seed{}",
-        result.name,
-        result.points.len(),
-        if result.points.len() == 1 { "" } else { "s" },
-        result.strategies.len(),
-        if result.strategies.len() == 1 { "y" } else { "ies" },
-        result.seeds,
-        if result.seeds == 1 { "" } else { "s" },
-    );
-    print!("{}", render_table(result));
-    if let Some(note) = &result.closed_form_note {
-        println!("closed forms: {note}");
+    if json {
+        crate::report::stdout::print(&format!("{}\n", serde_json::to_string_pretty(&sweep_json(result))?));
+    } else if !crate::term::quiet() {
+        let mut out = format!(
+            "{} sweep: {} point{} x {} strateg{} x {} seed{}\n",
+            result.name,
+            result.points.len(),
+            if result.points.len() == 1 { "" } else { "s" },
+            result.strategies.len(),
+            if result.strategies.len() == 1 { "y" } else { "ies" },
+            result.seeds,
+            if result.seeds == 1 { "" } else { "s" },
+        );
+        out.push_str(&render_table(result));
+        if let Some(note) = &result.closed_form_note {
+            out.push_str(&format!("closed forms: {note}\n"));
+        }
+        crate::report::stdout::print(&out);
     }
     let names: Vec<String> =
         written.iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
-    eprintln!("wrote {}/ ({})", dir.display(), names.join(", "));
+    crate::term::eprint_info(&format!("wrote {}/ ({})", dir.display(), names.join(", ")));
     if result.interrupted {
         eprintln!(
             "interrupted: kept the {done} finished point{} of {}",

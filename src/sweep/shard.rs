@@ -360,6 +360,7 @@ pub fn finish(
     all: &[Task],
     results: &[Option<Measured>],
     interrupted: bool,
+    json: bool,
 ) -> Result<Status> {
     let file = match ShardFile::of(plan, shard, all, results) {
         Some(f) if !interrupted => f,
@@ -371,18 +372,24 @@ pub fn finish(
     let path: PathBuf = dir.join(shard.file_name());
     claim_folder(dir)?;
     write_file_atomically(&path, serde_json::to_string_pretty(&file)?.as_bytes())?;
-    println!(
-        "{} sweep shard {shard}: {} of {} tasks ({} point{} x {} strateg{} x {} seed{})",
-        plan.name,
-        file.runs.len(),
-        all.len(),
-        plan.points.len(),
-        if plan.points.len() == 1 { "" } else { "s" },
-        file.manifest.strategies.len(),
-        if file.manifest.strategies.len() == 1 { "y" } else { "ies" },
-        plan.seeds,
-        if plan.seeds == 1 { "" } else { "s" },
-    );
+    // `--json` prints nothing for a shard (its product is the file) and `--quiet` nothing at all.
+    if crate::term::quiet() {
+        return Ok(Status::Ok);
+    }
+    if !json {
+        println!(
+            "{} sweep shard {shard}: {} of {} tasks ({} point{} x {} strateg{} x {} seed{})",
+            plan.name,
+            file.runs.len(),
+            all.len(),
+            plan.points.len(),
+            if plan.points.len() == 1 { "" } else { "s" },
+            file.manifest.strategies.len(),
+            if file.manifest.strategies.len() == 1 { "y" } else { "ies" },
+            plan.seeds,
+            if plan.seeds == 1 { "" } else { "s" },
+        );
+    }
     eprintln!("wrote {}", path.display());
     Ok(Status::Ok)
 }

@@ -5,6 +5,7 @@ mod capacity;
 mod cli;
 mod closed_forms;
 mod compare;
+mod conventions;
 mod entry_points;
 mod exact_sequences;
 mod figures;
