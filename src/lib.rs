@@ -182,6 +182,8 @@ pub mod commands;
 #[allow(missing_docs)]
 pub mod metrics;
 #[allow(missing_docs)]
+pub mod nat;
+#[allow(missing_docs)]
 pub mod params;
 #[allow(missing_docs)]
 pub mod predict;
