@@ -6,6 +6,7 @@
 //! the model and its sources.
 
 pub mod alloc;
+pub mod capacity;
 pub mod gateway;
 pub mod metrics;
 pub mod output;
