@@ -89,7 +89,7 @@ pub struct NatRun {
     /// REQ-8), and the shortest such gap.
     pub req8_reuses: u64,
     pub req8_min_gap_s: Option<f64>,
-    pub wall_seconds: f64,
+    pub wall_s: f64,
     pub events: u64,
     #[serde(skip)]
     pub samples: Vec<NatSample>,
@@ -439,7 +439,7 @@ impl Recorder {
             },
             req8_reuses: self.req8,
             req8_min_gap_s: self.req8_min.map(secs),
-            wall_seconds: wall,
+            wall_s: wall,
             events,
             samples: self.samples,
             hosts,

@@ -87,7 +87,7 @@ pub fn summary_json(s: &Scenario, nat: &NatSettings, seed: u64, runs: &[NatRun])
 fn csv_bytes(rows: impl FnOnce(&mut csv::Writer<Vec<u8>>) -> Result<()>) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     rows(&mut w)?;
-    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 const NAT_CSV_HEADER: &[&str] = &[

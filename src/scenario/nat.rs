@@ -452,11 +452,12 @@ fn parse_allocator(mut p: Params, d: &Defaults<'_>) -> Result<NatAllocatorSpec, 
                 return Err(p.error(
                     key,
                     format!(
-                        "{} hosts need {} blocks of {block_size} ports, but {n_addrs} address{} of {} ports hold {blocks}",
+                        "{} hosts need {} blocks of {block_size} ports, but {n_addrs} address{} of {} ports hold{} {blocks}",
                         d.hosts,
                         d.hosts,
                         if n_addrs == 1 { "" } else { "es" },
-                        range.len()
+                        range.len(),
+                        if n_addrs == 1 { "s" } else { "" }
                     ),
                 ));
             }

@@ -149,7 +149,7 @@ fn the_same_seed_gives_the_same_runs_on_any_number_of_threads() {
     let s = scenario::load(Path::new("scenarios/nat-k8s-node.toml")).unwrap();
     let strip = |mut runs: Vec<NatRun>| {
         for r in &mut runs {
-            r.wall_seconds = 0.0;
+            r.wall_s = 0.0;
         }
         runs
     };

@@ -105,8 +105,7 @@ mod tests {
             pooling: Pooling::Arbitrary,
         };
         let mut a = CloudPool::new(cfg, 2, crate::strategy::registry::strategy_rng(1, "c"));
-        let mut full = UsedSet::default();
-        full.toward = 3;
+        let full = UsedSet { toward: 3, ..UsedSet::default() };
         assert_eq!(a.allocate(&req(0), &full), Allocation { ext: None, candidates: 0 });
         let free = UsedSet::default();
         let got = a.allocate(&req(0), &free);

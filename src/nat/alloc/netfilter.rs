@@ -200,12 +200,34 @@ mod tests {
         }
     }
 
+    /// What Linux 6.18 did in a namespace (docs/nat.md, "Checked on the kernel"): a second
+    /// client on the same inside port gets a port of that port's class; with --random-fully no
+    /// port is kept but the classes still hold.
+    #[test]
+    fn the_kernel_check_in_a_namespace() {
+        let flags = [NfFlags::default(), NfFlags { random_fully: true, ..NfFlags::default() }];
+        for (k, f) in flags.into_iter().enumerate() {
+            let mut nf =
+                Netfilter::new(f, None, vec![1], crate::strategy::registry::strategy_rng(k as u64, "nf"));
+            for (inside, lo, hi) in [(40000u16, 1024u16, 65535u16), (700, 600, 1023), (100, 1, 511)] {
+                let first = nf.allocate(&req(inside), &UsedSet::default()).ext.unwrap();
+                let taken = UsedSet::new([first]);
+                let second = nf.allocate(&req(inside), &taken).ext.unwrap();
+                if f.random_fully {
+                    assert!((lo..=hi).contains(&first.1), "{inside} -> {first:?}");
+                } else {
+                    assert_eq!(first, (0, inside));
+                }
+                assert!((lo..=hi).contains(&second.1) && second != first, "{inside} -> {second:?}");
+            }
+        }
+    }
+
     #[test]
     fn an_existing_mapping_of_the_same_source_is_reused() {
         let rng = crate::strategy::registry::strategy_rng(1, "nf");
         let mut nf = Netfilter::new(NfFlags::default(), None, vec![1], rng);
-        let mut c = UsedSet::default();
-        c.source = Some((0, 5555));
+        let c = UsedSet { source: Some((0, 5555)), ..UsedSet::default() };
         assert_eq!(nf.allocate(&req(40000), &c), Allocation { ext: Some((0, 5555)), candidates: 1 });
     }
 }

@@ -180,6 +180,17 @@ mod tests {
     }
 
     #[test]
+    fn jhash2_matches_the_kernels_macros() {
+        // Values from include/linux/jhash.h's jhash2() compiled with gcc: [1, 0, 0, 0] seed 0;
+        // 100.64.0.7 keyed by 192.0.2.10 as find_best_ips_proto() passes them (raw __be32
+        // words read on x86); three words, seed 7.
+        assert_eq!(jhash2(&[1, 0, 0, 0], 0), 2_993_763_464);
+        assert_eq!(jhash2(&[0x0700_4064, 0, 0, 0], 0x0a02_00c0), 2_107_483_583);
+        assert_eq!(jhash2(&[1, 2, 3], 7), 4_225_110_701);
+        assert_eq!(raw_be32(u32::from(std::net::Ipv4Addr::new(100, 64, 0, 7))), 0x0700_4064);
+    }
+
+    #[test]
     fn jhash2_matches_lookup3() {
         // Zero-length input returns the initial value: 0xdeadbeef + 0 + initval.
         assert_eq!(jhash2(&[], 0), 0xdead_beef);
