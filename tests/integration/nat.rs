@@ -185,3 +185,111 @@ fn every_shipped_nat_scenario_meets_its_expectations() {
         assert!(failed.is_empty(), "{}: {failed:?}", path.display());
     }
 }
+
+#[test]
+fn presets_resolve_to_their_published_numbers() {
+    let s = scenario(
+        "1m",
+        "arrivals = { process = \"poisson\", rate = 1.0 }\nlifetime = { dist = \"constant\", value = \"1s\" }",
+        "addrs = [\"203.0.113.1\"]\nhosts = 120\n\
+         [[nat.allocators]]\nname = \"gcp-cloud-nat\"\n\
+         [[nat.allocators]]\nname = \"gcp-cloud-nat\"\nlabel = \"gcp-dyn\"\ndynamic = true\nmax_ports_per_vm = 1024\n\
+         [[nat.allocators]]\nname = \"azure-nat-gateway\"\n\
+         [[nat.allocators]]\nname = \"azure-lb\"\n\
+         [[nat.allocators]]\nname = \"aws-nat-gateway\"\n\
+         [[nat.allocators]]\nname = \"netfilter\"",
+    );
+    use portsim::nat::alloc::AllocatorConfig;
+    use portsim::scenario::nat::Mapping;
+    let nat = s.nat.as_ref().unwrap();
+    let sec = 1_000_000_000u64;
+    let by = |l: &str| nat.allocators.iter().find(|a| a.label == l).unwrap();
+    let gcp = by("gcp-cloud-nat");
+    assert_eq!(gcp.mapping, Mapping::EndpointIndependent);
+    assert_eq!((gcp.timeouts.time_wait, gcp.timeouts.close, gcp.timeouts.udp), (120 * sec, 30 * sec, 30 * sec));
+    match &gcp.config {
+        AllocatorConfig::PortBlock(c) => assert_eq!((c.block_size, c.max_ports), (64, None)),
+        other => panic!("{other:?}"),
+    }
+    match &by("gcp-dyn").config {
+        AllocatorConfig::PortBlock(c) => assert_eq!((c.block_size, c.max_ports), (32, Some(1024))),
+        other => panic!("{other:?}"),
+    }
+    let azure = by("azure-nat-gateway");
+    assert_eq!((azure.timeouts.time_wait, azure.timeouts.close), (65 * sec, 16 * sec));
+    match &azure.config {
+        AllocatorConfig::Cloud(c) => assert_eq!((c.range.len(), c.per_destination_limit), (64512, None)),
+        other => panic!("{other:?}"),
+    }
+    // 120 VMs in the backend pool: 256 ports each (101-200).
+    match &by("azure-lb").config {
+        AllocatorConfig::PortBlock(c) => assert_eq!(c.block_size, 256),
+        other => panic!("{other:?}"),
+    }
+    match &by("aws-nat-gateway").config {
+        AllocatorConfig::Cloud(c) => assert_eq!(c.per_destination_limit, Some(55_000)),
+        other => panic!("{other:?}"),
+    }
+    let nf = by("netfilter");
+    assert_eq!((nf.timeouts.time_wait, nf.timeouts.close, nf.timeouts.udp, nf.timeouts.udp_stream), (120 * sec, 10 * sec, 30 * sec, 120 * sec));
+    // Azure LB's table, edge to edge.
+    use portsim::scenario::nat::azure_lb_default_ports as lb;
+    let table: Vec<Option<u32>> = [1, 50, 51, 100, 101, 200, 201, 400, 401, 800, 801, 1000, 1001].map(lb).to_vec();
+    assert_eq!(
+        table,
+        [1024, 1024, 512, 512, 256, 256, 128, 128, 64, 64, 32, 32].map(Some).into_iter().chain([None]).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn run_writes_the_same_files_on_any_number_of_threads_and_json_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("n.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"n\"\nduration = \"2m\"\n[[destinations]]\naddr = \"192.0.2.10:443\"\n[workload]\n\
+         arrivals = { process = \"poisson\", rate = 5.0 }\nlifetime = { dist = \"exponential\", mean = \"1s\" }\n\
+         [[strategies]]\nname = \"linux\"\n[nat]\naddrs = [\"203.0.113.1\", \"203.0.113.2\"]\nhosts = 10\nconfirm_window = \"1ms\"\n\
+         [[nat.allocators]]\nname = \"netfilter-legacy\"\n[[nat.allocators]]\nname = \"port-block\"\nblock_size = 256\n",
+    )
+    .unwrap();
+    let run = |threads: &str, out: &str| {
+        let o = assert_cmd::Command::cargo_bin("portsim")
+            .unwrap()
+            .args(["run", scenario.to_str().unwrap(), "--threads", threads, "--out"])
+            .arg(dir.path().join(out))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run("1", "a");
+    run("2", "b");
+    for f in ["nat.csv", "nat_timeseries.csv", "nat_hosts.csv", "charts/nat-occupancy-netfilter-legacy.svg"] {
+        let a = std::fs::read(dir.path().join("a").join(f)).unwrap();
+        let b = std::fs::read(dir.path().join("b").join(f)).unwrap();
+        assert!(a == b && !a.is_empty(), "{f} differs");
+    }
+    let csv = std::fs::read_to_string(dir.path().join("a/nat.csv")).unwrap();
+    assert!(csv.starts_with("label,allocator,attempted,"), "{csv}");
+    assert_eq!(csv.lines().count(), 3);
+    let o = assert_cmd::Command::cargo_bin("portsim")
+        .unwrap()
+        .args(["run", scenario.to_str().unwrap(), "--json", "--no-charts", "--out"])
+        .arg(dir.path().join("c"))
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let allocs = v["nat"]["allocators"].as_array().unwrap();
+    assert_eq!(allocs.len(), 2);
+    assert_eq!(allocs[1]["settings"]["parameters"]["block_size"], 256);
+    assert!(allocs[0]["attempted"].as_u64().unwrap() > 0);
+    // capacity --nat: GCP's 64 ports / 120 s.
+    let o = assert_cmd::Command::cargo_bin("portsim")
+        .unwrap()
+        .args(["capacity", "--nat", "--rate", "0.5", "--ports-per-vm", "64", "--json"])
+        .output()
+        .unwrap();
+    let c: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!((c["rate_per_vm_per_destination"].as_f64().unwrap() - 64.0 / 120.0).abs() < 1e-12);
+}
