@@ -206,7 +206,10 @@ fn presets_resolve_to_their_published_numbers() {
     let by = |l: &str| nat.allocators.iter().find(|a| a.label == l).unwrap();
     let gcp = by("gcp-cloud-nat");
     assert_eq!(gcp.mapping, Mapping::EndpointIndependent);
-    assert_eq!((gcp.timeouts.time_wait, gcp.timeouts.close, gcp.timeouts.udp), (120 * sec, 30 * sec, 30 * sec));
+    assert_eq!(
+        (gcp.timeouts.time_wait, gcp.timeouts.close, gcp.timeouts.udp),
+        (120 * sec, 30 * sec, 30 * sec)
+    );
     match &gcp.config {
         AllocatorConfig::PortBlock(c) => assert_eq!((c.block_size, c.max_ports), (64, None)),
         other => panic!("{other:?}"),
@@ -231,13 +234,21 @@ fn presets_resolve_to_their_published_numbers() {
         other => panic!("{other:?}"),
     }
     let nf = by("netfilter");
-    assert_eq!((nf.timeouts.time_wait, nf.timeouts.close, nf.timeouts.udp, nf.timeouts.udp_stream), (120 * sec, 10 * sec, 30 * sec, 120 * sec));
+    assert_eq!(
+        (nf.timeouts.time_wait, nf.timeouts.close, nf.timeouts.udp, nf.timeouts.udp_stream),
+        (120 * sec, 10 * sec, 30 * sec, 120 * sec)
+    );
     // Azure LB's table, edge to edge.
     use portsim::scenario::nat::azure_lb_default_ports as lb;
-    let table: Vec<Option<u32>> = [1, 50, 51, 100, 101, 200, 201, 400, 401, 800, 801, 1000, 1001].map(lb).to_vec();
+    let table: Vec<Option<u32>> =
+        [1, 50, 51, 100, 101, 200, 201, 400, 401, 800, 801, 1000, 1001].map(lb).to_vec();
     assert_eq!(
         table,
-        [1024, 1024, 512, 512, 256, 256, 128, 128, 64, 64, 32, 32].map(Some).into_iter().chain([None]).collect::<Vec<_>>()
+        [1024, 1024, 512, 512, 256, 256, 128, 128, 64, 64, 32, 32]
+            .map(Some)
+            .into_iter()
+            .chain([None])
+            .collect::<Vec<_>>()
     );
 }
 
