@@ -304,3 +304,81 @@ fn run_writes_the_same_files_on_any_number_of_threads_and_json_to_stdout() {
     let c: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!((c["rate_per_vm_per_destination"].as_f64().unwrap() - 64.0 / 120.0).abs() < 1e-12);
 }
+
+mod properties {
+    use portsim::nat::alloc::{
+        AllocatorConfig, NatRequest, NfFlags, PortBlockConfig, PortBlockPick, UsedSet, port_class,
+    };
+    use portsim::stack::PortRange;
+    use proptest::prelude::*;
+
+    fn req(host: u32, inside_port: u16, dest_addr: u32) -> NatRequest {
+        NatRequest {
+            host,
+            inside_addr: 0x6440_0001 + host,
+            inside_port,
+            dest: 0,
+            dest_addr,
+            dest_port: 443,
+            udp: false,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Whatever is taken, netfilter answers the inside port or a port of its class (or of
+        /// the rule's range), on an address of the pool, after at most 1 + 1 + 248 checks; the
+        /// 4.x search after at most 1 + 1 + the range.
+        #[test]
+        fn netfilter_stays_in_the_class_and_within_its_bound(
+            inside in 1u16..=65535,
+            taken in proptest::collection::vec((0u16..2, 1u16..=65535), 0..400),
+            dest in any::<u32>(),
+            seed in any::<u64>(),
+            legacy in any::<bool>(),
+            fully in any::<bool>(),
+        ) {
+            let flags = NfFlags { random_fully: fully, ..NfFlags::default() };
+            let cfg = if legacy {
+                AllocatorConfig::NetfilterLegacy { flags, range: None }
+            } else {
+                AllocatorConfig::Netfilter { flags, range: None }
+            };
+            let mut a = cfg.build(&[0xcb00_7101, 0xcb00_7102], 1, portsim::strategy::registry::strategy_rng(seed, "p"));
+            let used = UsedSet::new(taken);
+            let got = a.allocate(&req(0, inside, dest), &used);
+            let (ip, port) = got.ext.expect("netfilter always answers");
+            let (min, size) = port_class(inside);
+            prop_assert!(ip < 2);
+            prop_assert!(port == inside || (min..min + size).contains(&u32::from(port)), "{inside} -> {port}");
+            let bound = if legacy { 2 + size } else { 2 + 248 };
+            prop_assert!(got.candidates <= bound, "{} > {bound}", got.candidates);
+        }
+
+        /// A static block host only ever gets ports of its own block.
+        #[test]
+        fn port_blocks_stay_in_their_block(
+            block in 1u32..=512,
+            host in 0u32..100,
+            taken in proptest::collection::vec((0u16..2, 1024u16..=65535), 0..300),
+            random in any::<bool>(),
+        ) {
+            let cfg = PortBlockConfig {
+                range: PortRange::new(1024, 65535).unwrap(),
+                block_size: block,
+                max_ports: None,
+                pick: if random { PortBlockPick::Random } else { PortBlockPick::Sequential },
+            };
+            let bpi = cfg.blocks_per_ip();
+            let mut a = AllocatorConfig::PortBlock(cfg).build(&[1, 2], 100, portsim::strategy::registry::strategy_rng(1, "b"));
+            let got = a.allocate(&req(host, 40000, 7), &UsedSet::new(taken));
+            prop_assert!(got.candidates <= block);
+            if let Some((ip, port)) = got.ext {
+                prop_assert_eq!(u32::from(ip), host / bpi);
+                let first = 1024 + (host % bpi) * block;
+                prop_assert!((first..first + block).contains(&u32::from(port)));
+            }
+        }
+    }
+}
