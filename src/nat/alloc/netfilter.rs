@@ -154,6 +154,67 @@ mod tests {
     }
 
     #[test]
+    fn a_range_just_over_the_window_is_searched_248_times_with_repeats() {
+        // range_size 129 > 128: the halving goes on (attempts < range_size), so a full range
+        // of 129 ports costs 128 + 64 + 32 + 16 + 8 = 248 tries, more than its size; the rounds
+        // wrap: round 2 from offset 120 tries 2120..=2128, then 2000.. (u16 off % 129).
+        let offs = [0u16, 120, 0, 0, 0];
+        let mut k = 0;
+        let mut tried = Vec::new();
+        let port = search(
+            2000,
+            129,
+            || {
+                k += 1;
+                offs[k - 1]
+            },
+            |p| {
+                tried.push(p);
+                true
+            },
+        );
+        assert_eq!(tried.len(), 248);
+        assert_eq!(&tried[..2], &[2000, 2001]);
+        assert_eq!(tried[127], 2127);
+        assert_eq!(&tried[128..138], &[2120, 2121, 2122, 2123, 2124, 2125, 2126, 2127, 2128, 2000]);
+        assert_eq!(tried[128 + 63], 2000 + (120 + 63) % 129);
+        assert_eq!(port, 2007);
+        // Exactly the window (128 ports): one round only, attempts >= range_size.
+        let mut n = 0;
+        search(
+            2000,
+            128,
+            || 5,
+            |_| {
+                n += 1;
+                true
+            },
+        );
+        assert_eq!(n, 128);
+    }
+
+    #[test]
+    fn the_halving_stops_after_the_round_of_8_and_a_free_port_ends_any_round() {
+        // Rounds of 128, 64, 32, 16 fail; the round of 8 finds its 3rd port free.
+        let offs = [0u16, 1000, 2000, 3000, 4000];
+        let mut k = 0;
+        let mut n = 0u32;
+        let port = search(
+            1024,
+            64512,
+            || {
+                k += 1;
+                offs[k - 1]
+            },
+            |_| {
+                n += 1;
+                n != 128 + 64 + 32 + 16 + 3
+            },
+        );
+        assert_eq!((port, k, n), (1024 + 4002, 5, 243));
+    }
+
+    #[test]
     fn the_u16_offset_wraps_as_the_kernels() {
         // off = 65535: the first try is 1024 + 65535 % 64512 = 2047, the next off is 0: 1024.
         let mut tried = Vec::new();

@@ -151,6 +151,27 @@ mod tests {
     }
 
     #[test]
+    fn random_fully_skips_preservation_and_leaves_the_rover_and_udp_has_its_own_rover() {
+        let rng = crate::strategy::registry::strategy_rng(1, "legacy");
+        let flags = NfFlags { random_fully: true, ..NfFlags::default() };
+        let mut nf = NetfilterLegacy::new(flags, None, vec![1], rng);
+        // A free inside port is not kept, an existing source mapping not reused, the rover untouched.
+        let c = UsedSet { source: Some((0, 5555)), ..UsedSet::default() };
+        let a = nf.allocate(&req(40000, 7), &c);
+        assert_eq!(a.candidates, 1);
+        assert!(a.ext.is_some_and(|(_, p)| p != 40000 && p != 5555 && p >= 1024));
+        assert_eq!(nf.rovers(), [0, 0]);
+        // Without the flags, a UDP search moves only udp_port_rover: 1024, 1025 taken -> 1026.
+        let rng = crate::strategy::registry::strategy_rng(1, "legacy");
+        let mut nf = NetfilterLegacy::new(NfFlags::default(), None, vec![1], rng);
+        let used = UsedSet::new([(0, 40000), (0, 1024), (0, 1025)]);
+        let udp = NatRequest { udp: true, ..req(40000, 7) };
+        let a = nf.allocate(&udp, &used);
+        assert_eq!(a, Allocation { ext: Some((0, 1026)), candidates: 4 });
+        assert_eq!(nf.rovers(), [0, 2]);
+    }
+
+    #[test]
     fn a_full_range_stops_at_the_last_port_without_checking_it() {
         let (port, off) = linear_search(600, 424, 10, |_| true);
         // 423 checks; the 424th port (offset 10 + 423 = 433, 433 % 424 = 9) is kept unchecked.
