@@ -7,6 +7,11 @@
 //! window can pick the same external tuple; the second to confirm finds it taken,
 //! `insert_failed` counts it and the packet is dropped. Its host retransmits the SYN after
 //! `TCP_TIMEOUT_INIT` (1 s, include/net/tcp.h), doubling each time, up to `tcp_syn_retries`.
+//! UDP is dropped the same way: `nf_ct_resolve_clash()` lets a UDP loser live only when the
+//! winner has the same original tuple (`__nf_ct_resolve_clash()`, one socket's packets racing
+//! on two CPUs) or when only the original direction clashes (`nf_ct_resolve_clash_harder()`);
+//! two inside sources on one reply tuple are neither, so `insert_failed` and a drop, and the
+//! flow fails (its application's own retry is not modelled).
 //!
 //! A SYN on the original tuple of an entry that is closing (conntrack TIME_WAIT or CLOSE) ends
 //! that entry and starts a new one: nf_conntrack_proto_tcp.c `nf_conntrack_tcp_packet()` kills

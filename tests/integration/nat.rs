@@ -382,3 +382,29 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_clash_drops_tcp_and_udp_alike_and_only_tcp_retransmits() {
+    // __nf_conntrack_confirm() finds the loser's reply tuple taken; nf_ct_resolve_clash()
+    // drops at once for TCP (no allow_clash), and for UDP too, since the two entries' original
+    // tuples differ (other inside sources), so neither __nf_ct_resolve_clash() nor
+    // nf_ct_resolve_clash_harder() can take it. A dropped UDP first packet fails its flow.
+    let run = |protocol: &str| {
+        let s = scenario(
+            "30s",
+            "arrivals = { process = \"poisson\", rate = 20.0 }\nlifetime = { dist = \"constant\", value = \"50ms\" }",
+            &format!(
+                "addrs = [\"203.0.113.1\"]\nconfirm_window = \"50ms\"\n[[nat.hosts]]\ncount = 20\nprotocol = \"{protocol}\"\n\
+                 [[nat.allocators]]\nname = \"netfilter-legacy\""
+            ),
+        );
+        run_all(&s, 3).remove(0)
+    };
+    let udp = run("udp");
+    assert!(udp.clashes > 0, "{udp:?}");
+    assert_eq!((udp.alloc_failures, udp.inside_failed, udp.syn_retransmits), (0, 0, 0));
+    assert_eq!(udp.failed, udp.clashes);
+    let tcp = run("tcp");
+    assert!(tcp.clashes > 0 && tcp.syn_retransmits >= tcp.clashes, "{tcp:?}");
+    assert!(tcp.failed < tcp.clashes, "{tcp:?}");
+}
