@@ -13,8 +13,12 @@
 //!
 //! With `--random` or `--random-fully` (`NF_NAT_RANGE_PROTO_RANDOM_ALL`) steps 1 and 3 are
 //! skipped, so no port is preserved; the search itself is the same for both flags in this era.
-//! Not modelled: `nf_nat_used_tuple_harder()` (6.8+), which may evict a closing entry in the
-//! last 32 tries, and `NF_NAT_RANGE_PROTO_OFFSET` (port-shifting maps).
+//! Not modelled: `nf_nat_used_tuple_harder()` (nf-next, June 2023), which for a TCP SYN, on
+//! every try with at most 32 attempts left in its round (120 of the 248), may evict a colliding
+//! TIME_WAIT/CLOSE entry whose sequence numbers are behind the new SYN's: that test needs the
+//! inside hosts' ISNs, which portsim does not model (docs/nat.md); and
+//! `NF_NAT_RANGE_PROTO_OFFSET` (port-shifting maps). 5.10's file has the same search with
+//! `prandom_u32()` for the offset (a `u16` all the same).
 
 use super::netfilter_core::{NfFlags, get_unique_tuple, search_range};
 use super::{Allocation, NatAllocator, NatRequest, TupleCheck};
