@@ -381,9 +381,13 @@ fn parse_allocator(mut p: Params, d: &Defaults<'_>) -> Result<NatAllocatorSpec, 
                 ));
             }
             let range = parse_range(&mut p, "range")?.unwrap_or(all);
+            // "up to 50,000 concurrent connections per public IP address to the same destination
+            // endpoint" (Microsoft Learn's NAT gateway resource page, MicrosoftDocs/azure-docs
+            // commit c44e40920f70).
+            let limit = p.u64_in("per_destination_limit", 50_000, 1, 65_536)? as u32;
             let max_tries = p.u64_in("max_tries", u64::from(range.len()), 1, 65_536)? as u32;
-            valid.extend(["range", "max_tries"]);
-            let cfg = CloudPoolConfig { range, per_destination_limit: None, max_tries, pooling };
+            valid.extend(["range", "per_destination_limit", "max_tries"]);
+            let cfg = CloudPoolConfig { range, per_destination_limit: Some(limit), max_tries, pooling };
             let t = Timeouts {
                 time_wait: 65 * NANOS_PER_SEC,
                 close: 16 * NANOS_PER_SEC,
