@@ -226,7 +226,9 @@ fn presets_resolve_to_their_published_numbers() {
     let azure = by("azure-nat-gateway");
     assert_eq!((azure.timeouts.time_wait, azure.timeouts.close), (65 * sec, 16 * sec));
     match &azure.config {
-        AllocatorConfig::Cloud(c) => assert_eq!((c.range.len(), c.per_destination_limit), (64512, Some(50_000))),
+        AllocatorConfig::Cloud(c) => {
+            assert_eq!((c.range.len(), c.per_destination_limit), (64512, Some(50_000)))
+        }
         other => panic!("{other:?}"),
     }
     // 120 VMs in the backend pool: 256 ports each (101-200).
