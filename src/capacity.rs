@@ -342,6 +342,9 @@ pub fn render(c: &Capacity, i: &Inputs) -> String {
 
 /// `portsim capacity`.
 pub fn execute(args: CapacityArgs) -> Result<Status> {
+    if args.nat {
+        return crate::nat::capacity::execute(&args);
+    }
     let i = inputs(&args)?;
     let c = i.capacity();
     if args.json {

@@ -401,4 +401,22 @@ pub struct CapacityArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Size a NAT gateway instead (issue 11): addresses and ports per VM for --rate (per VM)
+    /// at P99, from --vms, --destinations, --lifetime, --nat-time-wait, --nat-ports and
+    /// --ports-per-vm. Example: --nat --rate 0.5 --ports-per-vm 64 (GCP's 64 ports / 120 s).
+    #[arg(long)]
+    pub nat: bool,
+    /// With --nat: inside hosts (VMs, pods) behind the gateway.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub vms: u64,
+    /// With --nat: how long the gateway holds a port after the close (conntrack and GCP
+    /// TIME_WAIT 120 s, Azure 65 s).
+    #[arg(long, default_value = "120s", value_name = "DURATION")]
+    pub nat_time_wait: String,
+    /// With --nat: ports per external address (1024-65535: 64,512).
+    #[arg(long, default_value_t = 64512, value_name = "N")]
+    pub nat_ports: u64,
+    /// With --nat: a per-VM port quota (GCP min_ports_per_vm, a port block).
+    #[arg(long, value_name = "N")]
+    pub ports_per_vm: Option<u64>,
 }

@@ -205,6 +205,22 @@ fn run(args: RunArgs) -> Result<Status> {
     let mut index = Vec::new();
     for (i, (s, dir)) in scenarios.iter().zip(&dirs).enumerate() {
         let seed = args.seed.unwrap_or(s.seed);
+        if s.nat.is_some() {
+            // A gateway scenario (issue 11): its own runs, files and assertions.
+            let sep = if json_array && i > 0 { ",\n" } else { "" };
+            let json = args.json.then(|| if json_array { sep.to_string() } else { String::new() });
+            if !crate::nat::output::execute(s, seed, dir, &pool, json.as_deref(), !args.no_charts)? {
+                status = Status::ExpectationFailed;
+            }
+            stdout::print(if args.json && !json_array {
+                "\n"
+            } else if args.json {
+                ""
+            } else {
+                "\n"
+            });
+            continue;
+        }
         let outputs = run_with_progress(&pool, s, seed, args.log_connections);
         let mut by_seed: Vec<(u64, Vec<RunOutput>)> = Vec::new();
         for k in 1..u64::from(args.seeds) {

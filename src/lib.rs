@@ -188,6 +188,8 @@ pub mod manuals;
 #[allow(missing_docs)]
 pub mod metrics;
 #[allow(missing_docs)]
+pub mod nat;
+#[allow(missing_docs)]
 pub mod params;
 #[allow(missing_docs)]
 pub mod predict;

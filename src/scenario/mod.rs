@@ -5,6 +5,7 @@
 mod check;
 mod error;
 pub mod expect;
+pub mod nat;
 mod notes;
 pub mod predict;
 mod trace;
@@ -129,6 +130,8 @@ pub struct Scenario {
     pub expect: Vec<Expectation>,
     /// `[predict]`: what `portsim predict` measures (defaults when the table is absent).
     pub predict: predict::PredictSettings,
+    /// `[nat]`: a gateway in front of many inside hosts (`crate::nat` runs it).
+    pub nat: Option<nat::NatSettings>,
 }
 
 /// `stack = { ... }` of one `[[strategies]]` entry: what it changes for that strategy alone.
@@ -375,6 +378,7 @@ const TOP_KEYS: &[&str] = &[
     "metrics",
     "expect",
     "predict",
+    "nat",
 ];
 
 /// The longest scenario name: file systems take 255 bytes a name, and the staging folder and the
@@ -555,10 +559,12 @@ fn parse_params(
         None => MetricSettings { reuse_threshold: DEFAULT_REUSE_THRESHOLD, sample_interval: None },
     };
     let labels: Vec<String> = strategies.iter().map(|s| s.label.clone()).collect();
+    let has_expect = doc.has("expect");
     let expect = match doc.table("expect")? {
         Some(e) => expect::parse(e, &labels)?,
         None => Vec::new(),
     };
+    let nat = doc.table("nat")?.map(|t| nat::parse(t, &labels, has_expect)).transpose()?;
     let predict = match doc.table("predict")? {
         Some(p) => {
             let names: Vec<(String, &'static str)> =
@@ -609,6 +615,7 @@ fn parse_params(
         metrics,
         expect,
         predict,
+        nat,
     };
     let mut ranges: Vec<PortRange> = s.strategies.iter().map(|x| s.effective(x).range).collect();
     ranges.extend(s.socket.local_range);

@@ -692,6 +692,13 @@ fn progress_bar(total: u64, message: String) -> ProgressBar {
 /// `portsim sweep`.
 pub fn execute(args: SweepArgs) -> Result<Status> {
     let plan = Plan::from_args(&args)?;
+    if plan.points.first().is_some_and(|p| p.scenario.nat.is_some()) {
+        // Issue 11: the sweep runs the single-host engine, which knows nothing of the gateway.
+        bail!(
+            "{}: a [nat] scenario cannot be swept yet: `portsim run` it (each [[nat.allocators]] entry is one configuration)",
+            args.scenario.display()
+        );
+    }
     let shard = args.shard.as_deref().map(|s| Shard::from_arg(s, &|k| std::env::var(k).ok())).transpose()?;
     let pool = crate::commands::worker_pool(args.threads)?;
     let all = plan.tasks();

@@ -66,6 +66,30 @@ const INVALID: &[(&str, &str)] = &[
         "name-with-nul",
         "1:8: name: must be at most 200 bytes without control characters (it names the output folder)",
     ),
+    (
+        "nat-addrs-not-contiguous",
+        "14:8: nat.allocators[0].name: netfilter maps onto one contiguous address range (SNAT --to-source a.b.c.d-a.b.c.e): list nat.addrs in order without gaps",
+    ),
+    (
+        "nat-bad-expect",
+        "16:13: nat.expect.max_clash: `clash` is not a NAT metric: use one of attempted, established, failed, failed_fraction, inside_failed, allocations, alloc_failures, clashes, clash_fraction, syn_retransmits, mean_candidates, p99_candidates, max_candidates, preserved_fraction, peak_ports_per_ip, peak_entries, hosts_at_quota, max_time_at_quota_s, req8_reuses, optionally with max_ or min_ in front",
+    ),
+    (
+        "nat-blocks-do-not-fit",
+        "15:14: nat.allocators[0].block_size: 200 hosts need 200 blocks of 512 ports, but 1 address of 64512 ports holds 126",
+    ),
+    (
+        "nat-no-addrs",
+        "10:1: nat.addrs: is required: the gateway's external addresses, e.g. [\"203.0.113.1\"]",
+    ),
+    (
+        "nat-unknown-allocator",
+        "14:8: nat.allocators[0].name: unknown NAT allocator `iptables`; valid: netfilter, netfilter-legacy, random, random-fully, port-block, aws-nat-gateway, azure-nat-gateway, azure-lb, gcp-cloud-nat",
+    ),
+    (
+        "nat-unknown-host-strategy",
+        "14:12: nat.hosts[0].strategy: no [[strategies]] entry is labelled `freebsd` (there are linux)",
+    ),
     ("negative-rate", "6:43: workload.arrivals.rate: must be greater than 0, got -5"),
     (
         "no-strategies",

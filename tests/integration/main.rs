@@ -13,6 +13,7 @@ mod fuzz;
 mod interrupts;
 mod kernel_stack;
 mod library_api;
+mod nat;
 mod os_profiles;
 mod outputs;
 mod predict;
