@@ -96,6 +96,38 @@ impl<R: Rng + Send> RandomIncrements<R> {
 
 impl<R: Rng + Send> PortSelector for RandomIncrements<R> {
     select_via_generic!();
+
+    /// Where the counter ends is the sum of the scan's increments, so each is still drawn (one
+    /// 32-bit word, a plain `% N`: no rejection), but no port is looked at: the scan's
+    /// candidate count (`num_ephemeral`, or under RFC 9415's one pass as many as it takes the
+    /// increments to reach it) and the counter it leaves come out the same, at the cost of the
+    /// draws alone.
+    fn select_exhausted(&mut self, req: &Request<'_>) -> Option<Selection> {
+        let num_ephemeral = req.range.len();
+        let n = super::exhaustion::FastMod::new(self.cfg.n);
+        let mut next = self.next_ephemeral;
+        let examined = match self.cfg.termination {
+            Termination::Rfc6056 => {
+                for _ in 0..num_ephemeral {
+                    next = next.wrapping_add(n.rem(random32(&mut self.rng)) + 1);
+                }
+                num_ephemeral
+            }
+            Termination::OnePass => {
+                let mut budget = i64::from(num_ephemeral);
+                let mut examined = 0;
+                while budget > 0 {
+                    let inc = n.rem(random32(&mut self.rng)) + 1;
+                    next = next.wrapping_add(inc);
+                    examined += 1;
+                    budget -= i64::from(inc);
+                }
+                examined
+            }
+        };
+        self.next_ephemeral = next;
+        Some(Selection::exhausted(examined))
+    }
 }
 
 impl<R: Rng + Send> RandomIncrements<R> {

@@ -5,6 +5,7 @@ mod cli;
 mod closed_forms;
 mod entry_points;
 mod exact_sequences;
+mod exhaustion;
 mod figures;
 mod fuzz;
 mod interrupts;
