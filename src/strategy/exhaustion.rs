@@ -28,7 +28,17 @@ pub trait SkipDraws: Rng {
             self.next_u32();
         }
     }
+
+    /// Fills `out` with what `out.len()` calls of `next_u32` would return, in order.
+    fn fill_u32(&mut self, out: &mut [u32]) {
+        for w in out {
+            *w = self.next_u32();
+        }
+    }
 }
+
+/// Words [`SkipDraws::fill_u32`] takes at a time from ChaCha.
+const FILL_CHUNK: usize = 256;
 
 impl SkipDraws for StrategyRng {
     #[inline]
@@ -36,6 +46,57 @@ impl SkipDraws for StrategyRng {
         let pos = self.get_word_pos();
         self.set_word_pos(pos + u128::from(n));
     }
+
+    /// `fill_bytes` takes whole words from the same stream, each little-endian, so a
+    /// multiple of four bytes is exactly as many `next_u32` calls.
+    fn fill_u32(&mut self, out: &mut [u32]) {
+        let mut bytes = [0u8; 4 * FILL_CHUNK];
+        for chunk in out.chunks_mut(FILL_CHUNK) {
+            let bytes = &mut bytes[..4 * chunk.len()];
+            self.fill_bytes(bytes);
+            for (w, b) in chunk.iter_mut().zip(bytes.chunks_exact(4)) {
+                *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        }
+    }
+}
+
+/// The wrapping sum of `draws` increments `random() % n + 1` (RFC 6056 Algorithm 5's), drawn
+/// from `rng` exactly as one `next_u32` per increment would draw them.
+pub(crate) fn sum_increments<R: SkipDraws>(rng: &mut R, draws: u32, n: FastMod) -> u32 {
+    let mut buf = [0u32; FILL_CHUNK];
+    let mut sum = 0u32;
+    let mut left = draws as usize;
+    while left > 0 {
+        let k = left.min(FILL_CHUNK);
+        rng.fill_u32(&mut buf[..k]);
+        for &r in &buf[..k] {
+            sum = sum.wrapping_add(n.rem(r) + 1);
+        }
+        left -= k;
+    }
+    sum
+}
+
+/// RFC 9415's one pass of Algorithm 5 over a budget of `num_ephemeral`: draws increments
+/// until they sum to the budget. Returns the draws made and their wrapping sum. Words are
+/// taken in chunks no longer than the draws still certain to come (each increment is at most
+/// `n`, so at least `ceil(budget / n)` more), so the RNG never runs ahead of the scan.
+pub(crate) fn one_pass_increments<R: SkipDraws>(rng: &mut R, num_ephemeral: u32, n: FastMod) -> (u32, u32) {
+    let mut buf = [0u32; FILL_CHUNK];
+    let (mut sum, mut draws) = (0u32, 0u32);
+    let mut budget = i64::from(num_ephemeral);
+    while budget > 0 {
+        let certain = (budget as u64).div_ceil(u64::from(n.d)).min(FILL_CHUNK as u64) as usize;
+        rng.fill_u32(&mut buf[..certain]);
+        for &r in &buf[..certain] {
+            let inc = n.rem(r) + 1;
+            sum = sum.wrapping_add(inc);
+            draws += 1;
+            budget -= i64::from(inc);
+        }
+    }
+    (draws, sum)
 }
 
 impl SkipDraws for super::TapeRng {}
@@ -116,6 +177,45 @@ mod tests {
             }
             b.skip_u32(skip);
             assert_eq!((a.next_u32(), a.next_u64()), (b.next_u32(), b.next_u64()), "{before} then {skip}");
+        }
+    }
+
+    #[test]
+    fn filling_takes_the_words_next_u32_would() {
+        for (before, len) in [(0usize, 0usize), (0, 1), (1, 63), (15, 64), (63, 300), (7, 1000)] {
+            let mut a = StrategyRng::seed_from_u64(4);
+            let mut b = StrategyRng::seed_from_u64(4);
+            for _ in 0..before {
+                a.next_u32();
+                b.next_u32();
+            }
+            let expected: Vec<u32> = (0..len).map(|_| a.next_u32()).collect();
+            let mut got = vec![0; len];
+            b.fill_u32(&mut got);
+            assert_eq!(got, expected);
+            assert_eq!(a.next_u64(), b.next_u64());
+        }
+    }
+
+    #[test]
+    fn increments_sum_as_drawn_one_by_one() {
+        for (n, draws) in [(1u32, 5u32), (500, 28232), (65535, 300), (7, 0)] {
+            let mut a = StrategyRng::seed_from_u64(n.into());
+            let mut b = StrategyRng::seed_from_u64(n.into());
+            let expected = (0..draws).fold(0u32, |s, _| s.wrapping_add(a.next_u32() % n + 1));
+            assert_eq!(sum_increments(&mut b, draws, FastMod::new(n)), expected);
+            assert_eq!(a.next_u32(), b.next_u32());
+        }
+        for (n, budget) in [(1u32, 10u32), (500, 28232), (65535, 16384), (3, 1)] {
+            let mut a = StrategyRng::seed_from_u64(7);
+            let mut b = StrategyRng::seed_from_u64(7);
+            let (mut left, mut draws, mut sum) = (i64::from(budget), 0, 0u32);
+            while left > 0 {
+                let inc = a.next_u32() % n + 1;
+                (draws, sum, left) = (draws + 1, sum.wrapping_add(inc), left - i64::from(inc));
+            }
+            assert_eq!(one_pass_increments(&mut b, budget, FastMod::new(n)), (draws, sum));
+            assert_eq!(a.next_u32(), b.next_u32(), "no word drawn ahead");
         }
     }
 

@@ -367,7 +367,7 @@ impl<R: SkipDraws + Send> NetBsd<R> {
     }
 }
 
-impl<R: Rng + Send> Own<R> {
+impl<R: SkipDraws + Send> Own<R> {
     /// [`Own::select_generic`] with every candidate busy: the same draws, the counters moved
     /// as `n` candidates move them (`uint16_t` arithmetic wraps the same whether it adds one
     /// `n` times or `n` once).
@@ -393,11 +393,8 @@ impl<R: Rng + Send> Own<R> {
                     self.next = random32(&mut self.rng) as u16;
                 }
                 let inc_mod = super::exhaustion::FastMod::new(u32::from(self.cfg.n));
-                let mut next = self.next;
-                for _ in 0..n {
-                    next = next.wrapping_add((inc_mod.rem(random32(&mut self.rng)) + 1) as u16);
-                }
-                self.next = next;
+                // A sum of the increments wraps at 2^16 as adding each one to the uint16_t does.
+                self.next = self.next.wrapping_add(super::exhaustion::sum_increments(&mut self.rng, n, inc_mod) as u16);
             }
         }
         Selection::exhausted(n)

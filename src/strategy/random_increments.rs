@@ -6,7 +6,8 @@
 //! variant subtracts each increment from the budget and so stops after about one pass.
 
 use super::registry::{ConfiguredStrategy, ParamInfo, StrategyConfig, StrategyInfo, serialized};
-use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, TapeRng, random32};
+use super::exhaustion::{FastMod, one_pass_increments, sum_increments};
+use super::{PortCheck, PortSelector, Request, Selection, SkipDraws, StrategyRng, TapeRng, random32};
 use rand::Rng;
 use serde::Serialize;
 
@@ -94,7 +95,7 @@ impl<R: Rng + Send> RandomIncrements<R> {
     }
 }
 
-impl<R: Rng + Send> PortSelector for RandomIncrements<R> {
+impl<R: SkipDraws + Send> PortSelector for RandomIncrements<R> {
     select_via_generic!();
 
     /// Where the counter ends is the sum of the scan's increments, so each is still drawn (one
@@ -104,28 +105,12 @@ impl<R: Rng + Send> PortSelector for RandomIncrements<R> {
     /// draws alone.
     fn select_exhausted(&mut self, req: &Request<'_>) -> Option<Selection> {
         let num_ephemeral = req.range.len();
-        let n = super::exhaustion::FastMod::new(self.cfg.n);
-        let mut next = self.next_ephemeral;
-        let examined = match self.cfg.termination {
-            Termination::Rfc6056 => {
-                for _ in 0..num_ephemeral {
-                    next = next.wrapping_add(n.rem(random32(&mut self.rng)) + 1);
-                }
-                num_ephemeral
-            }
-            Termination::OnePass => {
-                let mut budget = i64::from(num_ephemeral);
-                let mut examined = 0;
-                while budget > 0 {
-                    let inc = n.rem(random32(&mut self.rng)) + 1;
-                    next = next.wrapping_add(inc);
-                    examined += 1;
-                    budget -= i64::from(inc);
-                }
-                examined
-            }
+        let n = FastMod::new(self.cfg.n);
+        let (examined, sum) = match self.cfg.termination {
+            Termination::Rfc6056 => (num_ephemeral, sum_increments(&mut self.rng, num_ephemeral, n)),
+            Termination::OnePass => one_pass_increments(&mut self.rng, num_ephemeral, n),
         };
-        self.next_ephemeral = next;
+        self.next_ephemeral = self.next_ephemeral.wrapping_add(sum);
         Some(Selection::exhausted(examined))
     }
 }
