@@ -71,11 +71,12 @@ pub(crate) fn sum_increments<R: SkipDraws>(rng: &mut R, draws: u32, n: FastMod) 
         let k = left.min(FILL_CHUNK);
         rng.fill_u32(&mut buf[..k]);
         for &r in &buf[..k] {
-            sum = sum.wrapping_add(n.rem(r) + 1);
+            sum = sum.wrapping_add(n.rem(r));
         }
         left -= k;
     }
-    sum
+    // The `+ 1` of every increment, added once.
+    sum.wrapping_add(draws)
 }
 
 /// RFC 9415's one pass of Algorithm 5 over a budget of `num_ephemeral`: draws increments
@@ -141,6 +142,8 @@ impl FastMod {
         FastMod { m: (u64::MAX / u64::from(d)).wrapping_add(1), d }
     }
 
+    /// `a % d`: the high 64 bits of `d` times the low 64 bits of `m * a` (one 64-bit
+    /// multiplication and one widening one).
     #[inline]
     pub(crate) fn rem(self, a: u32) -> u32 {
         let low = self.m.wrapping_mul(u64::from(a));
@@ -160,6 +163,12 @@ mod tests {
             for a in [0u32, 1, 2, d - 1, d, d.wrapping_add(1), 12345, 1 << 31, u32::MAX - 1, u32::MAX] {
                 assert_eq!(f.rem(a), a % d, "{a} % {d}");
             }
+        }
+        let mut rng = StrategyRng::seed_from_u64(3);
+        for _ in 0..100_000 {
+            let (a, d) = (rng.next_u32(), rng.next_u32() >> (rng.next_u32() % 32));
+            let d = d.max(1);
+            assert_eq!(FastMod::new(d).rem(a), a % d, "{a} % {d}");
         }
     }
 
