@@ -351,7 +351,10 @@ proptest! {
                         TwReuse::Loopback => f.is_loopback(),
                     } && shape.timestamps;
                     let decided = match shape.scope {
-                        Scope::FourTuple => !recyclable && !(bound && shape.bind_conflict != BindConflict::FourTuple),
+                        Scope::FourTuple => {
+                            let bind_blocks = bound && shape.bind_conflict != BindConflict::FourTuple;
+                            !(recyclable || bind_blocks)
+                        }
                         Scope::LocalPort if shape.bind_conflict == BindConflict::Port && shape.local_addrs > 1 => !bound,
                         _ => true,
                     };
