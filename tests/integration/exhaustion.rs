@@ -10,6 +10,8 @@ use portsim::strategy::registry::{STRATEGIES, strategy_rng};
 use portsim::strategy::{BusyPorts, PortSelector, Request, Selection, SocketMode};
 use proptest::prelude::*;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Each built-in strategy's parameters and the values the property draws from: every knob that
 /// changes how a scan moves its counters or draws.
@@ -369,4 +371,166 @@ proptest! {
             }
         }
     }
+}
+
+/// A built-in strategy with its exhaustion shortcut taken away: the engine then scans every
+/// failing attempt, as it did before the shortcut.
+#[derive(Debug, PartialEq)]
+struct Scanning(portsim::StrategyConfig);
+
+struct ScanningSelector(Box<dyn PortSelector>);
+
+impl PortSelector for ScanningSelector {
+    fn select(&mut self, req: &Request<'_>, check: &dyn portsim::PortCheck) -> Selection {
+        self.0.select(req, check)
+    }
+    fn select_stack(&mut self, req: &Request<'_>, check: &portsim::strategy::StackCheck<'_>) -> Selection {
+        self.0.select_stack(req, check)
+    }
+    fn select_bind(&mut self, req: &Request<'_>, check: &portsim::strategy::BindCheck<'_>) -> Selection {
+        self.0.select_bind(req, check)
+    }
+}
+
+impl portsim::ConfiguredStrategy for Scanning {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn os_defaults(&self) -> portsim::OsDefaults {
+        self.0.os_defaults()
+    }
+    fn settings(&self) -> serde_json::Value {
+        self.0.settings()
+    }
+    fn build(&self, rng: portsim::StrategyRng) -> Box<dyn PortSelector> {
+        Box::new(ScanningSelector(self.0.build(rng)))
+    }
+}
+
+/// A built-in strategy counting the attempts its exhaustion shortcut answered.
+#[derive(Debug)]
+struct Counted(portsim::StrategyConfig, Arc<AtomicU64>);
+
+impl PartialEq for Counted {
+    fn eq(&self, other: &Counted) -> bool {
+        self.0 == other.0
+    }
+}
+
+struct CountedSelector(Box<dyn PortSelector>, Arc<AtomicU64>);
+
+impl PortSelector for CountedSelector {
+    fn select(&mut self, req: &Request<'_>, check: &dyn portsim::PortCheck) -> Selection {
+        self.0.select(req, check)
+    }
+    fn select_stack(&mut self, req: &Request<'_>, check: &portsim::strategy::StackCheck<'_>) -> Selection {
+        self.0.select_stack(req, check)
+    }
+    fn select_bind(&mut self, req: &Request<'_>, check: &portsim::strategy::BindCheck<'_>) -> Selection {
+        self.0.select_bind(req, check)
+    }
+    fn select_exhausted(&mut self, req: &Request<'_>) -> Option<Selection> {
+        let sel = self.0.select_exhausted(req);
+        if sel.is_some() {
+            self.1.fetch_add(1, Ordering::Relaxed);
+        }
+        sel
+    }
+}
+
+impl portsim::ConfiguredStrategy for Counted {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn os_defaults(&self) -> portsim::OsDefaults {
+        self.0.os_defaults()
+    }
+    fn settings(&self) -> serde_json::Value {
+        self.0.settings()
+    }
+    fn build(&self, rng: portsim::StrategyRng) -> Box<dyn PortSelector> {
+        Box::new(CountedSelector(self.0.build(rng), self.1.clone()))
+    }
+}
+
+/// Every built-in strategy (and the variants whose exhaustion differs) through the simulator on
+/// a 200-port range run well past its ceiling, with a bind-then-connect destination beside a
+/// connect() one and tw_reuse on for one run: with the shortcut and without it, every figure
+/// of the summary (but the wall time), every time-series row and every attempt's port and
+/// candidate count are the same.
+#[test]
+fn runs_give_the_same_results_with_and_without_the_shortcut() {
+    let mut text = String::from(
+        r#"
+name = "exhaustion-twins"
+seed = 21
+duration = "90s"
+[ports]
+range = "40000-40199"
+[tcp]
+time_wait = "30s"
+active_close = "client"
+[[destinations]]
+addr = "192.0.2.10:443"
+weight = 3.0
+[[destinations]]
+addr = "192.0.2.11:443"
+socket = "bind-then-connect"
+[workload]
+arrivals = { process = "poisson", rate = 40.0 }
+lifetime = { dist = "exponential", mean = "2s" }
+"#,
+    );
+    for info in STRATEGIES {
+        text += &format!("[[strategies]]\nname = \"{}\"\n", info.name);
+    }
+    text += r#"
+[[strategies]]
+name = "random-increments"
+label = "alg5-one-pass"
+termination = "one-pass"
+[[strategies]]
+name = "netbsd"
+label = "netbsd-randinc"
+algorithm = "randinc"
+[[strategies]]
+name = "netbsd"
+label = "netbsd-doublehash"
+algorithm = "doublehash"
+[[strategies]]
+name = "double-hash"
+label = "alg4-tw-reuse"
+stack = { tw_reuse = "on" }
+"#;
+    let mut fast = portsim::scenario::parse(&text, "exhaustion-twins.toml", std::path::Path::new("."))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut slow = fast.clone();
+    for spec in &mut slow.strategies {
+        spec.config = portsim::StrategyConfig::new(Scanning(spec.config.clone()));
+    }
+    let shortcuts: Vec<Arc<AtomicU64>> = fast.strategies.iter().map(|_| Arc::default()).collect();
+    for (spec, count) in fast.strategies.iter_mut().zip(&shortcuts) {
+        spec.config = portsim::StrategyConfig::new(Counted(spec.config.clone(), count.clone()));
+    }
+    let opts = portsim::RunOptions { log_connections: true, progress: None };
+    let (a, b) = (portsim::sim::run_all(&fast, 4, opts), portsim::sim::run_all(&slow, 4, opts));
+    assert_eq!(a.len(), b.len());
+    let without_run = |s: &portsim::StrategySummary| {
+        let mut v = serde_json::to_value(s).unwrap();
+        v.as_object_mut().unwrap().remove("run");
+        v
+    };
+    let mut failed = 0;
+    for ((x, y), count) in a.iter().zip(&b).zip(&shortcuts) {
+        assert_eq!(without_run(&x.summary), without_run(&y.summary), "{}", x.summary.name);
+        assert_eq!(x.samples, y.samples, "{}", x.summary.name);
+        assert_eq!(x.log, y.log, "{}", x.summary.name);
+        failed += x.log.iter().filter(|c| c.port.is_none()).count();
+        // The tw_reuse run may recycle TIME_WAITs: its stack never claims a pool is full.
+        let taken = count.load(Ordering::Relaxed);
+        if x.summary.name != "alg4-tw-reuse" {
+            assert!(taken > 100, "{}: the shortcut answered only {taken} attempts", x.summary.name);
+        }
+    }
+    assert!(failed > 10_000, "the runs must be exhausted often: {failed} failures");
 }
