@@ -11,7 +11,7 @@ use crate::metrics::{Collector, Outcome, Sample, StrategySummary};
 use crate::scenario::{Effective, Scenario};
 use crate::stack::{Closer, Flow, Stack, StackConfig, TimeWaitTicket, TimeWaitTimer, TimerWheel, TupleKey};
 use crate::strategy::registry::strategy_rng;
-use crate::strategy::{BindCheck, PortSelector, Request, SocketMode, StackCheck, StrategySpec};
+use crate::strategy::{PortSelector, Request, SocketMode, StrategySpec, select_on_stack};
 use crate::time::Nanos;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -274,11 +274,8 @@ pub fn run(
                     per_socket_range: socket.local_range.is_some(),
                 };
                 let bind_first = socket.mode == SocketMode::BindThenConnect;
-                let sel = if bind_first {
-                    strategy.select_bind(&req, &BindCheck { stack: &stack, local_index: local })
-                } else {
-                    strategy.select_stack(&req, &StackCheck { stack: &stack, flow: &flow, now })
-                };
+                // O(1) when the stack knows the pool has no free port (issue 16, item 5).
+                let sel = select_on_stack(&mut *strategy, &req, &stack);
                 candidates = candidates.saturating_add(sel.candidates);
                 // A forced port opens unless its own 4-tuple is taken: the SYN would then land
                 // on a connection the server already has.

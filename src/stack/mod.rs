@@ -7,6 +7,7 @@
 //! with the local addresses (two 65,536-entry counters each), never with destinations x range.
 
 mod flow;
+mod free_ports;
 mod ports;
 mod table;
 pub mod timer_wheel;
@@ -17,6 +18,7 @@ pub use table::{Entry, TupleState};
 pub use timer_wheel::{TimeWaitTimer, TimerWheel};
 
 use crate::time::Nanos;
+use free_ports::TakenPorts;
 use std::collections::hash_map::Entry as MapEntry;
 use table::TupleMap;
 
@@ -245,6 +247,10 @@ pub struct Stack {
     /// 4-tuples held per pool (local address x destination, `local * destinations + dest`),
     /// when there are at most [`MAX_POOLS`] pools; empty otherwise.
     held_per_pool: Vec<u32>,
+    /// Taken ports per pool, address and host, for [`Stack::no_free_port`].
+    taken: TakenPorts,
+    /// Ports of the range that are not reserved: what a pool has when nothing is taken.
+    usable: u32,
     live: u64,
     time_wait: u64,
 }
@@ -297,6 +303,15 @@ impl Stack {
             } else {
                 Vec::new()
             },
+            taken: TakenPorts::new(
+                if local_addrs * cfg.destinations.max(1) <= MAX_POOLS {
+                    local_addrs * cfg.destinations.max(1)
+                } else {
+                    0
+                },
+                local_addrs,
+            ),
+            usable: cfg.range.len() - cfg.reserved.count_in(cfg.range),
             live: 0,
             time_wait: 0,
             cfg,
@@ -436,12 +451,22 @@ impl Stack {
         }
         if !was_held {
             u.holders += 1;
-            if let Some(b) = self.buckets.get_mut(usize::from(port)) {
-                b.holders += 1;
+            let first_on_addr = u.holders == 1;
+            let first_on_host = match self.buckets.get_mut(usize::from(port)) {
+                Some(b) => {
+                    b.holders += 1;
+                    b.holders == 1
+                }
+                None => false,
+            };
+            if self.counted(port) {
+                let pool = self.pool_index(flow.local_index, flow.dest_index);
+                self.taken.take(pool, flow.local_index, first_on_addr, first_on_host);
             }
             self.hold(flow.local_index, flow.dest_index);
         }
         if exclusive {
+            self.taken.bound_seen = true;
             match self.buckets.get(usize::from(port)) {
                 Some(b) if !b.bound => self.set_bucket_bound(port, true),
                 Some(_) => {}
@@ -519,9 +544,11 @@ impl Stack {
             u.exclusive -= 1;
         }
         let emptied = u.holders == 0;
+        let mut emptied_on_host = false;
         match self.buckets.get_mut(usize::from(key.port())) {
             Some(b) => {
                 b.holders -= 1;
+                emptied_on_host = b.holders == 0;
                 if b.holders == 0 && b.bound {
                     self.set_bucket_bound(key.port(), false);
                 }
@@ -529,6 +556,10 @@ impl Stack {
             // One address: the bucket empties with it.
             None if emptied => self.ports[pi].bucket_bound = false,
             None => {}
+        }
+        if self.counted(key.port()) {
+            let pool = self.pool_index(key.local_index(), key.dest_index());
+            self.taken.release(pool, key.local_index(), emptied, emptied_on_host);
         }
         self.unhold(key.local_index(), key.dest_index());
     }
@@ -575,6 +606,63 @@ impl Stack {
     #[inline]
     fn pool_index(&self, local: u16, dest: u32) -> usize {
         usize::from(local) * self.held_per_dest.len() + dest as usize
+    }
+
+    /// Whether `port` is one a scan of the range could find suitable: in the range, not
+    /// reserved. Only those count as taken.
+    #[inline]
+    fn counted(&self, port: u16) -> bool {
+        self.cfg.range.contains(port) && !self.cfg.reserved.contains(port)
+    }
+
+    /// Known in O(1): no port of `range` is suitable for `flow` ([`Stack::is_suitable`] would
+    /// reject every one), whatever the time. `false` means "not known", not "free": the counts
+    /// decide only for the stack's own range, and not where a TIME_WAIT may be recycled (that
+    /// depends on the clock) or, once a `bind()` has taken a port, where a bound port can block
+    /// ports a pool does not hold (four-tuple scope, and local-port scope under Linux's bucket
+    /// rule). Then the strategy scans, as the kernel does.
+    pub fn no_free_port(&self, flow: &Flow, range: PortRange) -> bool {
+        if range != self.cfg.range {
+            return false;
+        }
+        let taken = match self.rule {
+            Rule::Free => self.taken.on_addr(flow.local_index),
+            Rule::FreeOnHost => self.taken.on_host(),
+            Rule::FreeOfBucket if self.taken.bound_seen => return false,
+            Rule::FreeOfBucket => self.taken.on_addr(flow.local_index),
+            Rule::Tuple => {
+                let recyclable = match self.cfg.tw_reuse {
+                    TwReuse::Off => false,
+                    TwReuse::On => true,
+                    TwReuse::Loopback => flow.is_loopback(),
+                } && self.cfg.timestamps;
+                if recyclable || ((self.bind_port || self.bind_addr) && self.taken.bound_seen) {
+                    return false;
+                }
+                match self.taken.in_pool(self.pool_index(flow.local_index, flow.dest_index)) {
+                    Some(held) => held,
+                    None => return false,
+                }
+            }
+        };
+        taken == self.usable
+    }
+
+    /// Known in O(1): no port of `range` is free for `bind()` on `local_index`
+    /// ([`Stack::is_free_for_bind`] would reject every one). As
+    /// [`no_free_port`](Stack::no_free_port), only for the stack's own range.
+    pub fn no_free_port_for_bind(&self, local_index: u16, range: PortRange) -> bool {
+        if range != self.cfg.range {
+            return false;
+        }
+        let taken = match self.cfg.scope {
+            // Several addresses: host-wide scope keeps per-port buckets. One: the address is
+            // the host.
+            Scope::HostWide if !self.buckets.is_empty() => self.taken.on_host(),
+            Scope::HostWide if self.cfg.local_addrs > 1 => return false,
+            _ => self.taken.on_addr(local_index),
+        };
+        taken == self.usable
     }
 
     /// 4-tuples held in the pool (local address, destination), if pools are tracked.

@@ -100,22 +100,37 @@ impl<R: Rng + Send> Bsd<R> {
 
 impl<R: Rng + Send> PortSelector for Bsd<R> {
     select_via_generic!();
+
+    /// The scan moves the counter one port per candidate around the cycle of `n` ports and
+    /// gives up after `n`: the counter comes back to the port it started from (drawn first if
+    /// the counter is new or outside the range, as the scan draws it).
+    fn select_exhausted(&mut self, req: &Request<'_>) -> Option<Selection> {
+        let start = self.first_candidate(req);
+        self.next = Some(start);
+        Some(Selection::exhausted(req.range.len()))
+    }
 }
 
 impl<R: Rng + Send> Bsd<R> {
+    /// `next_ephemeral`, set on the first call (or when the range no longer holds it).
+    fn first_candidate(&mut self, req: &Request<'_>) -> u16 {
+        let (min, max) = (req.range.lo(), req.range.hi());
+        match self.next {
+            Some(p) if req.range.contains(p) => p,
+            _ => match (self.cfg.start, self.cfg.direction) {
+                (Start::First, Direction::Up) => min,
+                (Start::First, Direction::Down) => max,
+                (Start::Random, _) => min + (random32(&mut self.rng) % req.range.len()) as u16,
+            },
+        }
+    }
+
     /// The selection, generic over the check: the engine's calls are monomorphised, so no
     /// candidate pays a dynamic call (issue 16).
     pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         let (min, max) = (req.range.lo(), req.range.hi());
         let n = req.range.len();
-        let mut next = match self.next {
-            Some(p) if req.range.contains(p) => p,
-            _ => match (self.cfg.start, self.cfg.direction) {
-                (Start::First, Direction::Up) => min,
-                (Start::First, Direction::Down) => max,
-                (Start::Random, _) => min + (random32(&mut self.rng) % n) as u16,
-            },
-        };
+        let mut next = self.first_candidate(req);
         let mut examined = 0;
         let mut found = None;
         while examined < n {

@@ -221,18 +221,29 @@ impl<R: Rng + Send> DoubleHash<R> {
 
 impl<R: Rng + Send> PortSelector for DoubleHash<R> {
     select_via_generic!();
+
+    /// The RFC's increment moves `table[index]` once per candidate, so a failed scan of `n`
+    /// candidates leaves it `n` further on (wrapped at the entry's width, which commutes with
+    /// the sum). The Linux increments change the table only after a success, and draw only then:
+    /// nothing moves. Either way the scan's `n` candidates are reported.
+    fn select_exhausted(&mut self, req: &Request<'_>) -> Option<Selection> {
+        let n = req.range.len();
+        if self.cfg.increment == Increment::Rfc {
+            let (_, index) = self.offset_and_index(req);
+            self.table[index] = self.wrap(self.table[index].wrapping_add(n));
+        }
+        Some(Selection::exhausted(n))
+    }
 }
 
 impl<R: Rng + Send> DoubleHash<R> {
-    /// The selection, generic over the check: the engine's calls are monomorphised, so no
-    /// candidate pays a dynamic call (issue 16).
-    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
-        let min = req.range.lo();
-        let n = req.range.len();
+    /// F()'s offset and G()'s table index for the request's flow and key window.
+    #[inline]
+    fn offset_and_index(&self, req: &Request<'_>) -> (u32, usize) {
         let window = self.rekey.window(req.now);
         let h = self.f.hash(req.flow, window);
         let tl = self.cfg.table_length;
-        let (offset, index) = match self.cfg.index {
+        match self.cfg.index {
             IndexSource::Independent => (h as u32, (self.g.hash(req.flow, window) % u64::from(tl)) as usize),
             IndexSource::SameHash => ((h >> 32) as u32, ((h as u32) % tl) as usize),
             IndexSource::XorOffset => {
@@ -240,7 +251,15 @@ impl<R: Rng + Send> DoubleHash<R> {
                 let x = o.to_le_bytes().iter().fold(0u8, |a, b| a ^ b);
                 (o, (u32::from(x) % tl) as usize)
             }
-        };
+        }
+    }
+
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
+        let min = req.range.lo();
+        let n = req.range.len();
+        let (offset, index) = self.offset_and_index(req);
         match self.cfg.increment {
             Increment::Rfc => {
                 let mut examined = 0;

@@ -104,6 +104,15 @@ impl HashBased {
 
 impl PortSelector for HashBased {
     select_via_generic!();
+
+    /// The counter advances once per candidate, rejected ones too, and the scan gives up after
+    /// `num_ephemeral`: it ends `num_ephemeral` further on (wrapping as the `u32` it is). F()
+    /// only names the ports, so it is not computed.
+    fn select_exhausted(&mut self, req: &Request<'_>) -> Option<Selection> {
+        let n = req.range.len();
+        self.next_ephemeral = self.next_ephemeral.wrapping_add(n);
+        Some(Selection::exhausted(n))
+    }
 }
 
 impl HashBased {

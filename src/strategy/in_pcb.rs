@@ -145,16 +145,27 @@ impl<R: Rng + Send> PcbScan<R> {
 
 impl<R: Rng + Send> PortSelector for PcbScan<R> {
     select_via_generic!();
+
+    /// The rate fallback counts the attempt and the start is drawn as in the scan (OpenBSD's
+    /// rejection-sampled draw included: it is made, not skipped). Then `last - first + 1`
+    /// candidates: the first step puts `lastport` in the range (one past the start, or `first`),
+    /// and the remaining `n - 1` steps go round the cycle of `n` ports to the port just before
+    /// that first candidate.
+    fn select_exhausted(&mut self, req: &Request<'_>) -> Option<Selection> {
+        let (first, last) = (req.range.lo(), req.range.hi());
+        self.draw_start(req);
+        let mut p = self.lastport.wrapping_add(1);
+        if p < first || p > last {
+            p = first;
+        }
+        self.lastport = if p == first { last } else { p - 1 };
+        Some(Selection::exhausted(u32::from(last - first) + 1))
+    }
 }
 
 impl<R: Rng + Send> PcbScan<R> {
-    /// The selection, generic over the check: the engine's calls are monomorphised, so no
-    /// candidate pays a dynamic call (issue 16).
-    pub(crate) fn select_generic<C: PortCheck + ?Sized>(
-        &mut self,
-        req: &Request<'_>,
-        check: &C,
-    ) -> Selection {
+    /// Counts the allocation (FreeBSD <= 12's fallback) and, when random, draws the start.
+    fn draw_start(&mut self, req: &Request<'_>) {
         let (first, last) = (req.range.lo(), req.range.hi());
         let allowed = match &mut self.fallback {
             Some(f) => f.allocate(req.now),
@@ -173,6 +184,17 @@ impl<R: Rng + Send> PcbScan<R> {
                 self.lastport = first + d as u16;
             }
         }
+    }
+
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(
+        &mut self,
+        req: &Request<'_>,
+        check: &C,
+    ) -> Selection {
+        let (first, last) = (req.range.lo(), req.range.hi());
+        self.draw_start(req);
         let mut count = i64::from(last - first);
         let mut candidates = 0;
         loop {

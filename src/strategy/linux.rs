@@ -104,6 +104,28 @@ impl Scan {
         None
     }
 
+    /// The candidates one [`pass`](Scan::pass) examines when none is suitable: `i` runs from 0
+    /// by `step` while below `remaining`, whatever the offset and the scan step.
+    pub(super) fn pass_len(&self) -> u32 {
+        self.remaining.div_ceil(self.step)
+    }
+
+    /// What [`connect`](Scan::connect) examines when no port is suitable, from the same
+    /// control flow with each pass replaced by its length.
+    pub(super) fn connect_exhausted(&self, mut offset: u32) -> u32 {
+        let mut candidates = 0;
+        loop {
+            candidates += self.pass_len();
+            if self.step == 1 {
+                return candidates;
+            }
+            offset = offset.wrapping_add(1);
+            if offset & 1 == 0 || self.remaining <= 1 {
+                return candidates;
+            }
+        }
+    }
+
     /// `__inet_hash_connect()`'s passes: from `offset`, then (with step 2) from `offset + 1`,
     /// the other parity, unless the first pass was already the odd one.
     pub(super) fn connect<C: PortCheck + ?Sized>(
@@ -177,6 +199,34 @@ pub(super) fn find_open_port<R: Rng, C: PortCheck + ?Sized>(
     draw: BindDraw,
     so_reuseaddr: bool,
 ) -> Selection {
+    find_open_port_with(req, rng, draw, so_reuseaddr, |scan, offset, candidates| {
+        scan.pass(offset, check, candidates)
+    })
+}
+
+/// [`find_open_port`] when no port of the range is free: the same draws (one offset per half
+/// searched, each drawn exactly as the scan draws it, rejection included) and the same
+/// candidate count, each pass replaced by its length.
+pub(super) fn find_open_port_exhausted<R: Rng>(
+    req: &Request<'_>,
+    rng: &mut R,
+    draw: BindDraw,
+    so_reuseaddr: bool,
+) -> Selection {
+    find_open_port_with(req, rng, draw, so_reuseaddr, |scan, _, candidates| {
+        *candidates += scan.pass_len();
+        None
+    })
+}
+
+/// `inet_csk_find_open_port()`'s control flow around `pass`, which scans one parity.
+fn find_open_port_with<R: Rng>(
+    req: &Request<'_>,
+    rng: &mut R,
+    draw: BindDraw,
+    so_reuseaddr: bool,
+    mut pass: impl FnMut(&Scan, u32, &mut u32) -> Option<(u16, u32)>,
+) -> Selection {
     let lo = u32::from(req.range.lo());
     let hi = u32::from(req.range.hi()) + 1;
     let mut attempt_half = if so_reuseaddr { 1 } else { 0 };
@@ -201,7 +251,7 @@ pub(super) fn find_open_port<R: Rng, C: PortCheck + ?Sized>(
         };
         let mut offset = r | 1;
         loop {
-            if let Some((port, _)) = scan.pass(offset, check, &mut candidates) {
+            if let Some((port, _)) = pass(&scan, offset, &mut candidates) {
                 return Selection::found(port, candidates);
             }
             offset = offset.wrapping_sub(1);
@@ -381,15 +431,24 @@ impl<R: Rng + Send> Linux<R> {
 
 impl<R: Rng + Send> PortSelector for Linux<R> {
     select_via_generic!();
+
+    /// Both parity passes run to their end, and the table and the `get_random_u32_below(8)`
+    /// draw change only after a success: a failed `connect()` leaves the table alone and draws
+    /// only its scan step (with `step_width`, a rejection-sampled draw made here exactly as
+    /// the scan makes it). `bind(0)` draws its offsets and scans both parities of each half.
+    fn select_exhausted(&mut self, req: &Request<'_>) -> Option<Selection> {
+        if is_bind(req) {
+            return Some(find_open_port_exhausted(req, &mut self.rng, BindDraw::Below, self.cfg.so_reuseaddr));
+        }
+        let (scan, offset, _) = self.connect_scan(req);
+        Some(Selection::exhausted(scan.connect_exhausted(offset)))
+    }
 }
 
 impl<R: Rng + Send> Linux<R> {
-    /// The selection, generic over the check: the engine's calls are monomorphised, so no
-    /// candidate pays a dynamic call (issue 16).
-    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
-        if is_bind(req) {
-            return find_open_port(req, check, &mut self.rng, BindDraw::Below, self.cfg.so_reuseaddr);
-        }
+    /// A `connect()`'s scan, its starting offset and its table index; draws the scan step when
+    /// `step_width` is set.
+    fn connect_scan(&mut self, req: &Request<'_>) -> (Scan, u32, usize) {
         // IP_LOCAL_PORT_RANGE (6.8+): step 1, one pass, no parity split.
         let step = if req.per_socket_range { 1 } else { 2 };
         let mut scan = Scan::new(u32::from(req.range.lo()), u32::from(req.range.hi()) + 1, step);
@@ -404,6 +463,17 @@ impl<R: Rng + Send> Linux<R> {
             scan.scan_step =
                 random_scan_step(&mut self.rng, scan.remaining / step, self.cfg.step_width) * step;
         }
+        (scan, offset, index)
+    }
+
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
+        if is_bind(req) {
+            return find_open_port(req, check, &mut self.rng, BindDraw::Below, self.cfg.so_reuseaddr);
+        }
+        let (scan, offset, index) = self.connect_scan(req);
+        let step = scan.step;
         let mut candidates = 0;
         match scan.connect(offset, check, &mut candidates) {
             Some((port, i)) => {

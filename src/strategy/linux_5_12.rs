@@ -5,7 +5,7 @@
 //! `bind(0)` are those of [`super::linux`].
 
 use super::keyed_hash::{HashFn, KeyedHash};
-use super::linux::{BindDraw, Scan, find_open_port, is_bind, linux_defaults};
+use super::linux::{BindDraw, Scan, find_open_port, find_open_port_exhausted, is_bind, linux_defaults};
 use super::linux::{HZ_PARAM, parse_hz};
 use super::registry::{
     ConfiguredStrategy, HASH_PARAM, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo, power_of_two,
@@ -116,21 +116,37 @@ impl<R: Rng + Send> Linux512<R> {
 
 impl<R: Rng + Send> PortSelector for Linux512<R> {
     select_via_generic!();
+
+    /// The table and the skip draw change only after a success: a failed `connect()` scans both
+    /// parities and leaves everything alone. `bind(0)` draws its offset and scans both parities.
+    fn select_exhausted(&mut self, req: &Request<'_>) -> Option<Selection> {
+        if is_bind(req) {
+            return Some(find_open_port_exhausted(req, &mut self.rng, BindDraw::Modulo, false));
+        }
+        let (scan, offset, _) = self.connect_scan(req);
+        Some(Selection::exhausted(scan.connect_exhausted(offset)))
+    }
 }
 
 impl<R: Rng + Send> Linux512<R> {
-    /// The selection, generic over the check: the engine's calls are monomorphised, so no
-    /// candidate pays a dynamic call (issue 16).
-    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
-        if is_bind(req) {
-            return find_open_port(req, check, &mut self.rng, BindDraw::Modulo, false);
-        }
+    /// A `connect()`'s scan, its starting offset and its table index.
+    fn connect_scan(&self, req: &Request<'_>) -> (Scan, u32, usize) {
         // IP_LOCAL_PORT_RANGE did not exist yet: the range is used, the scan stays step 2.
         let scan = Scan::new(u32::from(req.range.lo()), u32::from(req.range.hi()) + 1, 2);
         // secure_ipv4_port_ephemeral() returned the low 32 bits of the SipHash.
         let port_offset = self.secret.hash(req.flow, 0) as u32;
         let index = hash_32(port_offset, self.bits) as usize;
         let offset = (self.table[index].wrapping_add(port_offset) % scan.remaining) & !1;
+        (scan, offset, index)
+    }
+
+    /// The selection, generic over the check: the engine's calls are monomorphised, so no
+    /// candidate pays a dynamic call (issue 16).
+    pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
+        if is_bind(req) {
+            return find_open_port(req, check, &mut self.rng, BindDraw::Modulo, false);
+        }
+        let (scan, offset, index) = self.connect_scan(req);
         let mut candidates = 0;
         match scan.connect(offset, check, &mut candidates) {
             Some((port, mut i)) => {

@@ -6,7 +6,8 @@
 //! 1, `hint += i`). The step-2 scan and `bind(0)` are those of [`super::linux`].
 
 use super::keyed_hash::{HashFn, KeyedHash};
-use super::linux::{BindDraw, HZ_PARAM, Scan, find_open_port, is_bind, linux_defaults, parse_hz};
+use super::linux::{BindDraw, HZ_PARAM, Scan, find_open_port, find_open_port_exhausted, is_bind};
+use super::linux::{linux_defaults, parse_hz};
 use super::registry::{
     ConfiguredStrategy, HASH_PARAM, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo, serialized,
 };
@@ -132,6 +133,28 @@ impl<R: Rng + Send> LinuxLegacy<R> {
 
 impl<R: Rng + Send> PortSelector for LinuxLegacy<R> {
     select_via_generic!();
+
+    /// Every era moves `hint` only after a success. A failed 4.6 `connect()` scans both
+    /// parities; the older ones scan all `n` ports once; `bind(0)` draws its offset (4.6: both
+    /// parities; before: a rover over all `n`). Nothing else changes.
+    fn select_exhausted(&mut self, req: &Request<'_>) -> Option<Selection> {
+        let (lo, hi) = (u32::from(req.range.lo()), u32::from(req.range.hi()));
+        let n = hi - lo + 1;
+        Some(match (self.cfg.era, is_bind(req)) {
+            (LegacyEra::V4_6, true) => find_open_port_exhausted(req, &mut self.rng, BindDraw::Modulo, false),
+            (LegacyEra::V4_6, false) => {
+                let scan = Scan::new(lo, hi + 1, 2);
+                let port_offset = self.secret.hash(req.flow, 0) as u32;
+                let offset = (self.hint.wrapping_add(port_offset) % scan.remaining) & !1;
+                Selection::exhausted(scan.connect_exhausted(offset))
+            }
+            (LegacyEra::V3 | LegacyEra::V4_2, true) => {
+                random32(&mut self.rng);
+                Selection::exhausted(n)
+            }
+            (LegacyEra::V3 | LegacyEra::V4_2, false) => Selection::exhausted(n),
+        })
+    }
 }
 
 impl<R: Rng + Send> LinuxLegacy<R> {

@@ -44,6 +44,7 @@ macro_rules! select_via_generic {
     };
 }
 
+pub mod exhaustion;
 mod in_pcb;
 pub mod keyed_hash;
 pub mod registry;
@@ -81,6 +82,7 @@ strategies! {
 
 pub use bsd::{Bsd, BsdConfig, Direction, Start};
 pub use double_hash::{DoubleHash, DoubleHashConfig, EntryWidth, Increment, IndexSource};
+pub use exhaustion::{SkipDraws, select_on_stack};
 pub use freebsd::FreeBsdConfig;
 pub use freebsd_12::FreeBsd12Config;
 pub use hash::{HashBased, HashConfig};
@@ -270,6 +272,18 @@ pub trait PortSelector: Send {
     /// [`select_stack`](PortSelector::select_stack), the built-in strategies specialise it.
     fn select_bind(&mut self, req: &Request<'_>, check: &BindCheck<'_>) -> Selection {
         self.select(req, check)
+    }
+
+    /// [`select`](PortSelector::select) when no port of `req.range` is suitable: the stack
+    /// knows it from its free-port counts ([`exhaustion`]), so the strategy may answer without
+    /// asking about each candidate. It must return what `select` would return against a check
+    /// that rejects every port of the range (the same port or exhaustion, the same candidate
+    /// count) and leave the same state (counters moved as the scan moves them, the RNG where
+    /// the scan leaves it). `None`, the default, means "no exact shortcut": the caller scans
+    /// as usual.
+    fn select_exhausted(&mut self, req: &Request<'_>) -> Option<Selection> {
+        let _ = req;
+        None
     }
 }
 

@@ -33,7 +33,7 @@ use super::random_start::RandomStart;
 use super::registry::{
     ConfiguredStrategy, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo, flag, serialized,
 };
-use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, TapeRng, random32};
+use super::{PortCheck, PortSelector, Request, Selection, SkipDraws, StrategyRng, TapeRng, random32};
 use crate::stack::Flow;
 use rand::Rng;
 use serde::Serialize;
@@ -321,11 +321,26 @@ impl<R: Rng + Send> NetBsd<R> {
 /// returns `EINVAL`, and `portalgo_randport()` answers any error but `EAGAIN` with
 /// `*port = lastport - 1` and success: a port nobody checked, usually busy (and, `lastport`
 /// being a `uint16_t`, outside the range when the last port was its lower end).
-impl<R: Rng + Send> PortSelector for NetBsd<R> {
+impl<R: SkipDraws + Send> PortSelector for NetBsd<R> {
     select_via_generic!();
+
+    /// The algorithm's own exhaustion (the RFC strategies' shortcuts for `bsd`, `random_start`
+    /// and `random_pick`; for NetBSD's 16-bit `hash` and `doublehash` the `Fhash()` calls, with
+    /// their per-call secrets, are made and the counter moves `n` as one step per candidate
+    /// would; `randinc` draws its increments), then `lastport - 1` handed out as the scan hands
+    /// it out.
+    fn select_exhausted(&mut self, req: &Request<'_>) -> Option<Selection> {
+        let sel = match &mut self.inner {
+            Inner::Bsd(s) => return s.select_exhausted(req),
+            Inner::RandomStart(s) => s.select_exhausted(req)?,
+            Inner::RandomPick(s) => s.select_exhausted(req)?,
+            Inner::Own(o) => o.select_exhausted(req),
+        };
+        Some(self.after_scan(req, sel))
+    }
 }
 
-impl<R: Rng + Send> NetBsd<R> {
+impl<R: SkipDraws + Send> NetBsd<R> {
     /// The selection, generic over the check: the engine's calls are monomorphised, so no
     /// candidate pays a dynamic call (issue 16).
     pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
@@ -335,6 +350,11 @@ impl<R: Rng + Send> NetBsd<R> {
             Inner::RandomPick(s) => s.select_generic(req, check),
             Inner::Own(o) => o.select_generic(req, check),
         };
+        self.after_scan(req, sel)
+    }
+
+    /// `portalgo_randport()` after a non-`bsd` algorithm: an error becomes `lastport - 1`.
+    fn after_scan(&mut self, req: &Request<'_>, sel: Selection) -> Selection {
         let sel = match sel.port {
             Some(_) => sel,
             None => {
@@ -347,7 +367,39 @@ impl<R: Rng + Send> NetBsd<R> {
     }
 }
 
-impl<R: Rng + Send> Own<R> {
+impl<R: SkipDraws + Send> Own<R> {
+    /// [`Own::select_generic`] with every candidate busy: the same draws, the counters moved
+    /// as `n` candidates move them (`uint16_t` arithmetic wraps the same whether it adds one
+    /// `n` times or `n` once).
+    fn select_exhausted(&mut self, req: &Request<'_>) -> Selection {
+        let n = req.range.len();
+        match self.cfg.algorithm {
+            NetBsdAlgorithm::Hash => {
+                self.fhash.hash(req.flow, &mut self.rng);
+                self.next = self.next.wrapping_add(n as u16);
+            }
+            NetBsdAlgorithm::DoubleHash => {
+                if self.table.first() == Some(&0) {
+                    for e in &mut self.table {
+                        *e = random32(&mut self.rng) as u16;
+                    }
+                }
+                self.fhash.hash(req.flow, &mut self.rng);
+                let idx = usize::from(self.fhash.hash(req.flow, &mut self.rng)) % self.table.len();
+                self.table[idx] = self.table[idx].wrapping_add(n as u16);
+            }
+            _ => {
+                if self.next == 0 {
+                    self.next = random32(&mut self.rng) as u16;
+                }
+                let inc_mod = super::exhaustion::FastMod::new(u32::from(self.cfg.n));
+                // A sum of the increments wraps at 2^16 as adding each one to the uint16_t does.
+                self.next = self.next.wrapping_add(super::exhaustion::sum_increments(&mut self.rng, n, inc_mod) as u16);
+            }
+        }
+        Selection::exhausted(n)
+    }
+
     fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         let min = u32::from(req.range.lo());
         let n = req.range.len();

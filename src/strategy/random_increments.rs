@@ -6,7 +6,8 @@
 //! variant subtracts each increment from the budget and so stops after about one pass.
 
 use super::registry::{ConfiguredStrategy, ParamInfo, StrategyConfig, StrategyInfo, serialized};
-use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, TapeRng, random32};
+use super::exhaustion::{FastMod, one_pass_increments, sum_increments};
+use super::{PortCheck, PortSelector, Request, Selection, SkipDraws, StrategyRng, TapeRng, random32};
 use rand::Rng;
 use serde::Serialize;
 
@@ -94,8 +95,24 @@ impl<R: Rng + Send> RandomIncrements<R> {
     }
 }
 
-impl<R: Rng + Send> PortSelector for RandomIncrements<R> {
+impl<R: SkipDraws + Send> PortSelector for RandomIncrements<R> {
     select_via_generic!();
+
+    /// Where the counter ends is the sum of the scan's increments, so each is still drawn (one
+    /// 32-bit word, a plain `% N`: no rejection), but no port is looked at: the scan's
+    /// candidate count (`num_ephemeral`, or under RFC 9415's one pass as many as it takes the
+    /// increments to reach it) and the counter it leaves come out the same, at the cost of the
+    /// draws alone.
+    fn select_exhausted(&mut self, req: &Request<'_>) -> Option<Selection> {
+        let num_ephemeral = req.range.len();
+        let n = FastMod::new(self.cfg.n);
+        let (examined, sum) = match self.cfg.termination {
+            Termination::Rfc6056 => (num_ephemeral, sum_increments(&mut self.rng, num_ephemeral, n)),
+            Termination::OnePass => one_pass_increments(&mut self.rng, num_ephemeral, n),
+        };
+        self.next_ephemeral = self.next_ephemeral.wrapping_add(sum);
+        Some(Selection::exhausted(examined))
+    }
 }
 
 impl<R: Rng + Send> RandomIncrements<R> {

@@ -3,7 +3,7 @@
 //! geometric with mean 1/(1-rho); it may give up (probability rho^n) while a port is free.
 
 use super::registry::{ConfiguredStrategy, StrategyConfig, StrategyInfo};
-use super::{PortCheck, PortSelector, Request, Selection, StrategyRng, TapeRng, random32};
+use super::{PortCheck, PortSelector, Request, Selection, SkipDraws, StrategyRng, TapeRng, random32};
 use rand::Rng;
 
 /// `random-pick` (alias `alg2`).
@@ -47,8 +47,17 @@ impl<R: Rng + Send> RandomPick<R> {
     }
 }
 
-impl<R: Rng + Send> PortSelector for RandomPick<R> {
+impl<R: SkipDraws + Send> PortSelector for RandomPick<R> {
     select_via_generic!();
+
+    /// Every candidate is one `random()`, one 32-bit word, whatever port it names (a plain
+    /// `% num_ephemeral`, no rejection), and with no port free all `num_ephemeral` are drawn:
+    /// the RNG skips that many words.
+    fn select_exhausted(&mut self, req: &Request<'_>) -> Option<Selection> {
+        let n = req.range.len();
+        self.rng.skip_u32(u64::from(n));
+        Some(Selection::exhausted(n))
+    }
 }
 
 impl<R: Rng + Send> RandomPick<R> {

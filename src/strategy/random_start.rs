@@ -52,6 +52,13 @@ impl<R: Rng + Send> RandomStart<R> {
 
 impl<R: Rng + Send> PortSelector for RandomStart<R> {
     select_via_generic!();
+
+    /// One draw for the start, then a +1 scan of all `num_ephemeral` ports that keeps no
+    /// state: draw the start, report `num_ephemeral` candidates.
+    fn select_exhausted(&mut self, req: &Request<'_>) -> Option<Selection> {
+        random32(&mut self.rng);
+        Some(Selection::exhausted(req.range.len()))
+    }
 }
 
 impl<R: Rng + Send> RandomStart<R> {

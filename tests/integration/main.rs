@@ -8,6 +8,7 @@ mod compare;
 mod conventions;
 mod entry_points;
 mod exact_sequences;
+mod exhaustion;
 mod figures;
 mod fuzz;
 mod interrupts;

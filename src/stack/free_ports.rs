@@ -1,0 +1,85 @@
+//! How many ports of the stack's range are taken, per pool, so that "no port is free" is known
+//! in O(1) (issue 16, item 5: exhaustion without scanning).
+//!
+//! Only ports that a scan of the stack's range could ever find suitable count: inside the range
+//! and not reserved (a port a NetBSD allocator forces outside the range, or onto a reserved
+//! port, is never counted). Three counts cover the stack's checks:
+//!
+//! - per pool (local address x destination): the 4-tuples held, live or in TIME_WAIT. Under
+//!   four-tuple scope these are exactly the ports `check_suitable_port()` rejects for the pool,
+//!   as long as no `bind()` blocks ports of its own and no TIME_WAIT may be recycled (the
+//!   stack's [`no_free_port`](super::Stack::no_free_port) asks only then);
+//! - per local address: the ports held by anything (local-port scope, and `bind()`);
+//! - on the host: the ports held on any address (host-wide scope with several addresses,
+//!   where the stack keeps per-port buckets).
+//!
+//! Each count changes only when a port's holder count goes from 0 to 1 or back (or a pool
+//! gains or loses a 4-tuple), at the stack's `open` and `release`.
+
+/// The taken-port counts.
+#[derive(Clone, Debug, Default)]
+pub(super) struct TakenPorts {
+    /// Held 4-tuples on counted ports, per pool (empty when the stack tracks no pools).
+    per_pool: Vec<u32>,
+    /// Counted ports with a holder, per local address.
+    per_addr: Vec<u32>,
+    /// Counted ports with a holder on any address (maintained only with per-port buckets).
+    host: u32,
+    /// A `bind()` has taken a port exclusively in this run: under four-tuple scope a bound port
+    /// can block ports the pool does not hold, so the per-pool count no longer decides alone.
+    pub(super) bound_seen: bool,
+}
+
+impl TakenPorts {
+    pub(super) fn new(pools: usize, local_addrs: usize) -> TakenPorts {
+        TakenPorts { per_pool: vec![0; pools], per_addr: vec![0; local_addrs], host: 0, bound_seen: false }
+    }
+
+    /// A 4-tuple of `pool` now holds a counted port; `first_on_addr` / `first_on_host`: nothing
+    /// held it on its address / on the host before.
+    #[inline]
+    pub(super) fn take(&mut self, pool: usize, local: u16, first_on_addr: bool, first_on_host: bool) {
+        if let Some(p) = self.per_pool.get_mut(pool) {
+            *p += 1;
+        }
+        if first_on_addr {
+            self.per_addr[usize::from(local)] += 1;
+        }
+        if first_on_host {
+            self.host += 1;
+        }
+    }
+
+    /// The reverse of [`take`](TakenPorts::take): `emptied_on_addr` / `emptied_on_host`: the
+    /// port has no holder left on its address / on the host.
+    #[inline]
+    pub(super) fn release(&mut self, pool: usize, local: u16, emptied_on_addr: bool, emptied_on_host: bool) {
+        if let Some(p) = self.per_pool.get_mut(pool) {
+            *p -= 1;
+        }
+        if emptied_on_addr {
+            self.per_addr[usize::from(local)] -= 1;
+        }
+        if emptied_on_host {
+            self.host -= 1;
+        }
+    }
+
+    /// Held 4-tuples of `pool` on counted ports, if pools are tracked.
+    #[inline]
+    pub(super) fn in_pool(&self, pool: usize) -> Option<u32> {
+        self.per_pool.get(pool).copied()
+    }
+
+    /// Counted ports held on local address `local`.
+    #[inline]
+    pub(super) fn on_addr(&self, local: u16) -> u32 {
+        self.per_addr[usize::from(local)]
+    }
+
+    /// Counted ports held on any address (only with per-port buckets).
+    #[inline]
+    pub(super) fn on_host(&self) -> u32 {
+        self.host
+    }
+}
