@@ -20,6 +20,7 @@ Examples:
   portsim strategies                            list strategies and their parameters
   portsim vectors --strategy linux --out v.json  test vectors for stack authors
   portsim predict scenarios/predictability.toml  how predictable each strategy's ports are
+  portsim compare output/before output/after    two runs' curves and differences side by side
   portsim completions bash > portsim.bash       shell completions (bash, zsh, fish, powershell)
   portsim man --out man/                        man pages: portsim.1 and one per subcommand";
 
@@ -169,12 +170,12 @@ pub struct ManArgs {
 
 const COMPARE_EXAMPLES: &str = "\
 Examples:
-  portsim run scenarios/os-compare.toml --out before --seeds 5
-  portsim run scenarios/os-compare.toml --out after --seeds 5     (after the change)
   portsim compare before after                  write output/compare-before-vs-after/
   portsim compare output/quickstart output/busy-backend --out /tmp/cmp --no-charts
 
-The first folder is the baseline; folders must come from this portsim version.";
+The first folder is the baseline; folders must come from this portsim version. Before and after a
+change, run the scenario with `--out before --seeds 5`, make the change, run it again with
+`--out after --seeds 5`, then compare: differences within the seed-to-seed spread are marked.";
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
