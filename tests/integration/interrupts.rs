@@ -154,6 +154,54 @@ fn a_sweep_stopped_by_a_signal_keeps_whole_points_and_no_temporary_file() {
     }
 }
 
+/// A sweep signalled in its write phase, every file staged and nothing swapped yet (the test
+/// hook `PORTSIM_TEST_PAUSE_BEFORE_PUBLISH` holds it there; no timing guess): SIGINT removes the
+/// staging folder and leaves the earlier sweep; SIGKILL leaves the earlier sweep too, and its
+/// staging folder is removed by the next sweep.
+#[test]
+fn a_sweep_killed_in_its_write_phase_leaves_the_earlier_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("churn.toml");
+    std::fs::write(&scenario, CHURN.replace("30s", "2s").replace("2000.0", "200.0")).unwrap();
+    let out = dir.path().join("out");
+    let target = out.join("sweep");
+    let sweep = |rates: &str| {
+        let mut c = Command::new(cargo_bin("portsim"));
+        c.arg("sweep").arg(&scenario).args(["--vary", rates, "--threads", "1", "--no-charts", "--out"]);
+        c.arg(&target).stdout(Stdio::null()).stderr(Stdio::null());
+        c
+    };
+    assert!(sweep("workload.arrivals.rate=100,200").status().unwrap().success());
+    let earlier = std::fs::read(target.join("sweep.json")).unwrap();
+    for signal in ["-INT", "-KILL"] {
+        let ready = dir.path().join(format!("ready{signal}"));
+        let mut child = sweep("workload.arrivals.rate=300,400,500")
+            .env("PORTSIM_TEST_PAUSE_BEFORE_PUBLISH", &ready)
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while !ready.exists() {
+            assert!(started.elapsed() < Duration::from_secs(300), "the sweep never reached its write phase");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let staged = leftovers(&out);
+        assert_eq!(staged.len(), 1, "one staging folder while writing: {staged:?}");
+        kill(child.id(), signal);
+        let status = child.wait().unwrap();
+        assert_eq!(std::fs::read(target.join("sweep.json")).unwrap(), earlier, "{signal}");
+        assert!(target.join(".portsim-output").is_file());
+        assert!(target.join("sweep.csv").is_file());
+        if signal == "-INT" {
+            assert_eq!(status.code(), Some(130));
+            assert_eq!(leftovers(&out), Vec::<String>::new(), "{signal}");
+        } else {
+            assert_eq!(leftovers(&out), staged, "kill -9 cannot clean up; the next sweep does");
+        }
+    }
+    assert!(sweep("workload.arrivals.rate=100,200").status().unwrap().success());
+    assert_eq!(leftovers(&out), Vec::<String>::new());
+}
+
 /// A full disk: the write fails with exit 3, the earlier run's folder is untouched and no
 /// partial or temporary file is left. Needs root to mount a small tmpfs.
 #[test]
@@ -208,4 +256,31 @@ fn a_full_disk_leaves_the_earlier_set_and_nothing_partial() {
     assert_eq!(leftovers(&mnt), Vec::<String>::new());
     assert_eq!(std::fs::read(run.join("summary.json")).unwrap(), before);
     assert!(!run.join("connections.csv").exists());
+
+    // A sweep: the first fits, then a filler leaves about 16 KB and the next one's charts do not.
+    std::fs::remove_dir_all(&run).unwrap();
+    let target = mnt.join("sweep");
+    let sweep = |charts: bool| {
+        let mut c = Command::new(cargo_bin("portsim"));
+        c.arg("sweep").arg(&scenario).args(["--vary", "workload.arrivals.rate=500,1000", "--threads", "1"]);
+        if !charts {
+            c.arg("--no-charts");
+        }
+        c.arg("--out").arg(&target).output().unwrap()
+    };
+    assert!(sweep(false).status.success(), "a small sweep fits in 2 MB");
+    let before = std::fs::read(target.join("sweep.json")).unwrap();
+    let free = {
+        let out = Command::new("df").args(["-B1", "--output=avail"]).arg(&mnt).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines().nth(1).and_then(|l| l.trim().parse::<u64>().ok()).unwrap()
+    };
+    std::fs::write(mnt.join("filler"), vec![0u8; free.saturating_sub(16 * 1024) as usize]).unwrap_or(());
+    let full = sweep(true);
+    let stderr = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(full.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert_eq!(leftovers(&mnt), Vec::<String>::new());
+    assert_eq!(std::fs::read(target.join("sweep.json")).unwrap(), before);
+    assert!(!target.join("charts").exists());
 }

@@ -1,5 +1,6 @@
 //! portsim's one integration-test binary: each module tests one capability.
 
+mod budget;
 mod capacity;
 mod cli;
 mod closed_forms;
