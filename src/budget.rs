@@ -98,8 +98,11 @@ pub fn expected_attempts(arrivals: &Arrivals, duration: Nanos) -> f64 {
     match arrivals {
         Arrivals::Poisson { rate } | Arrivals::Constant { rate } => rate * d,
         Arrivals::OnOff { rate, on, off, off_rate } => {
+            // Whole periods, then the part of one the run ends in (it starts in an on phase).
             let (on, off) = (secs(*on), secs(*off));
-            (rate * on + off_rate * off) / (on + off) * d
+            let periods = (d / (on + off)).floor();
+            let rest = d - periods * (on + off);
+            periods * (rate * on + off_rate * off) + rate * rest.min(on) + off_rate * (rest - on).max(0.0)
         }
         Arrivals::Ramp { from, to } => (from + to) / 2.0 * d,
         Arrivals::Trace { trace, .. } => trace.rows.iter().filter(|r| r.start < duration).count() as f64,
@@ -275,19 +278,22 @@ pub fn format_secs(t: f64) -> String {
 }
 
 /// The work of running every strategy of `s`, `seeds` times. An attempt costs one candidate per
-/// port it examines: about 1/(1-u) on pools loaded to u below 0.8, and up to the whole range
-/// (times the addresses `fallback` moves through) once they are near exhaustion, where failing
-/// attempts examine every port.
+/// port it examines: about 1/(1-u) on pools loaded to u below 1 (a random search), and over
+/// capacity the failing share 1 - 1/u examines the whole range, times the addresses
+/// `fallback` moves through.
 pub fn work(s: &Scenario, seeds: u32) -> Work {
     let attempts = expected_attempts(&s.arrivals, s.duration);
     let seeds = f64::from(seeds.max(1));
     let mut w = Work { attempts: 0.0, events: 0.0, candidates: 0.0, max_candidates_per_attempt: 0 };
     for spec in &s.strategies {
         let sh = shape(s, spec, attempts);
-        let per_attempt = if sh.utilisation < 0.8 {
-            (1.0 / (1.0 - sh.utilisation)).min(sh.usable as f64)
+        let u = sh.utilisation;
+        let per_attempt = if u < 1.0 {
+            (1.0 / (1.0 - u)).min(sh.usable as f64)
         } else {
-            sh.max_candidates as f64
+            // Over capacity: the share 1 - 1/u fails after examining every candidate, the
+            // rest search a nearly full range.
+            (1.0 - 1.0 / u) * sh.max_candidates as f64 + (sh.usable as f64) / (2.0 * u)
         };
         w.attempts += attempts * seeds;
         w.events += (3.0 * attempts + rows(s) as f64) * seeds;

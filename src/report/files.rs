@@ -160,20 +160,25 @@ impl Staged {
         held.push(staging.clone());
         // From here on its `Drop` removes the folder, whatever fails.
         let staged = Staged { target, staging: staging.clone(), files: Vec::new(), published: false };
-        if staging.exists() {
-            io(std::fs::remove_dir_all(&staging), || {
-                format!("cannot remove the stale {}", staging.display())
-            })?;
-        }
-        io(std::fs::create_dir(&staging), || format!("cannot create {}", staging.display()))?;
-        io(
-            std::fs::write(
-                staging.join(MARKER),
-                b"written by portsim: a new run replaces this folder whole\n",
-            ),
-            || format!("cannot write {}", staging.join(MARKER).display()),
-        )?;
+        let made = (|| {
+            if staging.exists() {
+                io(std::fs::remove_dir_all(&staging), || {
+                    format!("cannot remove the stale {}", staging.display())
+                })?;
+            }
+            io(std::fs::create_dir(&staging), || format!("cannot create {}", staging.display()))?;
+            io(
+                std::fs::write(
+                    staging.join(MARKER),
+                    b"written by portsim: a new run replaces this folder whole\n",
+                ),
+                || format!("cannot write {}", staging.join(MARKER).display()),
+            )
+        })();
+        // The lock goes before `staged` can drop: its `Drop` takes the lock too (a full disk
+        // failing the marker deadlocked here).
         drop(held);
+        made?;
         Ok(staged)
     }
 

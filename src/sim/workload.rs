@@ -402,7 +402,7 @@ mod tests {
         }
         // Waits over some 20,000 periods of 10 us: the jump lands within float rounding of the
         // stepped clock (itself a sum of millions of additions), the same draws giving the same
-        // attempts at most a microsecond apart.
+        // attempts a microsecond apart at most, but for the rare one on a phase boundary.
         let (s, mut jumping) = workload(
             "{ process = \"on-off\", rate = 5.0, on = \"10us\", off = \"10us\" }",
             "{ dist = \"constant\", value = \"1s\" }",
@@ -412,10 +412,16 @@ mod tests {
         let (a, b) = (drain(&mut jumping), drain(&mut stepped));
         assert_eq!(a.len(), b.len());
         assert!(a.len() > 100, "{}", a.len());
+        // An arrival that lands within rounding of a phase boundary may fall in the next on
+        // phase on one side: one period (20 us) later at most, and rarely.
+        let mut moved = 0;
         for (x, y) in a.iter().zip(&b) {
-            assert!(x.time.abs_diff(y.time) <= 1000, "{} vs {}", x.time, y.time);
+            let d = x.time.abs_diff(y.time);
+            assert!(d <= 20_000, "{} vs {}", x.time, y.time);
+            moved += usize::from(d > 1000);
             assert_eq!((x.dest, x.lifetime), (y.dest, y.lifetime));
         }
+        assert!(moved * 100 < a.len(), "{moved} of {} moved by a phase", a.len());
     }
 
     #[test]
