@@ -256,9 +256,13 @@ pub struct RunArgs {
     /// the first seed's run.
     #[arg(long, value_name = "K", default_value_t = 1)]
     pub seeds: u32,
-    /// Also write connections.csv: one row per attempt.
+    /// Also write connections.csv: one row per attempt (kept on disk beside the output folder
+    /// while the run lasts, not in memory).
     #[arg(long)]
     pub log_connections: bool,
+    /// Run even when the work estimate is over the one-hour CPU budget.
+    #[arg(long)]
+    pub allow_long: bool,
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -299,6 +303,9 @@ pub struct SweepArgs {
     pub no_charts: bool,
     #[command(flatten)]
     pub chart: ChartArgs,
+    /// Run even when the work estimate is over the one-hour CPU budget.
+    #[arg(long)]
+    pub allow_long: bool,
     /// Run only shard K of N (counted from 0): the tasks whose index is K mod N, written to
     /// shard-K-of-N.json in the output folder for `portsim merge`. `auto` reads K and N from
     /// SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, JOB_COMPLETION_INDEX with PORTSIM_SHARDS, or

@@ -8,7 +8,6 @@ use crate::sim::{self, DestinationTable, RunOptions, RunOutput};
 use crate::strategy::registry::STRATEGIES;
 use crate::term;
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
 /// The scenario `portsim run` runs when given none.
@@ -108,6 +107,10 @@ fn check(paths: &[PathBuf]) -> Result<Status> {
                 for n in scenario::kernel_notes(&s) {
                     stdout::print(&format!("  note: {n}\n"));
                 }
+                // Valid, but `run` refuses it without --allow-long: say so now.
+                if let Err(e) = crate::budget::check_work(&s, 1, false) {
+                    eprintln!("warning: {e}");
+                }
             }
             Err(errors) => {
                 bad += 1;
@@ -174,10 +177,9 @@ fn output_dirs(args: &RunArgs, scenarios: &[Scenario]) -> Result<Vec<PathBuf>> {
     Ok(dirs)
 }
 
-/// `portsim run`. With `--json`, one scenario prints its summary object and several print one
-/// array of them: either way stdout is one JSON document.
-/// The most worker threads `--threads` asks for: each reserves a stack, and 100,000 of them
-/// aborted the process instead of giving an error.
+/// The most worker threads `--threads` asks for (run, sweep and predict): each reserves a
+/// stack, and 100,000 of them aborted the process instead of giving an error. 1024 is far past
+/// any gain (the runs are CPU-bound: one thread per core is the default).
 pub const MAX_THREADS: usize = 1024;
 
 /// The worker pool for `--threads` (`None` or 0: one per core), bounded by [`MAX_THREADS`].
@@ -189,8 +191,15 @@ pub fn worker_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new().num_threads(n).build().context("cannot start worker threads")
 }
 
+/// `portsim run`. With `--json`, one scenario prints its summary object and several print one
+/// array of them: either way stdout is one JSON document.
 fn run(args: RunArgs) -> Result<Status> {
     let scenarios = load_all(&args)?;
+    // Before anything is built: what the runs need (with --only and --seeds as given).
+    for s in &scenarios {
+        crate::budget::check_memory(s, args.seeds)?;
+        crate::budget::check_work(s, args.seeds, args.allow_long)?;
+    }
     let dirs = output_dirs(&args, &scenarios)?;
     let pool = worker_pool(args.threads)?;
     let several = scenarios.len() > 1;
@@ -221,11 +230,13 @@ fn run(args: RunArgs) -> Result<Status> {
             });
             continue;
         }
-        let outputs = run_with_progress(&pool, s, seed, args.log_connections);
+        // The connection log goes to disk beside the output folder, on its file system.
+        let spill = args.log_connections.then(|| spill_dir(dir)).transpose()?;
+        let outputs = run_with_progress(&pool, s, seed, args.log_connections, spill.as_deref());
         let mut by_seed: Vec<(u64, Vec<RunOutput>)> = Vec::new();
         for k in 1..u64::from(args.seeds) {
             let more = seed.wrapping_add(k);
-            by_seed.push((more, run_with_progress(&pool, s, more, false)));
+            by_seed.push((more, run_with_progress(&pool, s, more, false, None)));
         }
         let across = (args.seeds > 1).then(|| {
             let all: Vec<(u64, &[RunOutput])> = std::iter::once((seed, outputs.as_slice()))
@@ -301,25 +312,31 @@ fn run(args: RunArgs) -> Result<Status> {
     Ok(status)
 }
 
-/// Runs every strategy of `s` on `pool`, with a progress bar on a terminal.
-pub fn run_with_progress(pool: &rayon::ThreadPool, s: &Scenario, seed: u64, log: bool) -> Vec<RunOutput> {
+/// The folder a run's connection log spills into: the output folder's parent, created.
+fn spill_dir(dir: &Path) -> Result<PathBuf> {
+    let abs = std::path::absolute(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
+    let parent = abs.parent().unwrap_or(Path::new("/")).to_path_buf();
+    std::fs::create_dir_all(&parent).map_err(|e| {
+        anyhow::Error::new(e).context(report::WriteError(format!("cannot create {}", parent.display())))
+    })?;
+    Ok(parent)
+}
+
+/// Runs every strategy of `s` on `pool`, with progress on simulated time (a bar on a terminal,
+/// a line every few seconds when piped). With `log`, the connection log spills into `spill`.
+pub fn run_with_progress(
+    pool: &rayon::ThreadPool,
+    s: &Scenario,
+    seed: u64,
+    log: bool,
+    spill: Option<&Path>,
+) -> Vec<RunOutput> {
     let total = s.duration.saturating_mul(s.strategies.len() as u64);
-    let bar = if term::progress() {
-        let b = ProgressBar::new(total);
-        b.set_style(
-            ProgressStyle::with_template("{msg} [{bar:30}] {percent:>3}% simulated, eta {eta}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        b.set_message(s.name.clone());
-        b
-    } else {
-        ProgressBar::hidden()
-    };
-    let tick = |ns: u64| bar.inc(ns);
-    let outputs =
-        pool.install(|| sim::run_all(s, seed, RunOptions { log_connections: log, progress: Some(&tick) }));
-    bar.finish_and_clear();
+    let progress = crate::progress::Progress::new(total, s.name.clone(), "");
+    let tick = |ns: u64| progress.inc(ns);
+    let opts = RunOptions { log_connections: log, progress: Some(&tick), spill_log_in: spill };
+    let outputs = pool.install(|| sim::run_all(s, seed, opts));
+    progress.finish();
     outputs
 }
 

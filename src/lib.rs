@@ -172,6 +172,8 @@ pub fn write_outputs(
 // Internal modules: public for the binary, the tests and the benches; not the stable API, so
 // their items are not all documented.
 #[allow(missing_docs)]
+pub mod budget;
+#[allow(missing_docs)]
 pub mod capacity;
 #[allow(missing_docs)]
 pub mod cli;
@@ -193,6 +195,8 @@ pub mod nat;
 pub mod params;
 #[allow(missing_docs)]
 pub mod predict;
+#[allow(missing_docs)]
+pub mod progress;
 #[allow(missing_docs)]
 pub mod report;
 #[allow(missing_docs)]

@@ -99,7 +99,7 @@ pub fn load(dir: &Path, label: String) -> Result<RunFolder> {
     for s in &summaries {
         let summary: StrategySummary = serde_json::from_value(s.clone())
             .map_err(|e| anyhow!("{}/summary.json: not portsim's summary: {e}", dir.display()))?;
-        outputs.push(RunOutput { summary, samples: Vec::new(), log: Vec::new() });
+        outputs.push(RunOutput { summary, samples: Vec::new(), log: Default::default() });
     }
     read_timeseries(dir, &mut outputs)?;
     read_port_usage(dir, &mut outputs)?;

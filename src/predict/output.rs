@@ -8,7 +8,7 @@ use crate::cli::PredictArgs;
 use crate::report::files::Staged;
 use crate::report::html::escape;
 use crate::scenario::Scenario;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -19,10 +19,7 @@ pub fn execute(args: PredictArgs) -> Result<crate::commands::Status> {
         s.retain_strategies(&args.only).map_err(|e| anyhow::anyhow!("{}: {e}", s.origin))?;
     }
     let seed = args.seed.unwrap_or(s.seed);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .context("cannot start worker threads")?;
+    let pool = crate::commands::worker_pool(args.threads)?;
     let terminal = crate::term::progress();
     let progress = |stage: &str| {
         if terminal {

@@ -126,6 +126,17 @@ fn remove_stale(parent: &Path, name: &str) {
     }
 }
 
+/// The test hook of the write phase: with `PORTSIM_TEST_PAUSE_BEFORE_PUBLISH=FILE` set, every
+/// publish creates FILE and then waits 60 s, its files all staged and nothing swapped yet, so
+/// a test can signal the process at exactly that moment instead of guessing it with sleeps
+/// (tests/integration/interrupts.rs). Nothing else sets it.
+fn pause_for_tests() {
+    if let Some(ready) = std::env::var_os("PORTSIM_TEST_PAUSE_BEFORE_PUBLISH") {
+        let _ = std::fs::write(ready, b"staged\n");
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+}
+
 /// A folder being built, to be published over `target` in one swap.
 pub struct Staged {
     target: PathBuf,
@@ -149,20 +160,25 @@ impl Staged {
         held.push(staging.clone());
         // From here on its `Drop` removes the folder, whatever fails.
         let staged = Staged { target, staging: staging.clone(), files: Vec::new(), published: false };
-        if staging.exists() {
-            io(std::fs::remove_dir_all(&staging), || {
-                format!("cannot remove the stale {}", staging.display())
-            })?;
-        }
-        io(std::fs::create_dir(&staging), || format!("cannot create {}", staging.display()))?;
-        io(
-            std::fs::write(
-                staging.join(MARKER),
-                b"written by portsim: a new run replaces this folder whole\n",
-            ),
-            || format!("cannot write {}", staging.join(MARKER).display()),
-        )?;
+        let made = (|| {
+            if staging.exists() {
+                io(std::fs::remove_dir_all(&staging), || {
+                    format!("cannot remove the stale {}", staging.display())
+                })?;
+            }
+            io(std::fs::create_dir(&staging), || format!("cannot create {}", staging.display()))?;
+            io(
+                std::fs::write(
+                    staging.join(MARKER),
+                    b"written by portsim: a new run replaces this folder whole\n",
+                ),
+                || format!("cannot write {}", staging.join(MARKER).display()),
+            )
+        })();
+        // The lock goes before `staged` can drop: its `Drop` takes the lock too (a full disk
+        // failing the marker deadlocked here).
         drop(held);
+        made?;
         Ok(staged)
     }
 
@@ -191,8 +207,51 @@ impl Staged {
         Ok(())
     }
 
+    /// Writes `path` (inside the target folder) as `fill` produces it, streamed through a
+    /// buffer: for a file too large to build in memory first (`connections.csv`). An error of
+    /// `fill` that is not itself a write error is passed on as it is; a failed write removes
+    /// the partial file.
+    pub fn write_with(
+        &mut self,
+        path: PathBuf,
+        fill: impl FnOnce(&mut dyn std::io::Write) -> Result<()>,
+    ) -> Result<()> {
+        let rel = path
+            .strip_prefix(&self.target)
+            .with_context(|| format!("{} is not inside {}", path.display(), self.target.display()))?
+            .to_path_buf();
+        let dest = self.staging.join(&rel);
+        if let Some(dir) = dest.parent() {
+            let _held = live();
+            io(std::fs::create_dir_all(dir), || format!("cannot create {}", dir.display()))?;
+        }
+        // Not under the lock: filling may take minutes, and the signal handler must be able to
+        // remove the staging folder meanwhile (the file is inside it).
+        let file = io(std::fs::File::create(&dest), || format!("cannot write {}", path.display()))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+        let filled = fill(&mut out).and_then(|()| {
+            io(std::io::Write::flush(&mut out), || format!("cannot write {}", path.display()))?;
+            io(out.into_inner().map(drop).map_err(|e| e.into_error()), || {
+                format!("cannot write {}", path.display())
+            })
+        });
+        if let Err(e) = filled {
+            let _ = std::fs::remove_file(&dest);
+            let is_io = e.downcast_ref::<std::io::Error>().is_some()
+                || e.chain().any(|c| c.downcast_ref::<csv::Error>().is_some_and(|c| c.is_io_error()));
+            return if is_io && e.downcast_ref::<WriteError>().is_none() {
+                Err(e.context(WriteError(format!("cannot write {}", path.display()))))
+            } else {
+                Err(e)
+            };
+        }
+        self.files.push(rel);
+        Ok(())
+    }
+
     /// Swaps the staging folder in place of the target; returns the files' final paths.
     pub fn publish(mut self) -> Result<Vec<PathBuf>> {
+        pause_for_tests();
         check_replaceable(&self.target)?;
         // Held through both renames: a signal never lands between them.
         let mut held = live();

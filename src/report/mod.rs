@@ -19,6 +19,7 @@ pub use files::{handle_first_interrupt, install_signal_handler, stop_requested};
 pub use table::{COMPACT_WIDTH, render_compact_table, render_table};
 pub use tables::{
     connections_csv, csv_float, csv_opt, pools_csv, port_usage_csv, summary_csv, timeseries_csv,
+    write_connections_csv,
 };
 
 use crate::metrics::StrategySummary;
@@ -114,7 +115,9 @@ pub fn write_outputs(
     staged.write(dir.join("port_usage.csv"), port_usage_csv(outputs)?.as_bytes())?;
     staged.write(dir.join("pools.csv"), pools_csv(outputs)?.as_bytes())?;
     if log {
-        staged.write(dir.join("connections.csv"), &connections_csv(scenario, outputs, dests)?)?;
+        staged.write_with(dir.join("connections.csv"), |w| {
+            tables::write_connections_csv(w, scenario, outputs, dests)
+        })?;
     }
     if opts.charts {
         let drawn = charts::run_charts_with(scenario, outputs, &opts.chart_style)?;

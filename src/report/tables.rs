@@ -189,7 +189,20 @@ pub fn connections_csv(
     outputs: &[RunOutput],
     dests: &DestinationTable,
 ) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut out = Vec::new();
+    write_connections_csv(&mut out, scenario, outputs, dests)?;
+    Ok(out)
+}
+
+/// `connections.csv` written to `out` as it is made: a spilled log is read back and formatted
+/// record by record, so the file never sits in memory whole.
+pub fn write_connections_csv(
+    out: &mut dyn std::io::Write,
+    scenario: &Scenario,
+    outputs: &[RunOutput],
+    dests: &DestinationTable,
+) -> Result<()> {
+    let mut w = csv::Writer::from_writer(out);
     w.write_record([
         "time_s",
         "strategy",
@@ -203,7 +216,7 @@ pub fn connections_csv(
         "reused",
     ])?;
     for o in outputs {
-        for r in &o.log {
+        o.log.for_each(|r| {
             let d = r.dest as usize;
             w.write_record([
                 format!("{:.9}", crate::time::secs(r.time)),
@@ -225,7 +238,9 @@ pub fn connections_csv(
                 },
                 r.reused.to_string(),
             ])?;
-        }
+            Ok(())
+        })?;
     }
-    Ok(w.into_inner()?)
+    w.flush()?;
+    Ok(())
 }

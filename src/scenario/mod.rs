@@ -621,6 +621,12 @@ fn parse_params(
     ranges.extend(s.socket.local_range);
     check_reserved_in_range(&reserved_spans, &ranges)?;
     check_some_port_left(&s, &reserved_spans)?;
+    // Refused here, not by an abort part-way through allocating.
+    crate::budget::check_memory(&s, 1).map_err(|e| ParamError {
+        key: e.key,
+        span: None,
+        message: e.message,
+    })?;
     Ok(s)
 }
 

@@ -36,7 +36,7 @@ pub struct ConnRecord {
 pub struct RunOutput {
     pub summary: StrategySummary,
     pub samples: Vec<Sample>,
-    pub log: Vec<ConnRecord>,
+    pub log: super::ConnLog,
 }
 
 /// Options that do not change what is simulated.
@@ -45,6 +45,8 @@ pub struct RunOptions<'a> {
     pub log_connections: bool,
     /// Called now and then with how much simulated time has passed since the last call.
     pub progress: Option<&'a (dyn Fn(Nanos) + Sync)>,
+    /// With `log_connections`: spill the log into a temporary file in this folder, not memory.
+    pub spill_log_in: Option<&'a std::path::Path>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -167,7 +169,7 @@ pub fn run(
     let mut closes: BinaryHeap<Reverse<CloseEvent>> = BinaryHeap::new();
     let mut expiries: [VecDeque<(Nanos, u64, TimeWaitTicket)>; 4] = Default::default();
     let mut pending: Option<(Arrival, u64)> = workload.next_arrival().map(|a| (a, 0));
-    let mut log = Vec::new();
+    let mut log = super::ConnLog::new(opts.spill_log_in.filter(|_| opts.log_connections));
     let mut events: u64 = 0;
     // Memory stays bounded on runs over many destinations: past `forget_at` remembered
     // 4-tuples, those closed longer than the reuse threshold ago are forgotten (one pass,
@@ -175,6 +177,8 @@ pub fn run(
     let mut forget_at: usize = FORGET_FLOOR;
     let mut forgotten: u64 = 0;
     let mut reported: Nanos = 0;
+    // Progress moves on simulated time (a thousandth of the run), however rare the events.
+    let (report_step, mut report_at) = ((scenario.duration / 1000).max(1), 0);
 
     loop {
         // The earliest of the three sources by (time, sequence number). Spelled out: an
@@ -212,11 +216,11 @@ pub fn run(
             metrics.sample(&mut stack);
         }
         events += 1;
-        if events & 0xffff == 0
+        if now >= report_at
             && let Some(p) = opts.progress
         {
             p(now - reported);
-            reported = now;
+            (reported, report_at) = (now, now.saturating_add(report_step));
         }
         if next == Source::Expiry {
             let (_, _, ticket) = expiries[expiring].pop_front().expect("peeked");
@@ -351,7 +355,7 @@ pub fn run(
     summary.name = spec.label.clone();
     summary.strategy = spec.config.name().to_string();
     summary.settings = settings_json(spec, &eff);
-    RunOutput { summary, samples, log }
+    RunOutput { summary, samples, log: log.finish() }
 }
 
 /// The hold a port sees, for the steady-state test: the 99th-percentile lifetime (a trace's

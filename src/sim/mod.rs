@@ -1,9 +1,11 @@
 //! The discrete-event connection-churn simulator: a workload of connection attempts driven
 //! through a strategy and a stack, measured by [`crate::metrics`].
 
+mod conn_log;
 mod engine;
 pub mod workload;
 
+pub use conn_log::ConnLog;
 pub use engine::{ConnRecord, RunOptions, RunOutput, default_interval, run};
 pub use workload::{Arrival, DestinationTable, Workload, workload_rng};
 

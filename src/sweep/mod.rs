@@ -31,7 +31,6 @@ use crate::report::charts::ChartStyle;
 use crate::scenario::{self, Scenario};
 use crate::sim::{self, DestinationTable, RunOptions};
 use anyhow::{Result, anyhow, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -148,6 +147,58 @@ pub struct SweepResult {
     pub interrupted: bool,
 }
 
+/// The most points a `--vary` grid may have.
+pub const MAX_POINTS: u64 = 100_000;
+/// The most runs a sweep may make: points x strategies x seeds.
+pub const MAX_TASKS: u64 = 1_000_000;
+/// Bytes a task's figures take in memory until the sweep is written, rounded up.
+const TASK_BYTES: u64 = 512;
+
+/// The number of grid points, multiplied out before anything is built: four `--vary` of 10,000
+/// steps are 1e16 points, refused here instead of by an abort building them.
+pub fn grid_size(varies: &[Vary]) -> Result<usize> {
+    let mut n: u64 = 1;
+    for v in varies {
+        n = n.saturating_mul(v.values.len() as u64);
+    }
+    if n > MAX_POINTS {
+        let sizes: Vec<String> = varies.iter().map(|v| format!("{} ({})", v.key, v.values.len())).collect();
+        bail!("--vary: the grid has {n} points ({}): at most {MAX_POINTS}", sizes.join(" x "));
+    }
+    Ok(n as usize)
+}
+
+/// Refuses a sweep of more than [`MAX_TASKS`] runs, or one whose points and figures would not
+/// fit in [`crate::budget::MAX_MEMORY_BYTES`] (every point holds its scenario, a trace's rows
+/// included), from the grid's size and the base scenario alone.
+fn check_sweep_size(base: &Scenario, varies: &[Vary], seeds: u32) -> Result<()> {
+    let points = grid_size(varies)? as u64;
+    let strategies = base.strategies.len() as u64;
+    let tasks = points.saturating_mul(strategies).saturating_mul(u64::from(seeds));
+    if tasks > MAX_TASKS {
+        bail!(
+            "--vary, --seeds: the sweep would make {tasks} runs ({points} points x {strategies} strategies x \
+             {seeds} seeds): at most {MAX_TASKS}"
+        );
+    }
+    let trace_rows = match &base.arrivals {
+        scenario::Arrivals::Trace { trace, .. } => trace.rows.len() as u64,
+        _ => 0,
+    };
+    let bytes = points
+        .saturating_mul(64 * 1024 + trace_rows.saturating_mul(32))
+        .saturating_add(tasks.saturating_mul(TASK_BYTES));
+    if bytes > crate::budget::MAX_MEMORY_BYTES {
+        bail!(
+            "--vary: the sweep's {points} points would hold about {} in memory ({trace_rows} trace rows each): \
+             more than the limit of {} GiB",
+            crate::budget::format_bytes(bytes),
+            crate::budget::MAX_MEMORY_BYTES >> 30
+        );
+    }
+    Ok(())
+}
+
 /// Expands the `--vary` grid into validated scenarios, first key outermost.
 pub fn build_points(
     text: &str,
@@ -156,7 +207,9 @@ pub fn build_points(
     varies: &[Vary],
     only: &[String],
 ) -> Result<Vec<Point>> {
-    let mut combos: Vec<Vec<VaryValue>> = vec![Vec::new()];
+    let size = grid_size(varies)?;
+    let mut combos: Vec<Vec<VaryValue>> = Vec::with_capacity(size);
+    combos.push(Vec::new());
     for v in varies {
         let mut next = Vec::with_capacity(combos.len() * v.values.len());
         for c in &combos {
@@ -167,9 +220,6 @@ pub fn build_points(
             }
         }
         combos = next;
-    }
-    if combos.len() > 100_000 {
-        bail!("the --vary grid has {} points: at most 100,000", combos.len());
     }
     let mut points = Vec::with_capacity(combos.len());
     for values in combos {
@@ -272,7 +322,7 @@ pub fn run_tasks(
                         &dests,
                         &s.strategies[t.strategy],
                         t.seed,
-                        RunOptions { log_connections: false, progress: Some(tick) },
+                        RunOptions { progress: Some(tick), ..Default::default() },
                     );
                     *results[i].lock().expect("no panics while holding it") = Some(measure(&out));
                 }
@@ -590,7 +640,11 @@ impl Plan {
         seeds: u32,
     ) -> Result<Plan> {
         let varies = check_arguments(&vary_args, seeds)?;
-        let base = scenario::parse(&text, &origin, &base_dir)?;
+        let mut base = scenario::parse(&text, &origin, &base_dir)?;
+        if !only.is_empty() {
+            base.retain_strategies(&only).map_err(|e| anyhow!("{origin}: {e}"))?;
+        }
+        check_sweep_size(&base, &varies, seeds)?;
         let points = build_points(&text, &origin, &base_dir, &varies, &only)?;
         Ok(Plan {
             name: base.name,
@@ -672,21 +726,27 @@ fn check_arguments(vary_args: &[String], seeds: u32) -> Result<Vec<Vary>> {
     Ok(varies)
 }
 
-/// A progress bar over `total` simulated nanoseconds, on a terminal only.
-fn progress_bar(total: u64, message: String) -> ProgressBar {
-    if !crate::term::progress() {
-        return ProgressBar::hidden();
+/// The estimated work of the tasks numbered `selected`, refused over the budget unless
+/// `allow_long`.
+fn check_work(plan: &Plan, all: &[Task], selected: &[usize], allow_long: bool) -> Result<()> {
+    let per_point: Vec<(crate::budget::Work, f64)> = plan
+        .points
+        .iter()
+        .map(|p| (crate::budget::work(&p.scenario, 1), p.scenario.strategies.len().max(1) as f64))
+        .collect();
+    let mut w =
+        crate::budget::Work { attempts: 0.0, events: 0.0, candidates: 0.0, max_candidates_per_attempt: 0 };
+    for &i in selected {
+        let (pw, n) = &per_point[all[i].point];
+        w.attempts += pw.attempts / n;
+        w.events += pw.events / n;
+        w.candidates += pw.candidates / n;
+        w.max_candidates_per_attempt = w.max_candidates_per_attempt.max(pw.max_candidates_per_attempt);
     }
-    let b = ProgressBar::new(total);
-    b.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:30}] {percent:>3}% simulated, eta {eta} (Ctrl-C keeps the finished points)",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    b.set_message(message);
-    b
+    if !allow_long && w.cpu_s() > crate::budget::WORK_BUDGET_S {
+        bail!("{}: workload.arrivals, duration, --vary: {}", plan.origin, crate::budget::over_budget(&w));
+    }
+    Ok(())
 }
 
 /// `portsim sweep`.
@@ -710,7 +770,12 @@ pub fn execute(args: SweepArgs) -> Result<Status> {
         Some(s) => format!("sweep {} shard {s}: {} of {} tasks", plan.name, selected.len(), all.len()),
         None => format!("sweep {}: {} points", plan.name, plan.points.len()),
     };
-    let bar = progress_bar(plan.simulated_ns(&all, &selected), what);
+    check_work(&plan, &all, &selected, args.allow_long)?;
+    let bar = crate::progress::Progress::new(
+        plan.simulated_ns(&all, &selected),
+        what,
+        " (Ctrl-C keeps the finished points)",
+    );
     // The first Ctrl-C (or SIGTERM) stops handing out tasks and keeps the finished points; a
     // second one quits at once, removing the unpublished output.
     crate::report::install_signal_handler();
@@ -719,7 +784,7 @@ pub fn execute(args: SweepArgs) -> Result<Status> {
     let (results, interrupted) = run_tasks(&pool, &plan.points, &all, &selected, &tick);
     // Writing: a signal now removes the unpublished output and ends the process.
     crate::report::handle_first_interrupt(false);
-    bar.finish_and_clear();
+    bar.finish();
     let dir = args.out.clone().unwrap_or_else(|| plan.default_dir());
     if let Some(s) = shard {
         return shard::finish(&dir, &plan, s, &all, &results, interrupted, args.json);

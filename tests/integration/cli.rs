@@ -38,6 +38,7 @@ const INVALID: &[(&str, &str)] = &[
         "bad-socket-mode",
         "5:10: destinations[0].socket: `bind-first` is not a socket mode: use one of connect, bind-then-connect, bind-no-port",
     ),
+    ("deep-nesting", "3:85: invalid TOML: cannot recurse further; max recursion depth met"),
     (
         "duplicate-label",
         "12:9: strategies[1].label: two strategies are labelled `bsd`: give one a different `label`",
@@ -131,7 +132,15 @@ const INVALID: &[(&str, &str)] = &[
         "4:13: tcp.time_wait: `18446744073709551615ns` is too long: portsim accepts durations up to 100 years (\"100y\")",
     ),
     ("too-many-addrs", "4:9: host.addrs: 300 addresses: at most 256 local addresses"),
+    (
+        "too-many-destinations",
+        " destinations: the run would need about 11.8 GB of memory, more than the limit of 8 GiB; the largest part is 1073741824 destinations x 1 strategies (11.8 GB)",
+    ),
     ("too-many-samples", "9:19: metrics.sample_interval: cuts the run into 3600000 rows: at most 1000000"),
+    (
+        "too-much-memory",
+        " metrics.sample_interval, strategies: the run would need about 9.8 GB of memory, more than the limit of 8 GiB; the largest part is 1000002 time-series rows x 40 strategies (9.6 GB)",
+    ),
     (
         "typo-key",
         "4:1: tcp.time_wiat: unknown key `time_wiat` (valid keys: time_wait, active_close, tw_reuse, tw_reuse_delay, time_wait_timer, hz, timestamps)",

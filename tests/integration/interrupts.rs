@@ -45,6 +45,16 @@ fn assert_whole(run: &Path) {
     }
 }
 
+/// summary.json without each strategy's `run` block, the one part that differs between two
+/// runs of the same scenario and seed (its wall time can even change the file's length).
+fn without_run_blocks(path: &Path) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for s in v["strategies"].as_array_mut().expect("strategies") {
+        s.as_object_mut().expect("a strategy").remove("run");
+    }
+    v
+}
+
 fn kill(pid: u32, signal: &str) {
     let ok = Command::new("kill").args([signal, &pid.to_string()]).status().unwrap().success();
     assert!(ok || signal == "-KILL", "kill {signal} {pid}");
@@ -63,7 +73,7 @@ fn a_run_stopped_by_a_signal_leaves_the_earlier_set_or_the_new_one() {
     let mut first = Command::new(cargo_bin("portsim"));
     args(&mut first);
     assert!(first.stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success());
-    let earlier = std::fs::read(run.join("summary.json")).unwrap();
+    let earlier = without_run_blocks(&run.join("summary.json"));
     // SIGTERM and SIGINT at spread-out moments: while simulating, while writing, after.
     for (i, ms) in [50u64, 400, 900, 1400, 2000, 3000].into_iter().enumerate() {
         let signal = if i % 2 == 0 { "-TERM" } else { "-INT" };
@@ -79,9 +89,10 @@ fn a_run_stopped_by_a_signal_leaves_the_earlier_set_or_the_new_one() {
         assert_eq!(leftovers(&out), Vec::<String>::new(), "{signal} at {ms} ms");
         assert_whole(&run);
         if status.code() == Some(130) {
-            // Same scenario, same seed: the earlier set and the new one have the same bytes
-            // but for the wall time, so the folder is the earlier one or a whole new one.
-            assert_eq!(std::fs::read(run.join("summary.json")).unwrap().len(), earlier.len());
+            // Same scenario, same seed: the earlier set and the new one are the same but for
+            // each strategy's `run` block (wall time, threads), so the folder is the earlier
+            // one or a whole new one.
+            assert_eq!(without_run_blocks(&run.join("summary.json")), earlier, "{signal} at {ms} ms");
         }
     }
 }
@@ -154,6 +165,54 @@ fn a_sweep_stopped_by_a_signal_keeps_whole_points_and_no_temporary_file() {
     }
 }
 
+/// A sweep signalled in its write phase, every file staged and nothing swapped yet (the test
+/// hook `PORTSIM_TEST_PAUSE_BEFORE_PUBLISH` holds it there; no timing guess): SIGINT removes the
+/// staging folder and leaves the earlier sweep; SIGKILL leaves the earlier sweep too, and its
+/// staging folder is removed by the next sweep.
+#[test]
+fn a_sweep_killed_in_its_write_phase_leaves_the_earlier_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("churn.toml");
+    std::fs::write(&scenario, CHURN.replace("30s", "2s").replace("2000.0", "200.0")).unwrap();
+    let out = dir.path().join("out");
+    let target = out.join("sweep");
+    let sweep = |rates: &str| {
+        let mut c = Command::new(cargo_bin("portsim"));
+        c.arg("sweep").arg(&scenario).args(["--vary", rates, "--threads", "1", "--no-charts", "--out"]);
+        c.arg(&target).stdout(Stdio::null()).stderr(Stdio::null());
+        c
+    };
+    assert!(sweep("workload.arrivals.rate=100,200").status().unwrap().success());
+    let earlier = std::fs::read(target.join("sweep.json")).unwrap();
+    for signal in ["-INT", "-KILL"] {
+        let ready = dir.path().join(format!("ready{signal}"));
+        let mut child = sweep("workload.arrivals.rate=300,400,500")
+            .env("PORTSIM_TEST_PAUSE_BEFORE_PUBLISH", &ready)
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while !ready.exists() {
+            assert!(started.elapsed() < Duration::from_secs(300), "the sweep never reached its write phase");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let staged = leftovers(&out);
+        assert_eq!(staged.len(), 1, "one staging folder while writing: {staged:?}");
+        kill(child.id(), signal);
+        let status = child.wait().unwrap();
+        assert_eq!(std::fs::read(target.join("sweep.json")).unwrap(), earlier, "{signal}");
+        assert!(target.join(".portsim-output").is_file());
+        assert!(target.join("sweep.csv").is_file());
+        if signal == "-INT" {
+            assert_eq!(status.code(), Some(130));
+            assert_eq!(leftovers(&out), Vec::<String>::new(), "{signal}");
+        } else {
+            assert_eq!(leftovers(&out), staged, "kill -9 cannot clean up; the next sweep does");
+        }
+    }
+    assert!(sweep("workload.arrivals.rate=100,200").status().unwrap().success());
+    assert_eq!(leftovers(&out), Vec::<String>::new());
+}
+
 /// A full disk: the write fails with exit 3, the earlier run's folder is untouched and no
 /// partial or temporary file is left. Needs root to mount a small tmpfs.
 #[test]
@@ -208,4 +267,31 @@ fn a_full_disk_leaves_the_earlier_set_and_nothing_partial() {
     assert_eq!(leftovers(&mnt), Vec::<String>::new());
     assert_eq!(std::fs::read(run.join("summary.json")).unwrap(), before);
     assert!(!run.join("connections.csv").exists());
+
+    // A sweep: the first fits, then a filler leaves about 16 KB and the next one's charts do not.
+    std::fs::remove_dir_all(&run).unwrap();
+    let target = mnt.join("sweep");
+    let sweep = |charts: bool| {
+        let mut c = Command::new(cargo_bin("portsim"));
+        c.arg("sweep").arg(&scenario).args(["--vary", "workload.arrivals.rate=500,1000", "--threads", "1"]);
+        if !charts {
+            c.arg("--no-charts");
+        }
+        c.arg("--out").arg(&target).output().unwrap()
+    };
+    assert!(sweep(false).status.success(), "a small sweep fits in 2 MB");
+    let before = std::fs::read(target.join("sweep.json")).unwrap();
+    let free = {
+        let out = Command::new("df").args(["-B1", "--output=avail"]).arg(&mnt).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines().nth(1).and_then(|l| l.trim().parse::<u64>().ok()).unwrap()
+    };
+    std::fs::write(mnt.join("filler"), vec![0u8; free.saturating_sub(16 * 1024) as usize]).unwrap_or(());
+    let full = sweep(true);
+    let stderr = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(full.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert_eq!(leftovers(&mnt), Vec::<String>::new());
+    assert_eq!(std::fs::read(target.join("sweep.json")).unwrap(), before);
+    assert!(!target.join("charts").exists());
 }

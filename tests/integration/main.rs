@@ -1,6 +1,7 @@
 //! portsim's one integration-test binary: each module tests one capability.
 
 mod browser;
+mod budget;
 mod capacity;
 mod cli;
 mod closed_forms;

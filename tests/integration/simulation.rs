@@ -14,7 +14,7 @@ fn run(s: &Scenario) -> Vec<RunOutput> {
 }
 
 fn run_logged(s: &Scenario) -> Vec<RunOutput> {
-    sim::run_all(s, s.seed, RunOptions { log_connections: true, progress: None })
+    sim::run_all(s, s.seed, RunOptions { log_connections: true, ..Default::default() })
 }
 
 /// One destination, n = 1000 ports (10000-10999), 10 s TIME_WAIT held by the client, lifetime
