@@ -1,6 +1,7 @@
 //! The discrete-event connection-churn simulator: a workload of connection attempts driven
 //! through a strategy and a stack, measured by [`crate::metrics`].
 
+pub mod close_queue;
 mod engine;
 pub mod workload;
 
