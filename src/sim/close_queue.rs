@@ -76,9 +76,10 @@ impl<T: Timed> CloseQueue<T> {
     }
 
     /// A wheel sized for events spaced about `spacing` ns apart that stay queued about `hold`
-    /// ns: buckets near the spacing (a few events each), a ring spanning about four holds.
+    /// ns: buckets of two to four spacings (a few events to sort per turn), a ring spanning
+    /// about four holds.
     pub fn sized_for(spacing: Nanos, hold: Nanos) -> CloseQueue<T> {
-        let shift = 63 - spacing.max(1).leading_zeros();
+        let shift = 63 - spacing.max(1).leading_zeros() + 2;
         let span = (hold.saturating_mul(4) >> shift).max(1);
         let bits = 64 - span.leading_zeros();
         CloseQueue::new(shift, bits)
@@ -169,7 +170,9 @@ impl<T: Timed> CloseQueue<T> {
                 self.link(b, e);
             }
         }
-        self.front.sort_unstable_by(|a, b| b.cmp(a));
+        if self.front.len() > 1 {
+            self.front.sort_unstable_by(|a, b| b.cmp(a));
+        }
         true
     }
 
