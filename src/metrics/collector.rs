@@ -5,6 +5,7 @@ use super::histogram::{CountHistogram, LogHistogram};
 use super::summary::*;
 use crate::stack::{Opened, Stack};
 use crate::time::{Nanos, secs};
+use std::collections::{BTreeMap, VecDeque};
 
 /// How an attempt ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +57,27 @@ struct PoolCount {
     peak: u32,
 }
 
+/// The one-event path's close times, so the time series can split the held 4-tuples into live
+/// and TIME_WAIT without an event per close: per row, how many connections close before its
+/// boundary (a close at `c` counts in every row ending after `c`, as the two-event path's close
+/// event, handled before any later row ends, would).
+#[derive(Debug, Default)]
+struct UnseenCloses {
+    /// The row ending at the collector's `next_sample`: `next_sample / interval`.
+    row: u64,
+    /// Closes per row from `row` on, for rows within [`Self::AHEAD`]; farther ones in `far`.
+    ahead: VecDeque<u64>,
+    far: BTreeMap<u64, u64>,
+    /// Connections closed before the current row's boundary, and releases handled so far.
+    closed: u64,
+    released: u64,
+}
+
+impl UnseenCloses {
+    /// Rows tracked in the ring (512 KiB at most); closes farther ahead are rare.
+    const AHEAD: u64 = 1 << 16;
+}
+
 /// Everything a run measures.
 #[derive(Debug)]
 pub struct Collector {
@@ -90,6 +112,7 @@ pub struct Collector {
     /// Per pool `local * destinations + dest`: attempted, failed, first failure, peak.
     pools: Vec<PoolCount>,
     destinations: usize,
+    unseen: Option<UnseenCloses>,
     /// Attempts of the whole run, warm-up included: the simulator's work.
     pub total_attempts: u64,
 }
@@ -126,6 +149,7 @@ impl Collector {
             warmup_max_probes: 0,
             pools: Vec::new(),
             destinations: 1,
+            unseen: None,
             total_attempts: 0,
         }
     }
@@ -137,6 +161,40 @@ impl Collector {
         if n <= crate::stack::MAX_POOLS {
             self.pools = vec![PoolCount::default(); n];
             self.destinations = destinations.max(1);
+        }
+    }
+
+    /// From now on the stack's `live()` counts TIME_WAITs too (their closes are not evented):
+    /// the engine reports each close time to [`Self::close_at`] and each release to
+    /// [`Self::released`], and the time series derives the split.
+    pub fn derive_time_wait(&mut self) {
+        self.unseen = Some(UnseenCloses { row: self.next_sample / self.interval, ..Default::default() });
+    }
+
+    /// A connection just opened will close at `at` (one-event path).
+    #[inline]
+    pub fn close_at(&mut self, at: Nanos) {
+        let Some(u) = &mut self.unseen else { return };
+        // The first row whose boundary lies after the close. Never before the current row: a
+        // close is never before now, and now is before the current row's boundary.
+        let row = (at / self.interval + 1).max(u.row);
+        let ahead = row - u.row;
+        if ahead < UnseenCloses::AHEAD {
+            let i = ahead as usize;
+            if i >= u.ahead.len() {
+                u.ahead.resize(i + 1, 0);
+            }
+            u.ahead[i] += 1;
+        } else {
+            *u.far.entry(row).or_default() += 1;
+        }
+    }
+
+    /// A connection whose close was reported to [`Self::close_at`] released its 4-tuple.
+    #[inline]
+    pub fn released(&mut self) {
+        if let Some(u) = &mut self.unseen {
+            u.released += 1;
         }
     }
 
@@ -168,6 +226,15 @@ impl Collector {
     /// the range is exhausted and nothing new opens.
     pub fn sample(&mut self, stack: &mut Stack) {
         let b = std::mem::take(&mut self.bucket);
+        let (live, time_wait) = match &mut self.unseen {
+            None => (stack.live(), stack.time_wait()),
+            Some(u) => {
+                u.closed += u.ahead.pop_front().unwrap_or(0) + u.far.remove(&u.row).unwrap_or(0);
+                u.row += 1;
+                let tw = u.closed - u.released;
+                (stack.live() - tw, stack.time_wait() + tw)
+            }
+        };
         self.samples.push(Sample {
             t_s: secs(self.next_sample),
             attempts: b.attempts,
@@ -176,8 +243,8 @@ impl Collector {
             mean_candidates: if b.attempts == 0 { 0.0 } else { b.candidates as f64 / b.attempts as f64 },
             collisions_local: b.collisions_local,
             collisions_remote: b.collisions_remote,
-            live: stack.live(),
-            time_wait: stack.time_wait(),
+            live,
+            time_wait,
             peak_held_toward_one_destination: stack.take_peak_held(),
             busiest_pool_held: busiest_pool_held(stack),
         });

@@ -2,10 +2,24 @@
 //!
 //! Three event sources, merged by (time, sequence number) so equal times are handled in the
 //! order the events were scheduled: the next arrival (drawn lazily, one at a time), connection
-//! closes (a binary heap: lifetimes vary) and TIME_WAIT expiries (one FIFO per TIME_WAIT length:
-//! within one length, exact or rounded up on the timer wheel, they come out in the order they
-//! went in). Time-series rows close before any event at their boundary.
+//! closes (a calendar queue, [`super::close_queue`]: lifetimes vary) and TIME_WAIT expiries (one
+//! FIFO per TIME_WAIT length: within one length, exact or rounded up on the timer wheel, they
+//! come out in the order they went in). Time-series rows close before any event at their
+//! boundary.
+//!
+//! **One event per connection.** When every client closes first and no TIME_WAIT can be
+//! recycled (tw_reuse off, or the peer sends no timestamps), a close changes nothing an arrival
+//! can see: live and TIME_WAIT both hold the 4-tuple and both refuse it (`is_suitable`), and the
+//! TIME_WAIT's end is known at open. Such runs touch the stack once per connection, at the
+//! release; the close only moves the connection from the close queue to its TIME_WAIT FIFO (in
+//! release order, which a queue keyed by release time would give only at the price of holding
+//! every TIME_WAIT: measured slower, its memory falls out of the cache). The time series'
+//! live/TIME_WAIT split is derived from the close times
+//! ([`crate::metrics::Collector::close_at`]). Runs where a close is visible (the
+//! server or a coin decides who closes, tw_reuse may recycle) keep the two events. Both give the
+//! same bytes (`one_event_and_two_event_paths_agree` below).
 
+use super::close_queue::{CloseQueue, Timed};
 use super::workload::{Arrival, DestinationTable, Workload};
 use crate::metrics::{Collector, Outcome, Sample, StrategySummary};
 use crate::scenario::{Effective, Scenario};
@@ -13,8 +27,7 @@ use crate::stack::{Closer, Flow, Stack, StackConfig, TimeWaitTicket, TimeWaitTim
 use crate::strategy::registry::strategy_rng;
 use crate::strategy::{PortSelector, Request, SocketMode, StrategySpec, select_on_stack};
 use crate::time::Nanos;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 /// One connection attempt, for `connections.csv`.
@@ -57,12 +70,55 @@ enum Source {
     Expiry,
 }
 
+/// A scheduled close. `seq` is unique: the order is (time, seq).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct CloseEvent {
     time: Nanos,
     seq: u64,
     key: TupleKey,
     client_closes: bool,
+}
+
+/// A TIME_WAIT's end in its FIFO. Two-event path: `seq` from the close that scheduled it and
+/// `aux` the ticket's generation. One-event path: `seq` is the close's own (from the open) and
+/// `aux` the close time, the 4-tuple never having left `Live` in the stack.
+#[derive(Clone, Copy)]
+struct Expiry {
+    time: Nanos,
+    seq: u64,
+    key: TupleKey,
+    aux: u64,
+}
+
+impl Timed for CloseEvent {
+    #[inline]
+    fn time(&self) -> Nanos {
+        self.time
+    }
+}
+
+/// Which engine paths a run takes; `None` lets the scenario's shape decide. Tests force each to
+/// show both give the same bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Paths {
+    pub one_event: Option<bool>,
+}
+
+/// About how far apart closes come and how long they stay queued, for the calendar queue's
+/// shape (speed only: the order is exact whatever the shape).
+fn queue_shape(scenario: &Scenario) -> (Nanos, Nanos) {
+    use crate::scenario::Arrivals;
+    let rate = match &scenario.arrivals {
+        Arrivals::Poisson { rate } | Arrivals::Constant { rate } | Arrivals::OnOff { rate, .. } => *rate,
+        Arrivals::Ramp { from, to } => from.max(*to),
+        Arrivals::Trace { trace, .. } => {
+            trace.rows.len() as f64 / crate::time::secs(scenario.duration.max(1)).max(1e-9)
+        }
+    };
+    let spacing = if rate > 0.0 { (1e9 / rate).clamp(1.0, 1e12) as Nanos } else { 1_000_000 };
+    let lifetime = scenario.lifetime.map(|l| l.mean_s()).filter(|m| m.is_finite()).unwrap_or(1.0);
+    let hold = crate::time::from_secs_f64(lifetime.clamp(0.0, 1e6));
+    (spacing, hold)
 }
 
 /// Remembered 4-tuples (about 40 MB) below which none is ever forgotten: one-backend runs hold at
@@ -122,6 +178,18 @@ pub fn run(
     seed: u64,
     opts: RunOptions<'_>,
 ) -> RunOutput {
+    run_paths(scenario, dests, spec, seed, opts, Paths::default())
+}
+
+/// [`run`], with the engine's paths forced where `paths` says.
+pub(crate) fn run_paths(
+    scenario: &Scenario,
+    dests: &DestinationTable,
+    spec: &StrategySpec,
+    seed: u64,
+    opts: RunOptions<'_>,
+    paths: Paths,
+) -> RunOutput {
     let started = Instant::now();
     let eff = scenario.effective(spec);
     let wheel = match eff.timer {
@@ -165,9 +233,22 @@ pub fn run(
         })
         .collect();
 
+    // One event per connection where no arrival can see the close (see the module's doc).
+    let one_event = paths.one_event.unwrap_or_else(|| {
+        scenario.tcp.active_close == crate::scenario::ActiveClose::Client && !stack.may_recycle_time_wait()
+    });
+    if one_event {
+        metrics.derive_time_wait();
+    }
+    let (spacing, hold) = queue_shape(scenario);
     let mut seq: u64 = 0;
-    let mut closes: BinaryHeap<Reverse<CloseEvent>> = BinaryHeap::new();
-    let mut expiries: [VecDeque<(Nanos, u64, TimeWaitTicket)>; 4] = Default::default();
+    let mut closes: CloseQueue<CloseEvent> = CloseQueue::sized_for(spacing, hold);
+    // The processing key (time, seq) of the last arrival: on the one-event path a release
+    // at the same instant as the pending arrival goes first exactly when its close (key
+    // (closed_at, seq)) would have been handled before that arrival was scheduled, as on the
+    // two-event path, where the expiry's sequence number is drawn at the close.
+    let mut last_arrival: (Nanos, u64) = (0, 0);
+    let mut expiries: [VecDeque<Expiry>; 4] = Default::default();
     let mut pending: Option<(Arrival, u64)> = workload.next_arrival().map(|a| (a, 0));
     let mut log = super::ConnLog::new(opts.spill_log_in.filter(|_| opts.log_connections));
     let mut events: u64 = 0;
@@ -189,7 +270,7 @@ pub fn run(
             at = (a.time, *s);
             next = Source::Arrival;
         }
-        if let Some(Reverse(c)) = closes.peek()
+        if let Some(c) = closes.peek()
             && (c.time, c.seq) < at
         {
             at = (c.time, c.seq);
@@ -197,12 +278,17 @@ pub fn run(
         }
         let mut expiring = 0;
         for (class, fifo) in expiries.iter().enumerate() {
-            if let Some(&(t, s, _)) = fifo.front()
-                && (t, s) < at
-            {
-                at = (t, s);
-                next = Source::Expiry;
-                expiring = class;
+            if let Some(e) = fifo.front() {
+                let first = if one_event && next == Source::Arrival && e.time == at.0 {
+                    (e.aux, e.seq) < last_arrival
+                } else {
+                    (e.time, e.seq) < at
+                };
+                if first {
+                    at = (e.time, e.seq);
+                    next = Source::Expiry;
+                    expiring = class;
+                }
             }
         }
         if next == Source::None {
@@ -223,11 +309,15 @@ pub fn run(
             (reported, report_at) = (now, now.saturating_add(report_step));
         }
         if next == Source::Expiry {
-            let (_, _, ticket) = expiries[expiring].pop_front().expect("peeked");
-            stack.expire_time_wait(ticket);
+            let e = expiries[expiring].pop_front().expect("peeked");
+            if one_event {
+                stack.end_time_wait_unseen(e.key, e.aux);
+                metrics.released();
+            } else {
+                stack.expire_time_wait(TimeWaitTicket { key: e.key, generation: e.aux as u32 });
+            }
         } else if next == Source::Close {
-            let Reverse(c) = closes.pop().expect("peeked");
-            let closer = if c.client_closes { Closer::Client } else { Closer::Server };
+            let c = closes.pop().expect("peeked");
             let class = if classed {
                 let local = addrs[usize::from(c.key.local_index())];
                 time_wait_class(local, dests.addrs[c.key.dest_index() as usize], &addrs, &subnets, to_self)
@@ -235,13 +325,25 @@ pub fn run(
                 0
             };
             let length = time_wait[class];
-            if let Some(ticket) = stack.close(c.key, now, closer, length) {
-                seq += 1;
-                let end = match wheel {
-                    Some(w) => w.expiry(now, length),
-                    None => now.saturating_add(length),
-                };
-                expiries[class].push_back((end, seq, ticket));
+            let end = || match wheel {
+                Some(w) => w.expiry(now, length),
+                None => now.saturating_add(length),
+            };
+            if one_event && length > 0 {
+                // The close only moves the connection to its FIFO, in release order: the stack
+                // and the metrics never see it (not counted as an event).
+                events -= 1;
+                expiries[class].push_back(Expiry { time: end(), seq: c.seq, key: c.key, aux: now });
+            } else if one_event {
+                stack.end_time_wait_unseen(c.key, now);
+                metrics.released();
+            } else {
+                let closer = if c.client_closes { Closer::Client } else { Closer::Server };
+                if let Some(ticket) = stack.close(c.key, now, closer, length) {
+                    seq += 1;
+                    let aux = u64::from(ticket.generation);
+                    expiries[class].push_back(Expiry { time: end(), seq, key: c.key, aux });
+                }
             }
         } else {
             if stack.remembered() >= forget_at {
@@ -288,12 +390,16 @@ pub fn run(
                     let mut opened = stack.open(&flow, port, now, bind_first);
                     opened.forced_reuse = sel.forced;
                     seq += 1;
-                    closes.push(Reverse(CloseEvent {
-                        time: now.saturating_add(a.lifetime),
+                    let time = now.saturating_add(a.lifetime);
+                    if one_event {
+                        metrics.close_at(time);
+                    }
+                    closes.push(CloseEvent {
+                        time,
                         seq,
                         key: flow.key(port),
                         client_closes: a.closer == Closer::Client,
-                    }));
+                    });
                     break Outcome::Established { port, opened, held_toward_dest: stack.held_toward(a.dest) };
                 }
                 if fallback && usize::from(local) + 1 < addrs.len() {
@@ -327,6 +433,7 @@ pub fn run(
                     reused,
                 });
             }
+            last_arrival = at;
             seq += 1;
             pending = workload.next_arrival().map(|a| (a, seq));
         }
@@ -408,4 +515,102 @@ fn settings_json(spec: &StrategySpec, eff: &Effective) -> serde_json::Value {
         obj.insert("parameters".into(), serde_json::Value::Object(params));
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn scenario(text: &str) -> Scenario {
+        crate::scenario::parse(text, "t", Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios")))
+            .expect("valid scenario")
+    }
+
+    /// Every strategy of `s`, on the paths `a` and on the paths `b`: the same summary (less its
+    /// `run` block, which counts events), time series and connection log.
+    fn same_bytes(s: &Scenario, a: Paths, b: Paths) {
+        let dests = DestinationTable::of(s);
+        let opts = RunOptions { log_connections: true, progress: None, spill_log_in: None };
+        for spec in &s.strategies {
+            let run = |p| run_paths(s, &dests, spec, s.seed, opts, p);
+            let (x, y) = (run(a), run(b));
+            let json = |o: &RunOutput| {
+                let mut v = serde_json::to_value(&o.summary).unwrap();
+                v.as_object_mut().unwrap().remove("run");
+                v
+            };
+            assert_eq!(json(&x), json(&y), "{}: summary", spec.label);
+            assert_eq!(x.samples, y.samples, "{}: time series", spec.label);
+            assert_eq!(&x.log[..], &y.log[..], "{}: connections", spec.label);
+            assert!(x.log.len() > 10, "{}: the run did something", spec.label);
+        }
+    }
+
+    const ONE: Paths = Paths { one_event: Some(true) };
+    const TWO: Paths = Paths { one_event: Some(false) };
+
+    #[test]
+    fn the_one_event_path_is_chosen_only_where_no_close_is_visible() {
+        let chosen = |tcp: &str| {
+            let s = scenario(&format!(
+                "name = \"p\"\nduration = \"10s\"\n[tcp]\n{tcp}\n[[destinations]]\naddr = \"192.0.2.1:80\"\n\
+                 [workload]\narrivals = {{ process = \"constant\", rate = 5.0 }}\n\
+                 lifetime = {{ dist = \"constant\", value = \"1s\" }}\n[[strategies]]\nname = \"bsd\"\n"
+            ));
+            let dests = DestinationTable::of(&s);
+            // Two-event runs handle a close and an expiry per connection, one-event runs one
+            // release: 50 arrivals (0, 0.2, ..., 9.8 s), 45 of them closed within the 10 s
+            // (opened before 9 s), 40 of those also out of their 1 s TIME_WAIT (before 8 s).
+            run(&s, &dests, &s.strategies[0], 1, RunOptions::default()).summary.run.events
+        };
+        assert_eq!(chosen("time_wait = \"1s\"\nactive_close = \"client\""), 50 + 40);
+        assert_eq!(chosen("time_wait = \"1s\"\nactive_close = \"server\""), 50 + 45);
+        assert_eq!(chosen("time_wait = \"1s\"\nactive_close = \"client\"\ntw_reuse = \"on\""), 50 + 45 + 40);
+        assert_eq!(chosen("time_wait = \"1s\"\nactive_close = 0.999"), 50 + 45 + 40);
+    }
+
+    #[test]
+    fn one_event_and_two_event_paths_agree_on_the_shipped_scenarios() {
+        // Shortened: the OS profiles (timer wheels, TIME_WAIT classes, bind rules, two
+        // addresses), a burst to exhaustion, and a trace.
+        for (file, from, to) in [
+            ("os-compare.toml", "duration = \"75s\"", "duration = \"30s\""),
+            ("burst-exhaustion.toml", "duration = \"5m\"", "duration = \"40s\""),
+            ("time-wait-wheel.toml", "", ""),
+            ("trace-replay.toml", "", ""),
+            ("busy-backend.toml", "duration = \"10m\"", "duration = \"150s\""),
+        ] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file);
+            let text = std::fs::read_to_string(path).unwrap().replace(from, to);
+            same_bytes(&scenario(&text), ONE, TWO);
+        }
+    }
+
+    #[test]
+    fn a_release_and_an_arrival_at_the_same_instant_keep_the_two_event_order() {
+        // Arrivals every second exactly (0, 1, ..., 29 s), one port. Lifetime 1 s, TIME_WAIT
+        // 1 s: the release at k + 2 comes before the arrival at k + 2 (its close at k + 1 was
+        // handled before the arrival at k + 1 scheduled it), so every other attempt succeeds (a
+        // release after the arrival would let only every third through). Lifetime 0, TIME_WAIT
+        // 1 s: the close at k comes after the arrival at k scheduled the next one, so the
+        // release at k + 1 comes after that arrival: again every other attempt (a release
+        // first would let every attempt through).
+        for (lifetime, failed) in [("1s", 15), ("0s", 15)] {
+            let s = scenario(&format!(
+                "name = \"tie\"\nduration = \"30s\"\n[ports]\nrange = \"40000\"\n\
+                 [tcp]\ntime_wait = \"1s\"\nactive_close = \"client\"\n\
+                 [[destinations]]\naddr = \"192.0.2.1:80\"\n[workload]\n\
+                 arrivals = {{ process = \"constant\", rate = 1.0 }}\n\
+                 lifetime = {{ dist = \"constant\", value = \"{lifetime}\" }}\n\
+                 [[strategies]]\nname = \"bsd\"\n[[strategies]]\nname = \"random-pick\"\n"
+            ));
+            same_bytes(&s, ONE, TWO);
+            let dests = DestinationTable::of(&s);
+            let opts = RunOptions { log_connections: true, progress: None, spill_log_in: None };
+            let out = run(&s, &dests, &s.strategies[0], 1, opts);
+            assert_eq!(out.log.len(), 30);
+            assert_eq!(out.log.iter().filter(|r| r.port.is_none()).count(), failed, "lifetime {lifetime}");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! through a strategy and a stack, measured by [`crate::metrics`].
 
 mod conn_log;
+pub mod close_queue;
 mod engine;
 pub mod workload;
 

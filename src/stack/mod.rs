@@ -510,6 +510,29 @@ impl Stack {
         }
     }
 
+    /// Can a TIME_WAIT ever be taken over here (`tcp_twsk_unique()` needs tw_reuse and the
+    /// peer's timestamps)? If not, an arrival cannot tell a live 4-tuple from one in TIME_WAIT.
+    pub fn may_recycle_time_wait(&self) -> bool {
+        self.cfg.tw_reuse != TwReuse::Off && self.cfg.timestamps
+    }
+
+    /// The client closed `key` at `closed_at` and its TIME_WAIT (if any) has now ended: the
+    /// state [`Stack::close`] then [`Stack::expire_time_wait`] leave, in one lookup. For the
+    /// one-event path, where the close itself was not evented; `live()` counts such a 4-tuple
+    /// until this call.
+    pub fn end_time_wait_unseen(&mut self, key: TupleKey, closed_at: Nanos) {
+        let Some(e) = self.table.get_mut(&key) else {
+            debug_assert!(false, "released an unknown 4-tuple {key:?}");
+            return;
+        };
+        debug_assert!(e.state == TupleState::Live, "released a 4-tuple that is not live: {key:?}");
+        e.closed_at = closed_at;
+        e.state = TupleState::Closed;
+        let exclusive = std::mem::take(&mut e.exclusive);
+        self.live -= 1;
+        self.release(key, exclusive);
+    }
+
     /// Ends a TIME_WAIT. A ticket whose TIME_WAIT was already recycled is ignored; returns
     /// whether this one ended.
     pub fn expire_time_wait(&mut self, ticket: TimeWaitTicket) -> bool {
