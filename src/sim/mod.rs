@@ -1,8 +1,8 @@
 //! The discrete-event connection-churn simulator: a workload of connection attempts driven
 //! through a strategy and a stack, measured by [`crate::metrics`].
 
-mod conn_log;
 pub mod close_queue;
+mod conn_log;
 mod engine;
 pub mod workload;
 

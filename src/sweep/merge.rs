@@ -219,5 +219,12 @@ pub fn execute(args: MergeArgs) -> Result<Status> {
             keep.push((out.join(name), bytes));
         }
     }
-    super::publish_printing(&out, &result, &text, (!args.no_charts).then(|| args.chart.style()), &keep, args.json)
+    super::publish_printing(
+        &out,
+        &result,
+        &text,
+        (!args.no_charts).then(|| args.chart.style()),
+        &keep,
+        args.json,
+    )
 }
