@@ -52,7 +52,7 @@ pub struct Cli {
 pub enum Command {
     /// Run scenarios: print the summary table and write summary.json, summary.csv,
     /// timeseries.csv, port_usage.csv, charts and report.html (several scenarios: an index.html
-    /// beside their folders too; exit 1 if an [expect] assertion fails).
+    /// beside their folders too; exit 1 if an `[expect]` assertion fails).
     #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// Run a scenario over a grid of values of one or more keys: sweep.csv, sweep.json,
@@ -182,7 +182,7 @@ pub struct CompareArgs {
     /// Folders `portsim run` wrote (two or more; the first is the baseline).
     #[arg(required = true, num_args = 2.., value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
-    /// Output folder (default: output/compare-<A>-vs-<B>/).
+    /// Output folder (default: `output/compare-<A>-vs-<B>/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Skip the charts and report.html: differences.csv only.

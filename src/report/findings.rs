@@ -174,7 +174,7 @@ const EXHAUSTED_SHARE: f64 = 0.95;
 const JUMP_SETTLE: usize = 5;
 
 /// The first sample after the warm-up whose mean candidates per attempt reached
-/// [`JUMP_FACTOR`] times the median of the samples before it: `(index, median before)`.
+/// `JUMP_FACTOR` times the median of the samples before it: `(index, median before)`.
 /// Read from the measured time series (`timeseries.csv`'s `mean_candidates`), not predicted.
 pub fn first_jump(samples: &[crate::metrics::Sample], warmup_s: f64) -> Option<(usize, f64)> {
     let mut before: Vec<f64> = Vec::new();
