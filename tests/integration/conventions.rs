@@ -15,36 +15,14 @@ fn portsim() -> Command {
     c
 }
 
-/// Two strategies on 100 ports, 10 s of TIME_WAIT: quick to run and to sweep.
-const TINY: &str = r#"
-name = "tiny"
-seed = 5
-duration = "2m"
-warmup = "20s"
-
-[ports]
-range = "1024-1123"
-
-[tcp]
-time_wait = "10s"
-
-[[destinations]]
-addr = "192.0.2.10:443"
-
-[workload]
-arrivals = { process = "poisson", rate = 5.0 }
-lifetime = { dist = "exponential", mean = "100ms" }
-
-[[strategies]]
-name = "bsd"
-
-[[strategies]]
-name = "random-pick"
-"#;
+/// The shared tiny scenario ([`crate::support::tiny_scenario`]), 2m with 20s of warm-up.
+fn tiny_text() -> String {
+    crate::support::tiny_scenario("2m", "20s")
+}
 
 fn tiny(dir: &Path, extra: &str) -> PathBuf {
     let path = dir.join("tiny.toml");
-    std::fs::write(&path, format!("{TINY}{extra}")).unwrap();
+    std::fs::write(&path, format!("{}{extra}", tiny_text())).unwrap();
     path
 }
 
@@ -452,8 +430,8 @@ fn the_default_table_fits_100_columns_and_wide_has_every_column() {
 #[test]
 fn a_long_label_drops_the_least_read_columns_not_the_width() {
     let label = "a-strategy-label-of-fifty-characters-for-the-tests";
-    let text =
-        TINY.replace("name = \"random-pick\"", &format!("name = \"random-pick\"\nlabel = \"{label}\""));
+    let text = tiny_text()
+        .replace("name = \"random-pick\"", &format!("name = \"random-pick\"\nlabel = \"{label}\""));
     let s = portsim::scenario::parse(&text, "tiny.toml", Path::new(".")).unwrap();
     let runs = portsim::run(&s, s.seed);
     let table = portsim::report::render_compact_table(&s, &runs);

@@ -31,39 +31,17 @@ fn portsim() -> Command {
     c
 }
 
-/// 100 ports, 10 s of TIME_WAIT, two strategies: cheap to run, and the upper rates fail.
-const TINY: &str = r#"
-name = "tiny"
-seed = 5
-duration = "2m"
-warmup = "10s"
-
-[ports]
-range = "1024-1123"
-
-[tcp]
-time_wait = "10s"
-
-[[destinations]]
-addr = "192.0.2.10:443"
-
-[workload]
-arrivals = { process = "poisson", rate = 5.0 }
-lifetime = { dist = "exponential", mean = "100ms" }
-
-[[strategies]]
-name = "bsd"
-
-[[strategies]]
-name = "random-pick"
-"#;
+/// The shared tiny scenario ([`crate::support::tiny_scenario`]), 2m with 10s of warm-up.
+fn tiny_text() -> String {
+    crate::support::tiny_scenario("2m", "10s")
+}
 
 const VARY: &str = "workload.arrivals.rate=4..12:5";
 const SEEDS: &str = "2";
 
 fn scenario(dir: &Path) -> PathBuf {
     let path = dir.join("tiny.toml");
-    std::fs::write(&path, TINY).unwrap();
+    std::fs::write(&path, tiny_text()).unwrap();
     path
 }
 
@@ -480,7 +458,7 @@ fn gnu_parallel_runs_the_shards_and_merge_gives_the_unsharded_sweep() {
 /// sweep's `sweep.csv` and `sweep.json`.
 fn plan() -> Plan {
     Plan::new(
-        TINY.into(),
+        tiny_text(),
         "tiny.toml".into(),
         PathBuf::from("."),
         vec!["workload.arrivals.rate=4..12:3".into(), "tcp.time_wait=5s,10s".into()],

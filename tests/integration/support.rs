@@ -56,3 +56,36 @@ pub fn check_selection(
     }
     Ok(())
 }
+
+/// Two strategies (bsd, random-pick) on 100 ports with 10 s of TIME_WAIT at 5 conn/s: cheap to
+/// run and to sweep, and its n/H ceiling (100 / 10.1 s = 9.9 conn/s) is near enough that the
+/// upper rates of a sweep fail. `duration` and `warmup` are TOML durations ("2m", "20s").
+pub fn tiny_scenario(duration: &str, warmup: &str) -> String {
+    format!(
+        r#"
+name = "tiny"
+seed = 5
+duration = "{duration}"
+warmup = "{warmup}"
+
+[ports]
+range = "1024-1123"
+
+[tcp]
+time_wait = "10s"
+
+[[destinations]]
+addr = "192.0.2.10:443"
+
+[workload]
+arrivals = {{ process = "poisson", rate = 5.0 }}
+lifetime = {{ dist = "exponential", mean = "100ms" }}
+
+[[strategies]]
+name = "bsd"
+
+[[strategies]]
+name = "random-pick"
+"#
+    )
+}

@@ -8,36 +8,14 @@ fn portsim() -> Command {
     Command::cargo_bin("portsim").expect("the portsim binary is built for the tests")
 }
 
-/// A 100-port range with 10 s of TIME_WAIT: the ceiling is n/H = 100 / 10.1 s = 9.9 conn/s.
-const TINY: &str = r#"
-name = "tiny"
-seed = 5
-duration = "5m"
-warmup = "30s"
-
-[ports]
-range = "1024-1123"
-
-[tcp]
-time_wait = "10s"
-
-[[destinations]]
-addr = "192.0.2.10:443"
-
-[workload]
-arrivals = { process = "poisson", rate = 5.0 }
-lifetime = { dist = "exponential", mean = "100ms" }
-
-[[strategies]]
-name = "bsd"
-
-[[strategies]]
-name = "random-pick"
-"#;
+/// The shared tiny scenario ([`crate::support::tiny_scenario`]), 5m with 30s of warm-up.
+fn tiny_text() -> String {
+    crate::support::tiny_scenario("5m", "30s")
+}
 
 fn scenario(dir: &Path) -> PathBuf {
     let path = dir.join("tiny.toml");
-    std::fs::write(&path, TINY).unwrap();
+    std::fs::write(&path, tiny_text()).unwrap();
     path
 }
 
