@@ -131,6 +131,19 @@ impl<T: Timed> CloseQueue<T> {
         self.front.pop()
     }
 
+    /// The smallest event if it is at or before `t`.
+    #[inline]
+    pub fn pop_at_or_before(&mut self, t: Nanos) -> Option<T> {
+        if self.front.is_empty() && !self.turn() {
+            return None;
+        }
+        if self.front.last()?.time() > t {
+            return None;
+        }
+        self.len -= 1;
+        self.front.pop()
+    }
+
     /// Moves `cur` to the first non-empty bucket and sorts it into `front`; false when empty.
     fn turn(&mut self) -> bool {
         if self.len == 0 {
