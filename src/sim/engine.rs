@@ -70,13 +70,30 @@ enum Source {
     Expiry,
 }
 
-/// A scheduled close. `seq` is unique: the order is (time, seq).
+/// A scheduled close, 24 bytes: the sequence number shifted left once, its low bit set when the
+/// client closes first. Ordering by `(time, tagged)` is ordering by `(time, seq)`, `seq` being
+/// unique. (A bool of its own made the event 32 bytes, a third more to move and sort.)
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct CloseEvent {
     time: Nanos,
-    seq: u64,
+    tagged: u64,
     key: TupleKey,
-    client_closes: bool,
+}
+
+impl CloseEvent {
+    fn new(time: Nanos, seq: u64, key: TupleKey, client_closes: bool) -> CloseEvent {
+        CloseEvent { time, tagged: (seq << 1) | u64::from(client_closes), key }
+    }
+
+    #[inline]
+    fn seq(&self) -> u64 {
+        self.tagged >> 1
+    }
+
+    #[inline]
+    fn client_closes(&self) -> bool {
+        self.tagged & 1 == 1
+    }
 }
 
 /// A TIME_WAIT's end in its FIFO. Two-event path: `seq` from the close that scheduled it and
@@ -297,7 +314,7 @@ pub(crate) fn run_paths(
                     Some(w) => w.expiry(c.time, time_wait[class]),
                     None => c.time.saturating_add(time_wait[class]),
                 };
-                expiries[class].push_back(Expiry { time: end, seq: c.seq, key: c.key, aux: c.time });
+                expiries[class].push_back(Expiry { time: end, seq: c.seq(), key: c.key, aux: c.time });
             }
         }
         // The earliest of the three sources by (time, sequence number). Spelled out: an
@@ -310,9 +327,9 @@ pub(crate) fn run_paths(
         }
         if !drain
             && let Some(c) = closes.peek()
-            && (c.time, c.seq) < at
+            && (c.time, c.seq()) < at
         {
-            at = (c.time, c.seq);
+            at = (c.time, c.seq());
             next = Source::Close;
         }
         let mut expiring = 0;
@@ -372,12 +389,12 @@ pub(crate) fn run_paths(
                 // The close only moves the connection to its FIFO, in release order: the stack
                 // and the metrics never see it (not counted as an event).
                 events -= 1;
-                expiries[class].push_back(Expiry { time: end(), seq: c.seq, key: c.key, aux: now });
+                expiries[class].push_back(Expiry { time: end(), seq: c.seq(), key: c.key, aux: now });
             } else if one_event {
                 stack.end_time_wait_unseen(c.key, now);
                 metrics.released();
             } else {
-                let closer = if c.client_closes { Closer::Client } else { Closer::Server };
+                let closer = if c.client_closes() { Closer::Client } else { Closer::Server };
                 if let Some(ticket) = stack.close(c.key, now, closer, length) {
                     seq += 1;
                     let aux = u64::from(ticket.generation);
@@ -433,12 +450,7 @@ pub(crate) fn run_paths(
                     if one_event {
                         metrics.close_at(time);
                     }
-                    closes.push(CloseEvent {
-                        time,
-                        seq,
-                        key: flow.key(port),
-                        client_closes: a.closer == Closer::Client,
-                    });
+                    closes.push(CloseEvent::new(time, seq, flow.key(port), a.closer == Closer::Client));
                     break Outcome::Established { port, opened, held_toward_dest: stack.held_toward(a.dest) };
                 }
                 if fallback && usize::from(local) + 1 < addrs.len() {
