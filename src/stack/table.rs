@@ -67,7 +67,7 @@ pub const MAX_DENSE_POOLS: usize = 16;
 
 /// The 4-tuples the stack knows, in one of two layouts chosen from the stack's shape.
 ///
-/// Dense: `slots[(pool << 16) | port]`, one load and no hash per lookup. A bsd run walks its
+/// Dense: `slots[pool][port]`, one load and no hash per lookup. A bsd run walks its
 /// pool's array in port order, and a 4-tuple looked up 60 s after it was last touched (its
 /// TIME_WAIT's end) is one of at most 65,536 slots of a pool, not a random bucket of a table
 /// that has grown to every 4-tuple ever seen. Hashed: one entry per 4-tuple ever seen (until
@@ -80,7 +80,7 @@ pub(super) enum TupleTable {
     Dense {
         /// `None`: never seen (or forgotten). `Option<Entry>` is no larger than `Entry`: the
         /// state's spare values hold the `None`.
-        slots: Vec<Option<Entry>>,
+        slots: Vec<Box<[Option<Entry>; 1 << 16]>>,
         /// Slots that are `Some`.
         known: usize,
         /// The lowest and highest port ever stored, so forgetting scans only that span.
@@ -93,7 +93,7 @@ impl TupleTable {
     /// Dense for `pools` pools, or hashed when `dense` is false.
     pub(super) fn new(pools: usize, dense: bool) -> TupleTable {
         if dense {
-            TupleTable::Dense { slots: vec![None; pools << 16], known: 0, span: (u16::MAX, 0) }
+            TupleTable::Dense { slots: vec![super::full_table(None); pools], known: 0, span: (u16::MAX, 0) }
         } else {
             TupleTable::Hashed(TupleMap::default())
         }
@@ -103,16 +103,11 @@ impl TupleTable {
         matches!(self, TupleTable::Dense { .. })
     }
 
-    #[inline]
-    fn slot(pool: usize, key: TupleKey) -> usize {
-        (pool << 16) | usize::from(key.port())
-    }
-
     /// The entry of `key`, which belongs to pool `pool` (the stack's `pool_index`).
     #[inline]
     pub(super) fn get(&self, pool: usize, key: TupleKey) -> Option<&Entry> {
         match self {
-            TupleTable::Dense { slots, .. } => slots[Self::slot(pool, key)].as_ref(),
+            TupleTable::Dense { slots, .. } => slots[pool][usize::from(key.port())].as_ref(),
             TupleTable::Hashed(map) => map.get(&key),
         }
     }
@@ -120,7 +115,7 @@ impl TupleTable {
     #[inline]
     pub(super) fn get_mut(&mut self, pool: usize, key: TupleKey) -> Option<&mut Entry> {
         match self {
-            TupleTable::Dense { slots, .. } => slots[Self::slot(pool, key)].as_mut(),
+            TupleTable::Dense { slots, .. } => slots[pool][usize::from(key.port())].as_mut(),
             TupleTable::Hashed(map) => map.get_mut(&key),
         }
     }
@@ -131,7 +126,7 @@ impl TupleTable {
     pub(super) fn get_or_insert(&mut self, pool: usize, key: TupleKey, fresh: Entry) -> (&mut Entry, bool) {
         match self {
             TupleTable::Dense { slots, known, span } => {
-                let slot = &mut slots[Self::slot(pool, key)];
+                let slot = &mut slots[pool][usize::from(key.port())];
                 let existed = slot.is_some();
                 if !existed {
                     *known += 1;
@@ -162,7 +157,7 @@ impl TupleTable {
                 if span.0 > span.1 {
                     return;
                 }
-                for pool in slots.chunks_exact_mut(1 << 16) {
+                for pool in slots.iter_mut() {
                     for slot in &mut pool[usize::from(span.0)..=usize::from(span.1)] {
                         if slot.as_ref().is_some_and(|e| !keep(e)) {
                             *slot = None;
