@@ -1,10 +1,16 @@
 //! What a host's TCP stack knows when it picks a local port: the range, the reserved ports, the
 //! 4-tuples that are live or in TIME_WAIT, which ports an explicit `bind()` holds, the uniqueness
 //! scope and the TIME_WAIT reuse rule. [`Stack::is_suitable`] is RFC 6056's
-//! `check_suitable_port()`, answered in O(1): a bitmap test, an array load and one hash lookup.
+//! `check_suitable_port()`, answered in O(1): one load of the port's counters and, when the port
+//! is held, one lookup of the 4-tuple.
 //!
-//! Memory grows with the 4-tuples the host has used (one table entry each, about 40 bytes) and
-//! with the local addresses (two 65,536-entry counters each), never with destinations x range.
+//! The 4-tuples live in one of two layouts, chosen from the stack's shape (issue 16, item 2):
+//! with at most [`MAX_DENSE_POOLS`] pools (local addresses x destinations) a 65,536-slot array
+//! per pool (24 bytes a slot: 1.5 MiB a pool), indexed by port with no hash; with more, a hash
+//! table of the 4-tuples seen (about 40 bytes each, bounded by forgetting). Both give the same
+//! answers and bytes (`layout_props.rs`, and the engine's test over the shipped scenarios).
+//! Besides, memory grows with the local addresses (one 65,536-entry counter table each), never
+//! with destinations x range.
 
 mod flow;
 mod free_ports;
