@@ -122,6 +122,8 @@ pub(crate) struct Paths {
     /// On the one-event path: closes moved to their FIFOs ahead of each pick (`true` where
     /// every TIME_WAIT is longer than zero), or handled as events of their own.
     pub drain: Option<bool>,
+    /// The stack's 4-tuples in dense arrays (`Some(true)`) or the hash table (`Some(false)`).
+    pub dense: Option<bool>,
 }
 
 /// About how far apart closes come and how long they stay queued, for the calendar queue's
@@ -228,7 +230,8 @@ pub(crate) fn run_paths(
         bind_conflict: eff.bind_conflict,
         local_addrs: scenario.addrs.len(),
         destinations: dests.len(),
-    });
+    })
+    .with_tuple_layout(paths.dense);
     let mut strategy: Box<dyn PortSelector> = spec.config.build(strategy_rng(seed, &spec.label));
     let mut workload = Workload::new(scenario, seed);
     let interval = scenario.metrics.sample_interval.unwrap_or_else(|| default_interval(scenario.duration));
@@ -598,9 +601,9 @@ mod tests {
         }
     }
 
-    const ONE: Paths = Paths { one_event: Some(true), drain: None };
-    const ONE_UNDRAINED: Paths = Paths { one_event: Some(true), drain: Some(false) };
-    const TWO: Paths = Paths { one_event: Some(false), drain: None };
+    const ONE: Paths = Paths { one_event: Some(true), drain: None, dense: None };
+    const ONE_UNDRAINED: Paths = Paths { one_event: Some(true), drain: Some(false), dense: None };
+    const TWO: Paths = Paths { one_event: Some(false), drain: None, dense: None };
 
     #[test]
     fn the_one_event_path_is_chosen_only_where_no_close_is_visible() {
@@ -666,6 +669,37 @@ mod tests {
             let out = run(&s, &dests, &s.strategies[0], 1, opts);
             assert_eq!(out.log.len(), 30);
             assert_eq!(out.log.iter().filter(|r| r.port.is_none()).count(), failed, "lifetime {lifetime}");
+        }
+    }
+
+    #[test]
+    fn dense_and_hashed_tuples_agree_on_the_shipped_scenarios() {
+        // Shortened; every scenario whose pools (addresses x destinations) fit dense arrays in a
+        // test's memory: two addresses and bind rules, TIME_WAIT classes and wheels, tw_reuse,
+        // server-first closes, reserved ports, exhaustion, a trace.
+        let dense = Paths { one_event: None, drain: None, dense: Some(true) };
+        let hashed = Paths { one_event: None, drain: None, dense: Some(false) };
+        for (file, duration) in [
+            ("os-compare.toml", "30s"),
+            ("burst-exhaustion.toml", "40s"),
+            ("time-wait-wheel.toml", "60s"),
+            ("trace-replay.toml", "2m"),
+            ("busy-backend.toml", "150s"),
+            ("tw-reuse.toml", "150s"),
+            ("server-closes-first.toml", "150s"),
+            ("reserved-ports.toml", "90s"),
+            ("rfc-compare.toml", "90s"),
+        ] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file);
+            let text = std::fs::read_to_string(path).unwrap();
+            let text: String = text
+                .lines()
+                .map(|l| {
+                    if l.starts_with("duration = ") { format!("duration = \"{duration}\"") } else { l.into() }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            same_bytes(&scenario(&text), dense, hashed);
         }
     }
 }

@@ -16,11 +16,22 @@
 //! Each count changes only when a port's holder count goes from 0 to 1 or back (or a pool
 //! gains or loses a 4-tuple), at the stack's `open` and `release`.
 
+/// One pool's counts, side by side: open and release touch both.
+#[derive(Clone, Copy, Debug, Default)]
+struct PoolCount {
+    /// 4-tuples held (live or TIME_WAIT), on any port.
+    held: u32,
+    /// Those on counted ports.
+    taken: u32,
+}
+
 /// The taken-port counts.
 #[derive(Clone, Debug, Default)]
 pub(super) struct TakenPorts {
-    /// Held 4-tuples on counted ports, per pool (empty when the stack tracks no pools).
-    per_pool: Vec<u32>,
+    /// Per pool (empty when the stack tracks no pools): one array for what were two (the
+    /// metrics' held count and the exhaustion test's taken count), so an open or a release
+    /// touches one cache line for both.
+    per_pool: Vec<PoolCount>,
     /// Counted ports with a holder, per local address.
     per_addr: Vec<u32>,
     /// Counted ports with a holder on any address (maintained only with per-port buckets).
@@ -32,43 +43,66 @@ pub(super) struct TakenPorts {
 
 impl TakenPorts {
     pub(super) fn new(pools: usize, local_addrs: usize) -> TakenPorts {
-        TakenPorts { per_pool: vec![0; pools], per_addr: vec![0; local_addrs], host: 0, bound_seen: false }
+        TakenPorts {
+            per_pool: vec![PoolCount::default(); pools],
+            per_addr: vec![0; local_addrs],
+            host: 0,
+            bound_seen: false,
+        }
     }
 
-    /// A 4-tuple of `pool` now holds a counted port; `first_on_addr` / `first_on_host`: nothing
-    /// held it on its address / on the host before.
+    /// A 4-tuple of `pool` now holds its port; `counted`: the port is a counted one;
+    /// `first_on_addr` / `first_on_host`: nothing held it on its address / on the host before.
     #[inline]
-    pub(super) fn take(&mut self, pool: usize, local: u16, first_on_addr: bool, first_on_host: bool) {
+    pub(super) fn take(
+        &mut self,
+        pool: usize,
+        local: u16,
+        counted: bool,
+        first_on_addr: bool,
+        first_on_host: bool,
+    ) {
         if let Some(p) = self.per_pool.get_mut(pool) {
-            *p += 1;
+            p.held += 1;
+            p.taken += u32::from(counted);
         }
-        if first_on_addr {
-            self.per_addr[usize::from(local)] += 1;
-        }
-        if first_on_host {
-            self.host += 1;
+        if counted {
+            self.per_addr[usize::from(local)] += u32::from(first_on_addr);
+            self.host += u32::from(first_on_host);
         }
     }
 
     /// The reverse of [`take`](TakenPorts::take): `emptied_on_addr` / `emptied_on_host`: the
     /// port has no holder left on its address / on the host.
     #[inline]
-    pub(super) fn release(&mut self, pool: usize, local: u16, emptied_on_addr: bool, emptied_on_host: bool) {
+    pub(super) fn release(
+        &mut self,
+        pool: usize,
+        local: u16,
+        counted: bool,
+        emptied_on_addr: bool,
+        emptied_on_host: bool,
+    ) {
         if let Some(p) = self.per_pool.get_mut(pool) {
-            *p -= 1;
+            p.held -= 1;
+            p.taken -= u32::from(counted);
         }
-        if emptied_on_addr {
-            self.per_addr[usize::from(local)] -= 1;
-        }
-        if emptied_on_host {
-            self.host -= 1;
+        if counted {
+            self.per_addr[usize::from(local)] -= u32::from(emptied_on_addr);
+            self.host -= u32::from(emptied_on_host);
         }
     }
 
     /// Held 4-tuples of `pool` on counted ports, if pools are tracked.
     #[inline]
     pub(super) fn in_pool(&self, pool: usize) -> Option<u32> {
-        self.per_pool.get(pool).copied()
+        self.per_pool.get(pool).map(|p| p.taken)
+    }
+
+    /// Held 4-tuples of `pool` on any port, if pools are tracked.
+    #[inline]
+    pub(super) fn held_in_pool(&self, pool: usize) -> Option<u32> {
+        self.per_pool.get(pool).map(|p| p.held)
     }
 
     /// Counted ports held on local address `local`.

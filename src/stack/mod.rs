@@ -1,26 +1,33 @@
 //! What a host's TCP stack knows when it picks a local port: the range, the reserved ports, the
 //! 4-tuples that are live or in TIME_WAIT, which ports an explicit `bind()` holds, the uniqueness
 //! scope and the TIME_WAIT reuse rule. [`Stack::is_suitable`] is RFC 6056's
-//! `check_suitable_port()`, answered in O(1): a bitmap test, an array load and one hash lookup.
+//! `check_suitable_port()`, answered in O(1): one load of the port's counters and, when the port
+//! is held, one lookup of the 4-tuple.
 //!
-//! Memory grows with the 4-tuples the host has used (one table entry each, about 40 bytes) and
-//! with the local addresses (two 65,536-entry counters each), never with destinations x range.
+//! The 4-tuples live in one of two layouts, chosen from the stack's shape (issue 16, item 2):
+//! with at most [`MAX_DENSE_POOLS`] pools (local addresses x destinations) a 65,536-slot array
+//! per pool (24 bytes a slot: 1.5 MiB a pool), indexed by port with no hash; with more, a hash
+//! table of the 4-tuples seen (about 40 bytes each, bounded by forgetting). Both give the same
+//! answers and bytes (`layout_props.rs`, and the engine's test over the shipped scenarios).
+//! Besides, memory grows with the local addresses (one 65,536-entry counter table each), never
+//! with destinations x range.
 
 mod flow;
 mod free_ports;
+#[cfg(test)]
+mod layout_props;
 mod ports;
 mod table;
 pub mod timer_wheel;
 
 pub use flow::{Flow, TupleKey};
 pub use ports::{PortRange, ReservedPorts};
-pub use table::{Entry, TupleState};
+pub use table::{Entry, MAX_DENSE_POOLS, TupleState};
 pub use timer_wheel::{TimeWaitTimer, TimerWheel};
 
 use crate::time::Nanos;
 use free_ports::TakenPorts;
-use std::collections::hash_map::Entry as MapEntry;
-use table::TupleMap;
+use table::TupleTable;
 
 /// What must be unique for a connection to be allowed a port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -172,12 +179,23 @@ impl StackConfig {
 /// `bucket_bound` mirrors the port's [`PortBucket::bound`] on every address, so Linux's rule
 /// costs no second memory access per candidate (it changes only when a bucket gains its first
 /// bound socket or empties: O(addresses) then).
+///
+/// `flags` carries what the port is for the whole run ([`RESERVED`], [`COUNTED`]), so the check
+/// per candidate and the counts at open and release read the one 8-byte word they load anyway
+/// instead of the reserved bitmap and the range.
 #[derive(Clone, Copy, Default)]
 struct PortUse {
     holders: u32,
     exclusive: u16,
     bucket_bound: bool,
+    flags: u8,
 }
+
+/// `PortUse::flags`: the port is reserved.
+const RESERVED: u8 = 1;
+/// `PortUse::flags`: the port is one a scan of the range could find suitable (in the range, not
+/// reserved): only those count as taken.
+const COUNTED: u8 = 2;
 
 /// Per port, over every local address: Linux's bind bucket. `bound` is set when a `bind()`
 /// joins the bucket and cleared only when the bucket empties.
@@ -230,8 +248,10 @@ pub struct Stack {
     /// address (the RFC strategies' rule).
     bind_port: bool,
     bind_addr: bool,
-    table: TupleMap,
-    ports: Vec<PortUse>,
+    table: TupleTable,
+    /// Per local address, per port: a 65,536-entry array indexed by a `u16` needs no bounds
+    /// check, which cost about 15 instructions per open and per release.
+    ports: Vec<PortTable>,
     /// Per-port buckets over every address: kept only with several addresses under Linux's
     /// bind rule or host-wide scope (with one address the address's counters are the
     /// bucket's). Another 512 KiB touched on every open and close is not free: it pushes the
@@ -239,20 +259,28 @@ pub struct Stack {
     buckets: Vec<PortBucket>,
     held_per_dest: Vec<u32>,
     /// `dests_holding[v]`: destinations toward which exactly `v` 4-tuples are held, so the
-    /// largest such `v` ([`Stack::max_held`]) follows every open and release in O(1).
+    /// largest such `v` ([`Stack::max_held`]) follows every open and release in O(1). Not kept
+    /// with one destination, whose count is the largest.
     dests_holding: Vec<u32>,
     max_held: u32,
     /// The largest `max_held` since [`Stack::take_peak_held`] last read it.
     peak_held: u32,
-    /// 4-tuples held per pool (local address x destination, `local * destinations + dest`),
-    /// when there are at most [`MAX_POOLS`] pools; empty otherwise.
-    held_per_pool: Vec<u32>,
-    /// Taken ports per pool, address and host, for [`Stack::no_free_port`].
+    /// Held 4-tuples and taken ports per pool (local address x destination,
+    /// `local * destinations + dest`, when there are at most [`MAX_POOLS`] pools), per address
+    /// and on the host, for [`Stack::held_in_pool`] and [`Stack::no_free_port`].
     taken: TakenPorts,
     /// Ports of the range that are not reserved: what a pool has when nothing is taken.
     usable: u32,
     live: u64,
     time_wait: u64,
+}
+
+/// One local address's ports.
+type PortTable = Box<[PortUse; 1 << 16]>;
+
+/// A 65,536-entry array of `value`, built on the heap.
+pub(super) fn full_table<T: Clone>(value: T) -> Box<[T; 1 << 16]> {
+    vec![value; 1 << 16].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!("65,536 entries"))
 }
 
 /// Scope and bind rule folded into the one test `is_suitable` makes per candidate.
@@ -272,8 +300,11 @@ enum Rule {
 }
 
 impl Stack {
+    /// A stack whose 4-tuples are kept densely when it has at most [`MAX_DENSE_POOLS`] pools
+    /// (local addresses x destinations), in the hash table otherwise.
     pub fn new(cfg: StackConfig) -> Stack {
         let local_addrs = cfg.local_addrs.max(1);
+        let pools = local_addrs * cfg.destinations.max(1);
         let rule = match (cfg.scope, cfg.bind_conflict) {
             (Scope::FourTuple, _) => Rule::Tuple,
             (Scope::LocalPort, BindConflict::Port) if local_addrs > 1 => Rule::FreeOfBucket,
@@ -285,8 +316,18 @@ impl Stack {
             free_only: rule == Rule::Free,
             bind_port: cfg.bind_conflict == BindConflict::Port,
             bind_addr: cfg.bind_conflict == BindConflict::AddressPort,
-            table: TupleMap::default(),
-            ports: vec![PortUse::default(); local_addrs << 16],
+            table: TupleTable::new(pools, pools <= MAX_DENSE_POOLS),
+            ports: {
+                let mut one = full_table(PortUse::default());
+                for (port, u) in (0..=u16::MAX).zip(one.iter_mut()) {
+                    if cfg.reserved.contains(port) {
+                        u.flags |= RESERVED;
+                    } else if cfg.range.contains(port) {
+                        u.flags |= COUNTED;
+                    }
+                }
+                vec![one; local_addrs]
+            },
             buckets: if rule == Rule::FreeOnHost
                 || (local_addrs > 1 && cfg.bind_conflict == BindConflict::Port)
             {
@@ -298,24 +339,24 @@ impl Stack {
             dests_holding: vec![cfg.destinations.max(1) as u32],
             max_held: 0,
             peak_held: 0,
-            held_per_pool: if local_addrs * cfg.destinations.max(1) <= MAX_POOLS {
-                vec![0; local_addrs * cfg.destinations.max(1)]
-            } else {
-                Vec::new()
-            },
-            taken: TakenPorts::new(
-                if local_addrs * cfg.destinations.max(1) <= MAX_POOLS {
-                    local_addrs * cfg.destinations.max(1)
-                } else {
-                    0
-                },
-                local_addrs,
-            ),
+            taken: TakenPorts::new(if pools <= MAX_POOLS { pools } else { 0 }, local_addrs),
             usable: cfg.range.len() - cfg.reserved.count_in(cfg.range),
             live: 0,
             time_wait: 0,
             cfg,
         }
+    }
+
+    /// The same empty stack with its 4-tuples' layout forced (`Some(true)`: dense, whatever the
+    /// memory; `Some(false)`: hashed; `None`: as [`Stack::new`] chose): tests show both layouts
+    /// give the same answers and bytes.
+    pub(crate) fn with_tuple_layout(mut self, dense: Option<bool>) -> Stack {
+        assert_eq!(self.table.len(), 0, "the layout is chosen before the first open");
+        if let Some(dense) = dense.filter(|&d| d != self.table.is_dense()) {
+            let pools = self.cfg.local_addrs.max(1) * self.held_per_dest.len();
+            self.table = TupleTable::new(pools, dense);
+        }
+        self
     }
 
     pub fn config(&self) -> &StackConfig {
@@ -329,10 +370,10 @@ impl Stack {
     /// RFC 6056's `check_suitable_port()` for a `connect()`: may `flow` use `port` at `now`?
     #[inline]
     pub fn is_suitable(&self, flow: &Flow, port: u16, now: Nanos) -> bool {
-        if self.cfg.reserved.contains(port) {
+        let use_ = self.port_use(flow.local_index, port);
+        if use_.flags & RESERVED != 0 {
             return false;
         }
-        let use_ = self.port_use(flow.local_index, port);
         // The local-port profiles' test first and alone: a multi-way match here compiles to an
         // indirect jump per candidate, which cost their exhaustion scans 15 %.
         if self.free_only {
@@ -346,7 +387,8 @@ impl Stack {
             if use_.holders == 0 {
                 return true;
             }
-            return match self.table.get(&flow.key(port)) {
+            let pool = self.pool_index(flow.local_index, flow.dest_index);
+            return match self.table.get(pool, flow.key(port)) {
                 None => true,
                 Some(e) => match e.state {
                     TupleState::Closed => true,
@@ -366,7 +408,7 @@ impl Stack {
     /// `SO_REUSEADDR`), and it must not be reserved.
     #[inline]
     pub fn is_free_for_bind(&self, local_index: u16, port: u16) -> bool {
-        if self.cfg.reserved.contains(port) {
+        if self.port_use(local_index, port).flags & RESERVED != 0 {
             return false;
         }
         match self.cfg.scope {
@@ -398,20 +440,21 @@ impl Stack {
 
     #[inline]
     fn port_use(&self, local_index: u16, port: u16) -> PortUse {
-        self.ports[(usize::from(local_index) << 16) | usize::from(port)]
+        self.ports[usize::from(local_index)][usize::from(port)]
     }
 
     /// Records a new connection of `flow` on `port` (which the caller found suitable).
     /// `exclusive` marks a port taken by an explicit `bind()`.
     pub fn open(&mut self, flow: &Flow, port: u16, now: Nanos, exclusive: bool) -> Opened {
         let key = flow.key(port);
+        let pool = self.pool_index(flow.local_index, flow.dest_index);
         let mut opened = Opened::default();
-        let port_index = (usize::from(flow.local_index) << 16) | usize::from(port);
+        let fresh =
+            Entry { state: TupleState::Live, generation: 0, exclusive, closed_at: 0, remote_tw_until: 0 };
         // Only a recycled TIME_WAIT can still hold the port (and be exclusive): a closed entry
         // has released both.
-        let (was_held, was_exclusive) = match self.table.entry(key) {
-            MapEntry::Occupied(mut slot) => {
-                let e = slot.get_mut();
+        let (was_held, was_exclusive) = match self.table.get_or_insert(pool, key, fresh) {
+            (e, true) => {
                 opened.previous_close = Some(e.closed_at);
                 let before = match e.state {
                     TupleState::Live => {
@@ -432,18 +475,9 @@ impl Stack {
                 e.exclusive = exclusive;
                 before
             }
-            MapEntry::Vacant(slot) => {
-                slot.insert(Entry {
-                    state: TupleState::Live,
-                    generation: 0,
-                    exclusive,
-                    closed_at: 0,
-                    remote_tw_until: 0,
-                });
-                (false, false)
-            }
+            (_, false) => (false, false),
         };
-        let u = &mut self.ports[port_index];
+        let u = &mut self.ports[usize::from(flow.local_index)][usize::from(port)];
         match (was_exclusive, exclusive) {
             (true, false) => u.exclusive -= 1,
             (false, true) => u.exclusive += 1,
@@ -452,6 +486,7 @@ impl Stack {
         if !was_held {
             u.holders += 1;
             let first_on_addr = u.holders == 1;
+            let counted = u.flags & COUNTED != 0;
             let first_on_host = match self.buckets.get_mut(usize::from(port)) {
                 Some(b) => {
                     b.holders += 1;
@@ -459,18 +494,15 @@ impl Stack {
                 }
                 None => false,
             };
-            if self.counted(port) {
-                let pool = self.pool_index(flow.local_index, flow.dest_index);
-                self.taken.take(pool, flow.local_index, first_on_addr, first_on_host);
-            }
-            self.hold(flow.local_index, flow.dest_index);
+            self.taken.take(pool, flow.local_index, counted, first_on_addr, first_on_host);
+            self.hold(flow.dest_index);
         }
         if exclusive {
             self.taken.bound_seen = true;
             match self.buckets.get(usize::from(port)) {
                 Some(b) if !b.bound => self.set_bucket_bound(port, true),
                 Some(_) => {}
-                None => self.ports[port_index].bucket_bound = true,
+                None => self.ports[usize::from(flow.local_index)][usize::from(port)].bucket_bound = true,
             }
         }
         self.live += 1;
@@ -487,7 +519,8 @@ impl Stack {
         closer: Closer,
         time_wait: Nanos,
     ) -> Option<TimeWaitTicket> {
-        let e = self.table.get_mut(&key)?;
+        let pool = self.key_pool(key);
+        let e = self.table.get_mut(pool, key)?;
         if e.state != TupleState::Live {
             debug_assert!(false, "closed a 4-tuple that is not live: {key:?}");
             return None;
@@ -505,7 +538,7 @@ impl Stack {
             }
             e.state = TupleState::Closed;
             let exclusive = std::mem::take(&mut e.exclusive);
-            self.release(key, exclusive);
+            self.release(pool, key, exclusive);
             None
         }
     }
@@ -520,8 +553,10 @@ impl Stack {
     /// state [`Stack::close`] then [`Stack::expire_time_wait`] leave, in one lookup. For the
     /// one-event path, where the close itself was not evented; `live()` counts such a 4-tuple
     /// until this call.
+    #[inline]
     pub fn end_time_wait_unseen(&mut self, key: TupleKey, closed_at: Nanos) {
-        let Some(e) = self.table.get_mut(&key) else {
+        let pool = self.key_pool(key);
+        let Some(e) = self.table.get_mut(pool, key) else {
             debug_assert!(false, "released an unknown 4-tuple {key:?}");
             return;
         };
@@ -530,18 +565,19 @@ impl Stack {
         e.state = TupleState::Closed;
         let exclusive = std::mem::take(&mut e.exclusive);
         self.live -= 1;
-        self.release(key, exclusive);
+        self.release(pool, key, exclusive);
     }
 
     /// Ends a TIME_WAIT. A ticket whose TIME_WAIT was already recycled is ignored; returns
     /// whether this one ended.
     pub fn expire_time_wait(&mut self, ticket: TimeWaitTicket) -> bool {
-        match self.table.get_mut(&ticket.key) {
+        let pool = self.key_pool(ticket.key);
+        match self.table.get_mut(pool, ticket.key) {
             Some(e) if e.state == TupleState::TimeWait && e.generation == ticket.generation => {
                 e.state = TupleState::Closed;
                 let exclusive = std::mem::take(&mut e.exclusive);
                 self.time_wait -= 1;
-                self.release(ticket.key, exclusive);
+                self.release(pool, ticket.key, exclusive);
                 true
             }
             _ => false,
@@ -554,21 +590,22 @@ impl Stack {
             b.bound = bound;
         }
         for a in 0..self.cfg.local_addrs.max(1) {
-            self.ports[(a << 16) | usize::from(port)].bucket_bound = bound;
+            self.ports[a][usize::from(port)].bucket_bound = bound;
         }
     }
 
-    /// The 4-tuple `key` no longer holds its port (nor, if `exclusive`, owns it by bind()).
-    fn release(&mut self, key: TupleKey, exclusive: bool) {
-        let pi = (usize::from(key.local_index()) << 16) | usize::from(key.port());
-        let u = &mut self.ports[pi];
+    /// The 4-tuple `key` of `pool` no longer holds its port (nor, if `exclusive`, owns it by
+    /// bind()).
+    #[inline]
+    fn release(&mut self, pool: usize, key: TupleKey, exclusive: bool) {
+        let port = usize::from(key.port());
+        let u = &mut self.ports[usize::from(key.local_index())][port];
         u.holders -= 1;
-        if exclusive {
-            u.exclusive -= 1;
-        }
+        u.exclusive -= u16::from(exclusive);
         let emptied = u.holders == 0;
+        let counted = u.flags & COUNTED != 0;
         let mut emptied_on_host = false;
-        match self.buckets.get_mut(usize::from(key.port())) {
+        match self.buckets.get_mut(port) {
             Some(b) => {
                 b.holders -= 1;
                 emptied_on_host = b.holders == 0;
@@ -577,22 +614,21 @@ impl Stack {
                 }
             }
             // One address: the bucket empties with it.
-            None if emptied => self.ports[pi].bucket_bound = false,
-            None => {}
+            None => u.bucket_bound &= !emptied,
         }
-        if self.counted(key.port()) {
-            let pool = self.pool_index(key.local_index(), key.dest_index());
-            self.taken.release(pool, key.local_index(), emptied, emptied_on_host);
-        }
-        self.unhold(key.local_index(), key.dest_index());
+        self.taken.release(pool, key.local_index(), counted, emptied, emptied_on_host);
+        self.unhold(key.dest_index());
     }
 
     /// One more 4-tuple held toward `dest`.
     #[inline]
-    fn hold(&mut self, local: u16, dest: u32) {
-        let pool = self.pool_index(local, dest);
-        if let Some(p) = self.held_per_pool.get_mut(pool) {
-            *p += 1;
+    fn hold(&mut self, dest: u32) {
+        if let [c] = &mut self.held_per_dest[..] {
+            // One destination: its count is the maximum, no histogram to keep.
+            *c += 1;
+            self.max_held = *c;
+            self.peak_held = self.peak_held.max(*c);
+            return;
         }
         let c = &mut self.held_per_dest[dest as usize];
         self.dests_holding[*c as usize] -= 1;
@@ -611,10 +647,11 @@ impl Stack {
 
     /// One 4-tuple fewer held toward `dest`.
     #[inline]
-    fn unhold(&mut self, local: u16, dest: u32) {
-        let pool = self.pool_index(local, dest);
-        if let Some(p) = self.held_per_pool.get_mut(pool) {
-            *p -= 1;
+    fn unhold(&mut self, dest: u32) {
+        if let [c] = &mut self.held_per_dest[..] {
+            *c -= 1;
+            self.max_held = *c;
+            return;
         }
         let c = &mut self.held_per_dest[dest as usize];
         self.dests_holding[*c as usize] -= 1;
@@ -631,11 +668,9 @@ impl Stack {
         usize::from(local) * self.held_per_dest.len() + dest as usize
     }
 
-    /// Whether `port` is one a scan of the range could find suitable: in the range, not
-    /// reserved. Only those count as taken.
     #[inline]
-    fn counted(&self, port: u16) -> bool {
-        self.cfg.range.contains(port) && !self.cfg.reserved.contains(port)
+    fn key_pool(&self, key: TupleKey) -> usize {
+        self.pool_index(key.local_index(), key.dest_index())
     }
 
     /// Known in O(1): no port of `range` is suitable for `flow` ([`Stack::is_suitable`] would
@@ -690,7 +725,7 @@ impl Stack {
 
     /// 4-tuples held in the pool (local address, destination), if pools are tracked.
     pub fn held_in_pool(&self, local: u16, dest: u32) -> Option<u32> {
-        self.held_per_pool.get(self.pool_index(local, dest)).copied()
+        self.taken.held_in_pool(self.pool_index(local, dest))
     }
 
     /// The most 4-tuples held toward any one destination now.
@@ -706,7 +741,7 @@ impl Stack {
 
     /// The state of a 4-tuple, if the stack has ever seen it.
     pub fn entry(&self, key: TupleKey) -> Option<&Entry> {
-        self.table.get(&key)
+        self.table.get(self.key_pool(key), key)
     }
 
     /// Live connections.
@@ -740,7 +775,8 @@ impl Stack {
     /// Is the 4-tuple of `flow` on `port` live or in TIME_WAIT? A port an allocator forces
     /// (NetBSD's `lastport - 1`) can only be opened when it is not.
     pub fn tuple_in_use(&self, flow: &Flow, port: u16) -> bool {
-        self.table.get(&flow.key(port)).is_some_and(|e| e.state != TupleState::Closed)
+        let pool = self.pool_index(flow.local_index, flow.dest_index);
+        self.table.get(pool, flow.key(port)).is_some_and(|e| e.state != TupleState::Closed)
     }
 
     /// Forgets the closed 4-tuples last closed before `cutoff` whose server-side TIME_WAIT is
@@ -748,9 +784,8 @@ impl Stack {
     /// only remembered so a later connection on the same 4-tuple counts as a reuse.
     pub fn forget_closed(&mut self, now: Nanos, cutoff: Nanos) -> u64 {
         let before = self.table.len();
-        self.table.retain(|_, e| {
-            !(e.state == TupleState::Closed && e.closed_at < cutoff && e.remote_tw_until <= now)
-        });
+        self.table
+            .retain(|e| !(e.state == TupleState::Closed && e.closed_at < cutoff && e.remote_tw_until <= now));
         (before - self.table.len()) as u64
     }
 

@@ -57,3 +57,127 @@ impl Hasher for KeyHasher {
 }
 
 pub type TupleMap = HashMap<TupleKey, Entry, BuildHasherDefault<KeyHasher>>;
+
+/// Pools (local address x destination) up to which the 4-tuples are kept in dense arrays, one
+/// 65,536-slot array per pool, instead of the hash table. 16 pools of 65,535 usable ports stay
+/// below the engine's forgetting floor (2^20 remembered 4-tuples), so a dense run never forgets
+/// and the two layouts remember the same 4-tuples whatever the run; 16 arrays of 24-byte slots
+/// are 24 MiB at most, against about 40 bytes per remembered 4-tuple in the table.
+pub const MAX_DENSE_POOLS: usize = 16;
+
+/// The 4-tuples the stack knows, in one of two layouts chosen from the stack's shape.
+///
+/// Dense: `slots[pool][port]`, one load and no hash per lookup. A bsd run walks its
+/// pool's array in port order, and a 4-tuple looked up 60 s after it was last touched (its
+/// TIME_WAIT's end) is one of at most 65,536 slots of a pool, not a random bucket of a table
+/// that has grown to every 4-tuple ever seen. Hashed: one entry per 4-tuple ever seen (until
+/// forgotten), memory proportional to them whatever the number of pools.
+///
+/// Both answer every query alike, and [`TupleTable::len`] / [`TupleTable::retain`] count and
+/// forget the same 4-tuples, so forgetting behaves the same on either.
+#[derive(Clone)]
+pub(super) enum TupleTable {
+    Dense {
+        /// `None`: never seen (or forgotten). `Option<Entry>` is no larger than `Entry`: the
+        /// state's spare values hold the `None`.
+        slots: Vec<Box<[Option<Entry>; 1 << 16]>>,
+        /// Slots that are `Some`.
+        known: usize,
+        /// The lowest and highest port ever stored, so forgetting scans only that span.
+        span: (u16, u16),
+    },
+    Hashed(TupleMap),
+}
+
+impl TupleTable {
+    /// Dense for `pools` pools, or hashed when `dense` is false.
+    pub(super) fn new(pools: usize, dense: bool) -> TupleTable {
+        if dense {
+            TupleTable::Dense { slots: vec![super::full_table(None); pools], known: 0, span: (u16::MAX, 0) }
+        } else {
+            TupleTable::Hashed(TupleMap::default())
+        }
+    }
+
+    pub(super) fn is_dense(&self) -> bool {
+        matches!(self, TupleTable::Dense { .. })
+    }
+
+    /// The entry of `key`, which belongs to pool `pool` (the stack's `pool_index`).
+    #[inline]
+    pub(super) fn get(&self, pool: usize, key: TupleKey) -> Option<&Entry> {
+        match self {
+            TupleTable::Dense { slots, .. } => slots[pool][usize::from(key.port())].as_ref(),
+            TupleTable::Hashed(map) => map.get(&key),
+        }
+    }
+
+    #[inline]
+    pub(super) fn get_mut(&mut self, pool: usize, key: TupleKey) -> Option<&mut Entry> {
+        match self {
+            TupleTable::Dense { slots, .. } => slots[pool][usize::from(key.port())].as_mut(),
+            TupleTable::Hashed(map) => map.get_mut(&key),
+        }
+    }
+
+    /// The entry of `key`, inserting `fresh` if there is none; `true` with an entry that was
+    /// already there. One lookup either way.
+    #[inline]
+    pub(super) fn get_or_insert(&mut self, pool: usize, key: TupleKey, fresh: Entry) -> (&mut Entry, bool) {
+        match self {
+            TupleTable::Dense { slots, known, span } => {
+                let slot = &mut slots[pool][usize::from(key.port())];
+                let existed = slot.is_some();
+                if !existed {
+                    *known += 1;
+                    let port = key.port();
+                    *span = (span.0.min(port), span.1.max(port));
+                }
+                (slot.get_or_insert(fresh), existed)
+            }
+            TupleTable::Hashed(map) => match map.entry(key) {
+                std::collections::hash_map::Entry::Occupied(slot) => (slot.into_mut(), true),
+                std::collections::hash_map::Entry::Vacant(slot) => (slot.insert(fresh), false),
+            },
+        }
+    }
+
+    /// 4-tuples known.
+    pub(super) fn len(&self) -> usize {
+        match self {
+            TupleTable::Dense { known, .. } => *known,
+            TupleTable::Hashed(map) => map.len(),
+        }
+    }
+
+    /// Forgets every entry `keep` rejects.
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
+        match self {
+            TupleTable::Dense { slots, known, span } => {
+                if span.0 > span.1 {
+                    return;
+                }
+                for pool in slots.iter_mut() {
+                    for slot in &mut pool[usize::from(span.0)..=usize::from(span.1)] {
+                        if slot.as_ref().is_some_and(|e| !keep(e)) {
+                            *slot = None;
+                            *known -= 1;
+                        }
+                    }
+                }
+            }
+            TupleTable::Hashed(map) => map.retain(|_, e| keep(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dense_slot_costs_no_more_than_its_entry() {
+        assert_eq!(std::mem::size_of::<Option<Entry>>(), std::mem::size_of::<Entry>());
+        assert!(std::mem::size_of::<Entry>() <= 24);
+    }
+}

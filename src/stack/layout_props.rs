@@ -1,0 +1,149 @@
+//! Dense and hashed 4-tuple layouts, side by side: the same operations give the same answers to
+//! every query the engine, the strategies, predict and nat make.
+
+use super::*;
+use proptest::prelude::*;
+
+const S: Nanos = crate::time::NANOS_PER_SEC;
+/// Ports 1000-1007 are the range; 1008 lies outside it (a port a NetBSD allocator may force).
+const PORTS: std::ops::RangeInclusive<u16> = 1000..=1008;
+
+fn config(shape: (u8, u8, u8, u8, u8), addrs: usize, dests: usize) -> StackConfig {
+    let (scope, reuse, bind, clock, reserved) = shape;
+    let mut cfg = StackConfig::simple(PortRange::new(1000, 1007).unwrap());
+    cfg.scope = [Scope::FourTuple, Scope::LocalPort, Scope::HostWide][usize::from(scope % 3)];
+    cfg.tw_reuse = [TwReuse::Off, TwReuse::On, TwReuse::Loopback][usize::from(reuse % 3)];
+    cfg.tw_reuse_delay = S;
+    cfg.tw_reuse_ms_clock = clock & 1 == 1;
+    cfg.timestamps = clock & 2 == 0;
+    cfg.bind_conflict =
+        [BindConflict::Port, BindConflict::AddressPort, BindConflict::FourTuple][usize::from(bind % 3)];
+    if reserved & 1 == 1 {
+        cfg.reserved.insert(1003);
+    }
+    cfg.local_addrs = addrs;
+    cfg.destinations = dests;
+    cfg
+}
+
+fn flow(local: u16, dest: u32) -> Flow {
+    Flow {
+        local_index: local,
+        local_addr: 0x0a00_0001 + u32::from(local),
+        dest_index: dest,
+        // Destination 1 is a loopback address (tw_reuse = loopback recycles only there).
+        remote_addr: if dest == 1 { 0x7f00_0001 } else { 0xc000_0200 + dest },
+        remote_port: 443,
+    }
+}
+
+/// Every answer a stack gives about `flows` at `now`, as one comparable value.
+fn answers(s: &Stack, flows: &[Flow], now: Nanos) -> Vec<String> {
+    let range = s.range();
+    let mut out = vec![format!(
+        "live {} tw {} max {} remembered {}",
+        s.live(),
+        s.time_wait(),
+        s.max_held(),
+        s.remembered()
+    )];
+    for f in flows {
+        out.push(format!(
+            "{f:?}: no_free {} no_free_bind {} pool {:?} toward {}",
+            s.no_free_port(f, range),
+            s.no_free_port_for_bind(f.local_index, range),
+            s.held_in_pool(f.local_index, f.dest_index),
+            s.held_toward(f.dest_index),
+        ));
+        for p in PORTS {
+            out.push(format!(
+                "{p}: suitable {} bind {} holders {} host {} in_use {} entry {:?}",
+                s.is_suitable(f, p, now),
+                s.is_free_for_bind(f.local_index, p),
+                s.holders(f.local_index, p),
+                s.holders_on_host(p),
+                s.tuple_in_use(f, p),
+                s.entry(f.key(p)),
+            ));
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Random opens (suitable ports, bind or connect, now and then a forced one), closes by
+    /// either side, TIME_WAIT ends by ticket or unseen, and forgetting, on every scope, bind
+    /// rule and tw_reuse setting: both layouts answer every query alike after every step.
+    #[test]
+    fn dense_and_hashed_stacks_answer_alike(
+        shape in (0u8..3, 0u8..3, 0u8..3, 0u8..4, 0u8..2),
+        addrs in 1usize..3,
+        dests in 1usize..4,
+        ops in proptest::collection::vec((0u8..6, any::<u16>(), 0u64..3_000), 1..120),
+    ) {
+        let cfg = config(shape, addrs, dests);
+        let mut dense = Stack::new(cfg.clone()).with_tuple_layout(Some(true));
+        let mut hashed = Stack::new(cfg).with_tuple_layout(Some(false));
+        prop_assert!(dense.table.is_dense() && !hashed.table.is_dense());
+        let flows: Vec<Flow> =
+            (0..addrs as u16).flat_map(|a| (0..dests as u32).map(move |d| flow(a, d))).collect();
+        let mut live: Vec<TupleKey> = Vec::new();
+        let mut tickets: Vec<TimeWaitTicket> = Vec::new();
+        let mut now: Nanos = 0;
+        for (op, pick, step) in ops {
+            now += step * S / 1000;
+            let f = flows[usize::from(pick) % flows.len()];
+            let port = 1000 + (pick >> 4) % 9;
+            match op {
+                0 | 1 => {
+                    let bind = op == 1 && pick & 8 != 0;
+                    let ok = if bind {
+                        dense.is_free_for_bind(f.local_index, port)
+                    } else {
+                        dense.is_suitable(&f, port, now) || (pick & 4 != 0 && !dense.tuple_in_use(&f, port))
+                    };
+                    if ok {
+                        prop_assert_eq!(dense.open(&f, port, now, bind), hashed.open(&f, port, now, bind));
+                        live.retain(|&k| k != f.key(port));
+                        live.push(f.key(port));
+                    }
+                }
+                2 | 3 if !live.is_empty() => {
+                    let key = live.swap_remove(usize::from(pick) % live.len());
+                    let closer = if op == 2 { Closer::Client } else { Closer::Server };
+                    let tw = u64::from(pick % 3) * 20 * S;
+                    let t = dense.close(key, now, closer, tw);
+                    prop_assert_eq!(t, hashed.close(key, now, closer, tw));
+                    tickets.extend(t);
+                }
+                4 if !tickets.is_empty() => {
+                    let t = tickets.swap_remove(usize::from(pick) % tickets.len());
+                    prop_assert_eq!(dense.expire_time_wait(t), hashed.expire_time_wait(t));
+                }
+                4 if !live.is_empty() => {
+                    let key = live.swap_remove(usize::from(pick) % live.len());
+                    dense.end_time_wait_unseen(key, now);
+                    hashed.end_time_wait_unseen(key, now);
+                }
+                5 => {
+                    let cutoff = now.saturating_sub(u64::from(pick % 4) * 10 * S);
+                    prop_assert_eq!(dense.forget_closed(now, cutoff), hashed.forget_closed(now, cutoff));
+                }
+                _ => {}
+            }
+            prop_assert_eq!(dense.take_peak_held(), hashed.take_peak_held());
+            prop_assert_eq!(answers(&dense, &flows, now), answers(&hashed, &flows, now));
+        }
+    }
+}
+
+#[test]
+fn the_layout_follows_the_number_of_pools() {
+    let shape = (0, 0, 0, 0, 0);
+    assert!(Stack::new(config(shape, 1, 1)).table.is_dense());
+    assert!(Stack::new(config(shape, 2, 8)).table.is_dense(), "16 pools");
+    assert!(!Stack::new(config(shape, 1, 17)).table.is_dense(), "17 pools");
+    assert!(!Stack::new(config(shape, 1, 1)).with_tuple_layout(Some(false)).table.is_dense());
+}
