@@ -126,31 +126,42 @@ impl<R: Rng + Send> Bsd<R> {
     }
 
     /// The selection, generic over the check: the engine's calls are monomorphised, so no
-    /// candidate pays a dynamic call (issue 16).
+    /// candidate pays a dynamic call (issue 16). The counter's step is chosen once per call,
+    /// not per candidate, and the first candidate (where a counter finds its port nearly
+    /// always: 1.00 candidates per connection on the speed scenario) returns straight away.
     pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
-        let (min, max) = (req.range.lo(), req.range.hi());
-        let n = req.range.len();
-        let mut next = self.first_candidate(req);
-        let mut examined = 0;
-        let mut found = None;
-        while examined < n {
-            let port = next;
-            next = match self.cfg.direction {
-                Direction::Up if next == max => min,
-                Direction::Up => next + 1,
-                Direction::Down if next == min => max,
-                Direction::Down => next - 1,
-            };
-            examined += 1;
-            if check.is_suitable(port) {
-                found = Some(port);
-                break;
-            }
+        let start = self.first_candidate(req);
+        match self.cfg.direction {
+            Direction::Up => self.scan(req, check, start, |p, lo, hi| if p == hi { lo } else { p + 1 }),
+            Direction::Down => self.scan(req, check, start, |p, lo, hi| if p == lo { hi } else { p - 1 }),
         }
-        self.next = Some(next);
-        match found {
-            Some(port) => Selection::found(port, examined),
-            None => Selection::exhausted(examined),
+    }
+
+    /// RFC 6056 §2.2's loop from `start`: examine a port, move the counter past it, stop at the
+    /// first suitable one or after `num_ephemeral`.
+    #[inline(always)]
+    fn scan<C: PortCheck + ?Sized>(
+        &mut self,
+        req: &Request<'_>,
+        check: &C,
+        start: u16,
+        step: impl Fn(u16, u16, u16) -> u16,
+    ) -> Selection {
+        let (min, max, n) = (req.range.lo(), req.range.hi(), req.range.len());
+        let mut port = start;
+        let mut examined = 1;
+        loop {
+            let next = step(port, min, max);
+            if check.is_suitable(port) {
+                self.next = Some(next);
+                return Selection::found(port, examined);
+            }
+            if examined == n {
+                self.next = Some(next);
+                return Selection::exhausted(examined);
+            }
+            port = next;
+            examined += 1;
         }
     }
 }

@@ -128,7 +128,9 @@ pub struct StackCheck<'a> {
 }
 
 impl PortCheck for StackCheck<'_> {
-    #[inline]
+    /// Always inlined into the strategies' loops: left to the compiler it stayed a call, about
+    /// 9 instructions per candidate of prologue and epilogue (callgrind, speed scenario).
+    #[inline(always)]
     fn is_suitable(&self, port: u16) -> bool {
         self.stack.is_suitable(self.flow, port, self.now)
     }
@@ -144,7 +146,7 @@ pub struct BindCheck<'a> {
 }
 
 impl PortCheck for BindCheck<'_> {
-    #[inline]
+    #[inline(always)]
     fn is_suitable(&self, port: u16) -> bool {
         self.stack.is_free_for_bind(self.local_index, port)
     }
