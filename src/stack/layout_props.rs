@@ -135,6 +135,14 @@ proptest! {
             }
             prop_assert_eq!(dense.take_peak_held(), hashed.take_peak_held());
             prop_assert_eq!(answers(&dense, &flows, now), answers(&hashed, &flows, now));
+            // The cached bind bit matches the counters it caches.
+            for (a, table) in dense.ports.iter().enumerate() {
+                for p in PORTS {
+                    let u = table[usize::from(p)];
+                    let blocks = (dense.bind_port & u.bucket_bound) | (dense.bind_addr & (u.exclusive > 0));
+                    prop_assert_eq!(u.flags & BIND_BLOCKS != 0, blocks, "address {} port {}", a, p);
+                }
+            }
         }
     }
 }

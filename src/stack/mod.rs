@@ -196,6 +196,21 @@ const RESERVED: u8 = 1;
 /// `PortUse::flags`: the port is one a scan of the range could find suitable (in the range, not
 /// reserved): only those count as taken.
 const COUNTED: u8 = 2;
+/// `PortUse::flags`: the stack's bind rule keeps `connect()` off the port on this address (a
+/// `bind()` in its bucket under Linux's rule, or an exclusive holder under the address-port
+/// rule), kept by [`PortUse::refresh`] whenever `exclusive` or `bucket_bound` changes. It
+/// implies "unsuitable" under every [`Rule`] (where the flag can be set, the port is held on
+/// this address, or its bucket is bound, or under host-wide scope held on the host), so it joins
+/// the reserved bit in the first test per candidate.
+const BIND_BLOCKS: u8 = 4;
+
+impl PortUse {
+    #[inline]
+    fn refresh(&mut self, bind_port: bool, bind_addr: bool) {
+        let blocks = (bind_port & self.bucket_bound) | (bind_addr & (self.exclusive > 0));
+        self.flags = (self.flags & !BIND_BLOCKS) | if blocks { BIND_BLOCKS } else { 0 };
+    }
+}
 
 /// Per port, over every local address: Linux's bind bucket. `bound` is set when a `bind()`
 /// joins the bucket and cleared only when the bucket empties.
@@ -371,7 +386,8 @@ impl Stack {
     #[inline]
     pub fn is_suitable(&self, flow: &Flow, port: u16, now: Nanos) -> bool {
         let use_ = self.port_use(flow.local_index, port);
-        if use_.flags & RESERVED != 0 {
+        // Reserved, or kept off by the bind rule: one test of the word just loaded.
+        if use_.flags & (RESERVED | BIND_BLOCKS) != 0 {
             return false;
         }
         // The local-port profiles' test first and alone: a multi-way match here compiles to an
@@ -380,10 +396,6 @@ impl Stack {
             return use_.holders == 0;
         }
         if self.rule == Rule::Tuple {
-            // The bind rule as two flags fixed at construction: no match per candidate.
-            if (self.bind_port & use_.bucket_bound) | (self.bind_addr & (use_.exclusive > 0)) {
-                return false;
-            }
             if use_.holders == 0 {
                 return true;
             }
@@ -505,6 +517,10 @@ impl Stack {
                 None => self.ports[usize::from(flow.local_index)][usize::from(port)].bucket_bound = true,
             }
         }
+        if exclusive | was_exclusive {
+            let (bind_port, bind_addr) = (self.bind_port, self.bind_addr);
+            self.ports[usize::from(flow.local_index)][usize::from(port)].refresh(bind_port, bind_addr);
+        }
         self.live += 1;
         opened
     }
@@ -590,7 +606,9 @@ impl Stack {
             b.bound = bound;
         }
         for a in 0..self.cfg.local_addrs.max(1) {
-            self.ports[a][usize::from(port)].bucket_bound = bound;
+            let u = &mut self.ports[a][usize::from(port)];
+            u.bucket_bound = bound;
+            u.refresh(self.bind_port, self.bind_addr);
         }
     }
 
@@ -604,17 +622,20 @@ impl Stack {
         u.exclusive -= u16::from(exclusive);
         let emptied = u.holders == 0;
         let counted = u.flags & COUNTED != 0;
-        let mut emptied_on_host = false;
-        match self.buckets.get_mut(port) {
-            Some(b) => {
-                b.holders -= 1;
-                emptied_on_host = b.holders == 0;
-                if b.holders == 0 && b.bound {
-                    self.set_bucket_bound(key.port(), false);
-                }
-            }
+        if self.buckets.is_empty() {
             // One address: the bucket empties with it.
-            None => u.bucket_bound &= !emptied,
+            u.bucket_bound &= !emptied;
+        }
+        if exclusive | (u.flags & BIND_BLOCKS != 0) {
+            u.refresh(self.bind_port, self.bind_addr);
+        }
+        let mut emptied_on_host = false;
+        if let Some(b) = self.buckets.get_mut(port) {
+            b.holders -= 1;
+            emptied_on_host = b.holders == 0;
+            if b.holders == 0 && b.bound {
+                self.set_bucket_bound(key.port(), false);
+            }
         }
         self.taken.release(pool, key.local_index(), counted, emptied, emptied_on_host);
         self.unhold(key.dest_index());
