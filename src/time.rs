@@ -149,9 +149,9 @@ mod tests {
             two52 + 1.0,
             two52 * 2.0,
             9_007_199_254_740_993.0, // 2^53 + 1 (rounds to 2^53 as a literal)
-            9.223372036854775807e18, // 2^63
-            1.8446744073709550e19,   // just below 2^64
-            1.8446744073709552e19,   // 2^64: saturates
+            2f64.powi(63),
+            f64::from_bits(2f64.powi(64).to_bits() - 1), // the largest below 2^64
+            2f64.powi(64),                               // saturates
             1e300,
             f64::MAX,
             f64::INFINITY,
