@@ -87,7 +87,7 @@ pub use freebsd::FreeBsdConfig;
 pub use freebsd_12::FreeBsd12Config;
 pub use hash::{HashBased, HashConfig};
 pub use in_pcb::{PcbScan, RateFallback, StartDraw};
-pub use keyed_hash::{HashFn, KeyedHash, Rekey};
+pub use keyed_hash::{HashFn, KeyedHash, MemoHash, Rekey};
 pub use linux::{Linux, LinuxConfig};
 pub use linux_5_12::{Linux512, Linux512Config};
 pub use linux_legacy::{LegacyEra, LinuxLegacy, LinuxLegacyConfig};
