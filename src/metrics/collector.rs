@@ -269,6 +269,11 @@ impl Collector {
         p.peak = p.peak.max(held.unwrap_or(0));
     }
 
+    /// Attempts of the whole run so far, warm-up included: the simulator's work.
+    pub fn total_attempts(&self) -> u64 {
+        self.totals.attempts
+    }
+
     /// When the next time-series row ends.
     #[inline]
     pub fn next_sample(&self) -> Nanos {
