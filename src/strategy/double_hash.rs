@@ -7,7 +7,7 @@
 //! 9e9b70ae923b, ca7af0402550, 4c2c8f03a5ab, 4dfa9b438ee3): the table's length and entry width,
 //! how the counter advances, where the index comes from, and periodic re-keying.
 
-use super::keyed_hash::{HashFn, KeyedHash, Rekey};
+use super::keyed_hash::{HashFn, KeyedHash, MemoHash, Rekey};
 use super::registry::{
     ConfiguredStrategy, HASH_PARAM, ParamInfo, REKEY_PARAM, StrategyConfig, StrategyInfo, period_text,
 };
@@ -182,8 +182,9 @@ impl ConfiguredStrategy for DoubleHashConfig {
 #[derive(Debug)]
 pub struct DoubleHash<R = StrategyRng> {
     cfg: DoubleHashConfig,
-    f: KeyedHash,
-    g: KeyedHash,
+    /// F() and G(), each remembering its last answer.
+    f: MemoHash,
+    g: MemoHash,
     rekey: Rekey,
     table: Vec<u32>,
     rng: R,
@@ -202,7 +203,7 @@ impl<R: Rng + Send> DoubleHash<R> {
                 EntryWidth::Bits32 => random32(&mut rng),
             })
             .collect();
-        DoubleHash { cfg, f, g, rekey, table, rng }
+        DoubleHash { cfg, f: MemoHash::new(f), g: MemoHash::new(g), rekey, table, rng }
     }
 
     /// The current value of every counter; for tests and reports.
@@ -239,7 +240,7 @@ impl<R: Rng + Send> PortSelector for DoubleHash<R> {
 impl<R: Rng + Send> DoubleHash<R> {
     /// F()'s offset and G()'s table index for the request's flow and key window.
     #[inline]
-    fn offset_and_index(&self, req: &Request<'_>) -> (u32, usize) {
+    fn offset_and_index(&mut self, req: &Request<'_>) -> (u32, usize) {
         let window = self.rekey.window(req.now);
         let h = self.f.hash(req.flow, window);
         let tl = self.cfg.table_length;

@@ -28,7 +28,7 @@
 //! reserved or `bind()`-owned port (which the kernel `continue`s past) still advances it. Every
 //! port looked at is one candidate, one `is_suitable` call.
 
-use super::keyed_hash::{HashFn, KeyedHash, Rekey};
+use super::keyed_hash::{HashFn, KeyedHash, MemoHash, Rekey};
 use super::registry::{ConfiguredStrategy, HASH_PARAM, OsDefaults, ParamInfo, StrategyConfig, StrategyInfo};
 use super::registry::{flag, period_text, power_of_two};
 use super::{PortCheck, PortSelector, Request, Selection, SocketMode, StrategyRng, TapeRng, random32};
@@ -404,8 +404,8 @@ impl ConfiguredStrategy for LinuxConfig {
 #[derive(Debug)]
 pub struct Linux<R = StrategyRng> {
     cfg: LinuxConfig,
-    /// `net_secret`, random once per boot.
-    secret: KeyedHash,
+    /// `net_secret`, random once per boot, remembering its last answer.
+    secret: MemoHash,
     /// `jiffies / (10 * HZ)` with a random boot phase.
     rekey: Rekey,
     /// `table_perturb[]`, filled with random bytes at first use.
@@ -420,7 +420,7 @@ impl<R: Rng + Send> Linux<R> {
         let secret = KeyedHash::from_rng(&mut rng, cfg.hash);
         let rekey = Rekey::new(cfg.rekey_period, &mut rng);
         let table = (0..cfg.table_length).map(|_| random32(&mut rng)).collect();
-        Linux { cfg, secret, rekey, table, rng }
+        Linux { cfg, secret: MemoHash::new(secret), rekey, table, rng }
     }
 
     /// The counters; for tests and reports.

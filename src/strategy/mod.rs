@@ -87,7 +87,7 @@ pub use freebsd::FreeBsdConfig;
 pub use freebsd_12::FreeBsd12Config;
 pub use hash::{HashBased, HashConfig};
 pub use in_pcb::{PcbScan, RateFallback, StartDraw};
-pub use keyed_hash::{HashFn, KeyedHash, Rekey};
+pub use keyed_hash::{HashFn, KeyedHash, MemoHash, Rekey};
 pub use linux::{Linux, LinuxConfig};
 pub use linux_5_12::{Linux512, Linux512Config};
 pub use linux_legacy::{LegacyEra, LinuxLegacy, LinuxLegacyConfig};
@@ -129,7 +129,9 @@ pub struct StackCheck<'a> {
 
 impl PortCheck for StackCheck<'_> {
     /// Always inlined into the strategies' loops: left to the compiler it stayed a call, about
-    /// 9 instructions per candidate of prologue and epilogue (callgrind, speed scenario).
+    /// 9 instructions per candidate of prologue and epilogue. Callgrind, speed scenario: linux
+    /// (about 3,000 candidates per connection, 1-minute copy) 14 % fewer instructions in all;
+    /// bsd and random-pick (1 and 2.9 candidates) 0.2 % and 0.4 % more than plain `#[inline]`.
     #[inline(always)]
     fn is_suitable(&self, port: u16) -> bool {
         self.stack.is_suitable(self.flow, port, self.now)

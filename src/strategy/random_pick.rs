@@ -5,6 +5,7 @@
 use super::registry::{ConfiguredStrategy, StrategyConfig, StrategyInfo};
 use super::{PortCheck, PortSelector, Request, Selection, SkipDraws, StrategyRng, TapeRng, random32};
 use rand::Rng;
+use std::num::NonZeroU32;
 
 /// `random-pick` (alias `alg2`).
 pub static INFO: StrategyInfo = StrategyInfo {
@@ -66,9 +67,11 @@ impl<R: Rng + Send> RandomPick<R> {
     pub(crate) fn select_generic<C: PortCheck + ?Sized>(&mut self, req: &Request<'_>, check: &C) -> Selection {
         let min = req.range.lo();
         let num_ephemeral = req.range.len();
+        // A range holds at least one port: the remainder needs no zero test per draw.
+        let modulus = NonZeroU32::new(num_ephemeral).unwrap_or(NonZeroU32::MIN);
         let mut examined = 0;
         while examined < num_ephemeral {
-            let next = min + (random32(&mut self.rng) % num_ephemeral) as u16;
+            let next = min + (random32(&mut self.rng) % modulus) as u16;
             examined += 1;
             if check.is_suitable(next) {
                 return Selection::found(next, examined);
