@@ -76,8 +76,6 @@ impl KeyedHash {
     }
 }
 
-/// Feeds the 18 bytes as three fixed-size writes: the same byte stream as `write(&buf)`, so the
-/// same hash, without the generic variable-length path.
 /// A [`KeyedHash`] that remembers its last input and answer. Consecutive connections toward
 /// one destination from one address hash the same (local IP, remote IP, remote port, key
 /// window), and a SipHash of it cost about 176 instructions per connection on the speed
@@ -130,6 +128,8 @@ impl MemoHash {
     }
 }
 
+/// Feeds the 18 bytes as three fixed-size writes: the same byte stream as `write(&buf)`, so the
+/// same hash, without the generic variable-length path.
 #[inline]
 fn write_fixed<H: Hasher>(h: &mut H, buf: &[u8; 18]) {
     // siphasher writes integers little-endian on every platform, so this is the same stream.
