@@ -81,9 +81,10 @@ struct PoolCount {
 /// The one-event path's close times, so the time series can split the held 4-tuples into live
 /// and TIME_WAIT without an event per close: per row, how many connections close before its
 /// boundary (a close at `c` counts in every row ending after `c`, as the two-event path's close
-/// event, handled before any later row ends, would). Either each close time is booked when the
-/// connection opens ([`Collector::close_at`]) or each close is counted when the engine takes it
-/// from its close queue ([`Collector::closed_unseen`]), which needs no booking at all.
+/// event, handled before any later row ends, would). Each close time is booked when the
+/// connection opens ([`Collector::close_at`]): the engine moves closes to their FIFOs ahead of
+/// the rows they fall in, so counting them as the close queue gives them up would count some in
+/// a row that ends before them.
 #[derive(Debug, Default)]
 struct UnseenCloses {
     /// The row ending at the collector's `next_sample`: `next_sample / interval`.
@@ -224,23 +225,11 @@ impl Collector {
         self.unseen = Some(UnseenCloses::new(self.next_sample, self.interval));
     }
 
-    /// A connection just opened will close at `at` (one-event path). Not needed when the engine
-    /// reports each close as it handles it ([`Self::closed_unseen`]).
+    /// A connection just opened will close at `at` (one-event path).
     #[inline]
     pub fn close_at(&mut self, at: Nanos) {
         if let Some(u) = &mut self.unseen {
             u.book(at, self.interval);
-        }
-    }
-
-    /// The engine just took from its close queue the close of a connection whose close is not
-    /// evented (one-event path), at a time before the current row's boundary: the same count per
-    /// row as [`Self::close_at`] booked at the open, with nothing booked. Call one or the
-    /// other for a run, not both.
-    #[inline]
-    pub fn closed_unseen(&mut self) {
-        if let Some(u) = &mut self.unseen {
-            u.closed += 1;
         }
     }
 
@@ -531,7 +520,7 @@ mod tests {
     /// What the engine's loop does on the one-event path, for connections opened at `opens`
     /// (sorted) with `lifetimes`: rows end before any event at or after their boundary, closes
     /// are handled in time order. Returns each row's count of closed connections, booked at
-    /// the open (`close_at`) or counted as the close queue gives them up (`closed_unseen`).
+    /// the open (`close_at`), or counted one by one in time order (the reference).
     fn rows(opens: &[Nanos], lifetimes: &[Nanos], interval: Nanos, end: Nanos, at_open: bool) -> Vec<u64> {
         let mut u = UnseenCloses::new(interval, interval);
         let mut next_sample = interval;
@@ -566,7 +555,7 @@ mod tests {
     }
 
     proptest! {
-        /// Counting each close as the queue gives it up is booking its time at the open.
+        /// Booking each close time at the open counts, per row, the closes before its boundary.
         #[test]
         fn closes_counted_at_the_queue_match_closes_booked_at_the_open(
             mut opens in prop::collection::vec(0u64..2_000, 0..200),
