@@ -81,20 +81,8 @@ impl NatAllocator for CloudPool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::UsedSet;
+    use super::super::{UsedSet, test_request as req};
     use super::*;
-
-    fn req(host: u32) -> NatRequest {
-        NatRequest {
-            host,
-            inside_addr: 1,
-            inside_port: 40000,
-            dest: 0,
-            dest_addr: 2,
-            dest_port: 443,
-            udp: false,
-        }
-    }
 
     #[test]
     fn the_per_destination_limit_moves_on_then_refuses() {

@@ -92,6 +92,13 @@ impl TupleCheck for UsedSet {
     }
 }
 
+/// Host `host`'s TCP connection from inside address 1, port 40000, to 2:443: the request the
+/// allocators' unit tests make.
+#[cfg(test)]
+pub(super) fn test_request(host: u32) -> NatRequest {
+    NatRequest { host, inside_addr: 1, inside_port: 40000, dest: 0, dest_addr: 2, dest_port: 443, udp: false }
+}
+
 /// Counts the calls an allocator makes to the check.
 pub(crate) struct Counting<'a> {
     pub inner: &'a dyn TupleCheck,

@@ -111,24 +111,29 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_port_used_means_exactly_248_tries_then_the_last_one() {
-        // Offsets 100, then 5000, 9000, 13000, 17000 for the four halved rounds.
-        let offs = [100u16, 5000, 9000, 13000, 17000];
-        let mut k = 0;
-        let mut tried = Vec::new();
+    /// [`search`] with every port used and the offsets drawn from `offs` in turn: the port it
+    /// ends on, every port it tried, and how many offsets it drew.
+    fn search_all_used(min: u32, size: u32, offs: &[u16]) -> (u16, Vec<u16>, usize) {
+        let (mut drawn, mut tried) = (0, Vec::new());
         let port = search(
-            1024,
-            64512,
+            min,
+            size,
             || {
-                k += 1;
-                offs[k - 1]
+                drawn += 1;
+                offs[drawn - 1]
             },
             |p| {
                 tried.push(p);
                 true
             },
         );
+        (port, tried, drawn)
+    }
+
+    #[test]
+    fn every_port_used_means_exactly_248_tries_then_the_last_one() {
+        // Offsets 100, then 5000, 9000, 13000, 17000 for the four halved rounds.
+        let (port, tried, k) = search_all_used(1024, 64512, &[100, 5000, 9000, 13000, 17000]);
         assert_eq!(tried.len(), 128 + 64 + 32 + 16 + 8);
         assert_eq!(k, 5);
         // Round 1: 1024 + 100 .. +127; round 2 from 1024 + 5000; the last round ends at 17000 + 7.
@@ -162,21 +167,7 @@ mod tests {
         // range_size 129 > 128: the halving goes on (attempts < range_size), so a full range
         // of 129 ports costs 128 + 64 + 32 + 16 + 8 = 248 tries, more than its size; the rounds
         // wrap: round 2 from offset 120 tries 2120..=2128, then 2000.. (u16 off % 129).
-        let offs = [0u16, 120, 0, 0, 0];
-        let mut k = 0;
-        let mut tried = Vec::new();
-        let port = search(
-            2000,
-            129,
-            || {
-                k += 1;
-                offs[k - 1]
-            },
-            |p| {
-                tried.push(p);
-                true
-            },
-        );
+        let (port, tried, _) = search_all_used(2000, 129, &[0, 120, 0, 0, 0]);
         assert_eq!(tried.len(), 248);
         assert_eq!(&tried[..2], &[2000, 2001]);
         assert_eq!(tried[127], 2127);

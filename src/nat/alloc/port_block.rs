@@ -133,20 +133,8 @@ impl NatAllocator for PortBlock {
 
 #[cfg(test)]
 mod tests {
-    use super::super::UsedSet;
+    use super::super::{UsedSet, test_request as req};
     use super::*;
-
-    fn req(host: u32) -> NatRequest {
-        NatRequest {
-            host,
-            inside_addr: 1,
-            inside_port: 40000,
-            dest: 0,
-            dest_addr: 2,
-            dest_port: 443,
-            udp: false,
-        }
-    }
 
     fn cfg(block: u32, max: Option<u32>) -> PortBlockConfig {
         PortBlockConfig {
