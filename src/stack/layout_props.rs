@@ -155,3 +155,67 @@ fn the_layout_follows_the_number_of_pools() {
     assert!(!Stack::new(config(shape, 1, 17)).table.is_dense(), "17 pools");
     assert!(!Stack::new(config(shape, 1, 1)).with_tuple_layout(Some(false)).table.is_dense());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// With one destination and no TIME_WAIT that can be recycled, `is_suitable` answers from
+    /// the port's holder count alone (`free_only`): after random opens, closes and TIME_WAIT
+    /// ends on every scope, bind rule and tw_reuse setting, it answers as the rule it stands for.
+    #[test]
+    fn the_holder_count_answers_as_the_rule_it_stands_for(
+        shape in (0u8..3, 0u8..3, 0u8..3, 0u8..4, 0u8..2),
+        addrs in 1usize..3,
+        ops in proptest::collection::vec((0u8..5, any::<u16>(), 0u64..3_000), 1..120),
+    ) {
+        let mut s = Stack::new(config(shape, addrs, 1));
+        let (shortcut, general) = (s.free_only, s.rule == Rule::Free);
+        let flows: Vec<Flow> = (0..addrs as u16).map(|a| flow(a, 0)).collect();
+        let (mut live, mut tickets, mut now) = (Vec::new(), Vec::new(), 0);
+        for (op, pick, step) in ops {
+            now += step * S / 1000;
+            let f = flows[usize::from(pick) % flows.len()];
+            let port = 1000 + (pick >> 4) % 9;
+            match op {
+                0 | 1 => {
+                    let bind = op == 1;
+                    let ok = if bind { s.is_free_for_bind(f.local_index, port) } else { s.is_suitable(&f, port, now) };
+                    if ok {
+                        s.open(&f, port, now, bind);
+                        live.push(f.key(port));
+                    }
+                }
+                2 if !live.is_empty() => {
+                    let key = live.swap_remove(usize::from(pick) % live.len());
+                    let closer = if pick & 1 == 0 { Closer::Client } else { Closer::Server };
+                    tickets.extend(s.close(key, now, closer, u64::from(pick % 3) * 20 * S));
+                }
+                3 if !tickets.is_empty() => {
+                    s.expire_time_wait(tickets.swap_remove(usize::from(pick) % tickets.len()));
+                }
+                4 if !live.is_empty() => {
+                    s.end_time_wait_unseen(live.swap_remove(usize::from(pick) % live.len()), now);
+                }
+                _ => {}
+            }
+            for f in &flows {
+                for p in PORTS {
+                    let fast = s.is_suitable(f, p, now);
+                    s.free_only = general;
+                    let slow = s.is_suitable(f, p, now);
+                    s.free_only = shortcut;
+                    prop_assert_eq!(fast, slow, "{:?} port {} at {}", f, p, now);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_holder_count_stands_for_the_tuple_rule_only_where_it_can() {
+    let four_tuple_off = (0, 0, 0, 0, 0);
+    assert!(Stack::new(config(four_tuple_off, 1, 1)).free_only, "one destination, tw_reuse off");
+    assert!(!Stack::new(config(four_tuple_off, 1, 2)).free_only, "two destinations");
+    assert!(!Stack::new(config((0, 1, 0, 0, 0), 1, 1)).free_only, "tw_reuse on, timestamps");
+    assert!(Stack::new(config((0, 1, 0, 2, 0), 1, 1)).free_only, "tw_reuse on, no timestamps");
+}
