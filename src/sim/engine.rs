@@ -276,6 +276,11 @@ pub(crate) fn run_paths(
     // loop turns once per arrival and once per release, not once per close as well. The FIFOs
     // fill in close order either way, and a close not yet moved releases after the arrival.
     let drain = one_event && paths.drain.unwrap_or(true) && time_wait[..classes].iter().all(|&t| t > 0);
+    // Every destination's socket alike (the common case): no two lookups per arrival.
+    let one_socket = match dests.sockets[..] {
+        [s] => Some(s),
+        _ => None,
+    };
     let (spacing, hold) = queue_shape(scenario);
     let mut seq: u64 = 0;
     let mut closes: CloseQueue<CloseEvent> = CloseQueue::sized_for(spacing, hold);
@@ -298,6 +303,8 @@ pub(crate) fn run_paths(
     let (report_step, mut report_at) = ((scenario.duration / 1000).max(1), 0);
 
     loop {
+        // Set when the pending arrival is known to come next (its releases done just below).
+        let mut arrival_next = false;
         if drain {
             let horizon = pending.as_ref().map_or(scenario.duration, |(a, _)| a.time);
             while let Some(c) = closes.pop_at_or_before(horizon) {
@@ -321,6 +328,28 @@ pub(crate) fn run_paths(
                 };
                 expiries[class].push_back(Expiry { time: end, seq: c.seq(), key: c.key, aux: c.time });
             }
+            // With one FIFO, every release due before the pending arrival, in a loop of its
+            // own: the three-way choice below then runs once per arrival, not once per event.
+            // (The arrival is before the run's end, so its releases are too.)
+            if classes == 1
+                && let Some((a, _)) = &pending
+                && a.time < scenario.duration
+            {
+                let arrival = a.time;
+                while let Some(e) = expiries[0].front()
+                    && (e.time < arrival || (e.time == arrival && (e.aux, e.seq) < last_arrival))
+                {
+                    let (now, key, closed_at) = (e.time, e.key, e.aux);
+                    expiries[0].pop_front();
+                    while metrics.next_sample() <= now {
+                        metrics.sample(&mut stack);
+                    }
+                    events += 1;
+                    stack.end_time_wait_unseen(key, closed_at);
+                    metrics.released();
+                }
+                arrival_next = true;
+            }
         }
         // The earliest of the three sources by (time, sequence number). Spelled out: an
         // iterator over the three options cost half the loop's time in store-forwarding stalls.
@@ -330,7 +359,9 @@ pub(crate) fn run_paths(
             at = (a.time, *s);
             next = Source::Arrival;
         }
-        if !drain
+        if arrival_next {
+            // Nothing else is due before it: no close is queued up to its time, no release.
+        } else if !drain
             && let Some(c) = closes.peek()
             && (c.time, c.seq()) < at
         {
@@ -338,7 +369,7 @@ pub(crate) fn run_paths(
             next = Source::Close;
         }
         let mut expiring = 0;
-        for (class, fifo) in expiries[..classes].iter().enumerate() {
+        for (class, fifo) in expiries[..if arrival_next { 0 } else { classes }].iter().enumerate() {
             if let Some(e) = fifo.front() {
                 let first = if one_event && next == Source::Arrival && e.time == at.0 {
                     (e.aux, e.seq) < last_arrival
@@ -412,7 +443,10 @@ pub(crate) fn run_paths(
                 forget_at = FORGET_FLOOR.max(2 * stack.remembered());
             }
             let (a, _) = pending.take().expect("peeked");
-            let socket = dests.sockets[usize::from(dests.socket[a.dest as usize])];
+            let socket = match one_socket {
+                Some(s) => s,
+                None => dests.sockets[usize::from(dests.socket[a.dest as usize])],
+            };
             // A plain connect() takes the route's source address: one per destination.
             let mut local = if route && socket.mode == SocketMode::Connect {
                 (a.dest % addrs.len() as u32) as u16

@@ -709,31 +709,39 @@ impl Stack {
     /// depends on the clock) or, once a `bind()` has taken a port, where a bound port can block
     /// ports a pool does not hold (four-tuple scope, and local-port scope under Linux's bucket
     /// rule). Then the strategy scans, as the kernel does.
+    #[inline]
     pub fn no_free_port(&self, flow: &Flow, range: PortRange) -> bool {
+        // The count first: it is short of the usable ports on nearly every attempt, and then
+        // the answer is "not known" whatever the rest (about 15 instructions an attempt less).
+        let taken = match self.rule {
+            Rule::Free | Rule::FreeOfBucket => self.taken.on_addr(flow.local_index),
+            Rule::FreeOnHost => self.taken.on_host(),
+            Rule::Tuple => match self.taken.in_pool(self.pool_index(flow.local_index, flow.dest_index)) {
+                Some(held) => held,
+                None => return false,
+            },
+        };
+        taken == self.usable && self.count_decides(flow, range)
+    }
+
+    /// Whether the count [`Stack::no_free_port`] read decides for `flow` in `range`.
+    #[cold]
+    fn count_decides(&self, flow: &Flow, range: PortRange) -> bool {
         if range != self.cfg.range {
             return false;
         }
-        let taken = match self.rule {
-            Rule::Free => self.taken.on_addr(flow.local_index),
-            Rule::FreeOnHost => self.taken.on_host(),
-            Rule::FreeOfBucket if self.taken.bound_seen => return false,
-            Rule::FreeOfBucket => self.taken.on_addr(flow.local_index),
+        match self.rule {
+            Rule::Free | Rule::FreeOnHost => true,
+            Rule::FreeOfBucket => !self.taken.bound_seen,
             Rule::Tuple => {
                 let recyclable = match self.cfg.tw_reuse {
                     TwReuse::Off => false,
                     TwReuse::On => true,
                     TwReuse::Loopback => flow.is_loopback(),
                 } && self.cfg.timestamps;
-                if recyclable || ((self.bind_port || self.bind_addr) && self.taken.bound_seen) {
-                    return false;
-                }
-                match self.taken.in_pool(self.pool_index(flow.local_index, flow.dest_index)) {
-                    Some(held) => held,
-                    None => return false,
-                }
+                !recyclable && !((self.bind_port || self.bind_addr) && self.taken.bound_seen)
             }
-        };
-        taken == self.usable
+        }
     }
 
     /// Known in O(1): no port of `range` is free for `bind()` on `local_index`
