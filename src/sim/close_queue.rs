@@ -377,6 +377,29 @@ mod tests {
         assert_eq!(out, vec![Ev(2_000_000, 9), Ev(89_999_984, 10), Ev(90_000_000, 8)]);
     }
 
+    #[test]
+    fn an_event_at_the_end_of_time_is_due_only_then() {
+        // A saturated `now + lifetime`: its time equals the "nothing queued" mark of
+        // `front_time`, and its bucket is the largest there is.
+        // Pushed first (into `front`) or second (into the overflow, the ring empty up to it).
+        for first in [true, false] {
+            let mut q = CloseQueue::new(1, 6);
+            if first {
+                q.push(Ev(Nanos::MAX, 0));
+            }
+            q.push(Ev(7, 1));
+            if !first {
+                q.push(Ev(Nanos::MAX, 0));
+            }
+            assert_eq!(due(&mut q, Nanos::MAX - 1), vec![Ev(7, 1)]);
+            assert_eq!(q.peek(), Some(&Ev(Nanos::MAX, 0)));
+            assert_eq!(due(&mut q, Nanos::MAX - 1), vec![]);
+            q.push(Ev(Nanos::MAX - 1, 2));
+            assert_eq!(due(&mut q, Nanos::MAX), vec![Ev(Nanos::MAX - 1, 2), Ev(Nanos::MAX, 0)]);
+            assert!(q.is_empty() && q.pop().is_none());
+        }
+    }
+
     proptest! {
         /// Against a binary heap: the same pops, in the same order, for any interleaving of
         /// pushes (never below the last pop; near, clustered on a few times, or far beyond the
