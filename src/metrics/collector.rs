@@ -84,7 +84,9 @@ struct PoolCount {
 /// event, handled before any later row ends, would). Each close time is booked when the
 /// connection opens ([`Collector::close_at`]): the engine moves closes to their FIFOs ahead of
 /// the rows they fall in, so counting them as the close queue gives them up would count some in
-/// a row that ends before them.
+/// a row that ends before them. The releases are not counted here: every connection opened is
+/// live in the stack until released, so the releases are the connections established less the
+/// stack's `live()`, read at the row.
 #[derive(Debug, Default)]
 struct UnseenCloses {
     /// The row ending at the collector's `next_sample`: `next_sample / interval`.
@@ -92,12 +94,16 @@ struct UnseenCloses {
     /// That row's boundary, `row * interval` (`None` past `u64::MAX`): a close before it, or
     /// before the next one, is booked without a division.
     boundary: Option<Nanos>,
-    /// Closes per row from `row` on, for rows within [`Self::AHEAD`]; farther ones in `far`.
+    /// Closes in the current row and in the next: nearly all of them (callgrind, speed
+    /// scenario: 98 % of the closes), counted with no ring index to wrap.
+    this_row: u64,
+    next_row: u64,
+    /// Closes per row from `row + 2` on, for rows within [`Self::AHEAD`]; farther ones in
+    /// `far`.
     ahead: VecDeque<u64>,
     far: BTreeMap<u64, u64>,
-    /// Connections closed before the current row's boundary, and releases handled so far.
+    /// Connections closed before the current row's boundary.
     closed: u64,
-    released: u64,
 }
 
 impl UnseenCloses {
@@ -113,32 +119,44 @@ impl UnseenCloses {
     /// Books a close at `at`, never before now.
     #[inline]
     fn book(&mut self, at: Nanos, interval: Nanos) {
-        // The first row whose boundary lies after the close. Never before the current row: a
-        // close is never before now, and now is before the current row's boundary. Most closes
-        // fall in the current row or the next: no division for them.
-        let ahead = match self.boundary {
-            Some(b) if at < b => 0,
-            Some(b) if at - b < interval => 1,
-            _ => (at / interval + 1).max(self.row) - self.row,
-        };
-        if ahead < Self::AHEAD {
-            let i = ahead as usize;
-            if i >= self.ahead.len() {
-                self.ahead.resize(i + 1, 0);
-            }
-            self.ahead[i] += 1;
-        } else {
-            *self.far.entry(self.row + ahead).or_default() += 1;
+        // Most closes fall in the current row or the next: no division for them.
+        match self.boundary {
+            Some(b) if at < b => self.this_row += 1,
+            Some(b) if at - b < interval => self.next_row += 1,
+            _ => self.book_later(at, interval),
         }
     }
 
-    /// Ends the current row: the connections closed before its boundary, less those released.
+    /// [`Self::book`] for a close past the next row (or any close once the boundary is past
+    /// `u64::MAX`).
+    #[cold]
+    fn book_later(&mut self, at: Nanos, interval: Nanos) {
+        // The first row whose boundary lies after the close. Never before the current row: a
+        // close is never before now, and now is before the current row's boundary.
+        let ahead = (at / interval + 1).max(self.row) - self.row;
+        match ahead {
+            0 => self.this_row += 1,
+            1 => self.next_row += 1,
+            _ if ahead < Self::AHEAD => {
+                let i = (ahead - 2) as usize;
+                if i >= self.ahead.len() {
+                    self.ahead.resize(i + 1, 0);
+                }
+                self.ahead[i] += 1;
+            }
+            _ => *self.far.entry(self.row + ahead).or_default() += 1,
+        }
+    }
+
+    /// Ends the current row: the connections closed before its boundary (released or not).
     fn end_row(&mut self, interval: Nanos) -> u64 {
         let far = if self.far.is_empty() { 0 } else { self.far.remove(&self.row).unwrap_or(0) };
-        self.closed += self.ahead.pop_front().unwrap_or(0) + far;
+        self.closed += self.this_row + far;
+        self.this_row = self.next_row;
+        self.next_row = self.ahead.pop_front().unwrap_or(0);
         self.row += 1;
         self.boundary = self.row.checked_mul(interval);
-        self.closed - self.released
+        self.closed
     }
 }
 
@@ -219,8 +237,9 @@ impl Collector {
     }
 
     /// From now on the stack's `live()` counts TIME_WAITs too (their closes are not evented):
-    /// the engine reports each close time to [`Self::close_at`] and each release to
-    /// [`Self::released`], and the time series derives the split.
+    /// the engine reports each close time to [`Self::close_at`], and the time series derives
+    /// the split from those and the stack's counts (every connection established is live in
+    /// the stack until released, so the releases need no call of their own).
     pub fn derive_time_wait(&mut self) {
         self.unseen = Some(UnseenCloses::new(self.next_sample, self.interval));
     }
@@ -230,14 +249,6 @@ impl Collector {
     pub fn close_at(&mut self, at: Nanos) {
         if let Some(u) = &mut self.unseen {
             u.book(at, self.interval);
-        }
-    }
-
-    /// A connection whose close was reported to [`Self::close_at`] released its 4-tuple.
-    #[inline]
-    pub fn released(&mut self) {
-        if let Some(u) = &mut self.unseen {
-            u.released += 1;
         }
     }
 
@@ -278,7 +289,9 @@ impl Collector {
         let (live, time_wait) = match &mut self.unseen {
             None => (stack.live(), stack.time_wait()),
             Some(u) => {
-                let tw = u.end_row(self.interval);
+                // Closed before the boundary, less released: in TIME_WAIT at the row.
+                let released = self.totals.established - stack.live();
+                let tw = u.end_row(self.interval) - released;
                 (stack.live() - tw, stack.time_wait() + tw)
             }
         };

@@ -413,7 +413,11 @@ impl Stack {
     }
 
     /// RFC 6056's `check_suitable_port()` for a `connect()`: may `flow` use `port` at `now`?
-    #[inline]
+    ///
+    /// Inlined into the strategies' scans up to the holder test (the local-port profiles', and
+    /// any single pool's without tw_reuse): out of line, the call and the registers the
+    /// 4-tuple lookup needs made it 18 instructions a candidate (bsd, speed scenario).
+    #[inline(always)]
     pub fn is_suitable(&self, flow: &Flow, port: u16, now: Nanos) -> bool {
         let use_ = self.port_use(flow.local_index, port);
         // Reserved, or kept off by the bind rule: one test of the word just loaded.
@@ -425,6 +429,12 @@ impl Stack {
         if self.free_only {
             return use_.holders == 0;
         }
+        self.is_suitable_by_rule(flow, port, now, use_)
+    }
+
+    /// [`Stack::is_suitable`] past the reserved, bind and `Rule::Free` tests.
+    #[inline(never)]
+    fn is_suitable_by_rule(&self, flow: &Flow, port: u16, now: Nanos, use_: PortUse) -> bool {
         if self.rule == Rule::Tuple {
             if use_.holders == 0 {
                 return true;
@@ -487,7 +497,7 @@ impl Stack {
 
     /// Records a new connection of `flow` on `port` (which the caller found suitable).
     /// `exclusive` marks a port taken by an explicit `bind()`.
-    #[inline]
+    #[inline(always)]
     pub fn open(&mut self, flow: &Flow, port: u16, now: Nanos, exclusive: bool) -> Opened {
         if self.fast & !exclusive
             && let TupleTable::One { slots, known, span } = &mut self.table
@@ -669,7 +679,7 @@ impl Stack {
     /// state [`Stack::close`] then [`Stack::expire_time_wait`] leave, in one lookup. For the
     /// one-event path, where the close itself was not evented; `live()` counts such a 4-tuple
     /// until this call.
-    #[inline]
+    #[inline(always)]
     pub fn end_time_wait_unseen(&mut self, key: TupleKey, closed_at: Nanos) {
         if self.fast
             && let TupleTable::One { slots, .. } = &mut self.table
@@ -687,6 +697,12 @@ impl Stack {
             self.release_fast(port);
             return;
         }
+        self.end_time_wait_unseen_general(key, closed_at);
+    }
+
+    /// [`Stack::end_time_wait_unseen`] off the single-pool fast path.
+    #[inline(never)]
+    fn end_time_wait_unseen_general(&mut self, key: TupleKey, closed_at: Nanos) {
         let pool = self.key_pool(key);
         let Some(e) = self.table.get_mut(pool, key) else {
             debug_assert!(false, "released an unknown 4-tuple {key:?}");
@@ -831,12 +847,19 @@ impl Stack {
     /// depends on the clock) or, once a `bind()` has taken a port, where a bound port can block
     /// ports a pool does not hold (four-tuple scope, and local-port scope under Linux's bucket
     /// rule). Then the strategy scans, as the kernel does.
+    #[inline(always)]
     pub fn no_free_port(&self, flow: &Flow, range: PortRange) -> bool {
+        if self.exhaust_by_count {
+            return range == self.cfg.range && self.one_taken == self.usable;
+        }
+        self.no_free_port_general(flow, range)
+    }
+
+    /// [`Stack::no_free_port`] where the single pool's count does not decide alone.
+    #[inline(never)]
+    fn no_free_port_general(&self, flow: &Flow, range: PortRange) -> bool {
         if range != self.cfg.range {
             return false;
-        }
-        if self.exhaust_by_count {
-            return self.one_taken == self.usable;
         }
         let taken = match self.rule {
             Rule::Free => self.addr_taken(flow.local_index),
