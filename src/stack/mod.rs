@@ -191,11 +191,11 @@ struct PortUse {
     flags: u8,
 }
 
-/// `PortUse::flags`: the port is reserved.
-const RESERVED: u8 = 1;
 /// `PortUse::flags`: the port is one a scan of the range could find suitable (in the range, not
-/// reserved): only those count as taken.
-const COUNTED: u8 = 2;
+/// reserved): only those count as taken. The low bit, so the fast path's count adds it as is.
+const COUNTED: u8 = 1;
+/// `PortUse::flags`: the port is reserved.
+const RESERVED: u8 = 2;
 /// `PortUse::flags`: the stack's bind rule keeps `connect()` off the port on this address (a
 /// `bind()` in its bucket under Linux's rule, or an exclusive holder under the address-port
 /// rule), kept by [`PortUse::refresh`] whenever `exclusive` or `bucket_bound` changes. It
@@ -289,19 +289,19 @@ pub struct Stack {
     live: u64,
     time_wait: u64,
     /// The single-pool fast path (one local address, one destination, dense 4-tuples, and no
-    /// `bind()` yet in the run): open and release touch the 4-tuple's slot, the port's counters
-    /// and three counts of the stack's own ([`Stack::max_held`], `one_taken`, `live`) and
-    /// nothing else. The per-pool, per-address and per-destination counts are then not kept:
-    /// every reader derives them from those three while `fast` holds, and the first `bind()`
-    /// writes them out ([`Stack::leave_fast`]) for the general path to carry on. Callgrind on
-    /// the speed scenario (bsd, 20-minute copy): `open` went from 109 to N instructions per
-    /// connection, the release from 97 to N.
-    fast: bool,
-    /// Under `fast`: the 4-tuples held on counted ports (the pool's, the address's and, with
-    /// one address, the host's taken count).
+    /// `bind()` yet in the run) holds while the 4-tuples are a [`TupleTable::One`]: open and
+    /// release touch the 4-tuple's slot, the port's counters and three counts of the stack's
+    /// own ([`Stack::max_held`], `one_taken`, `live`) and nothing else. The per-pool,
+    /// per-address and per-destination counts are then not kept: every reader derives them
+    /// from those while the path holds, and the first `bind()` writes them out and turns the
+    /// table into a one-pool `Dense` ([`Stack::leave_fast`]) for the general path to carry on.
+    /// Callgrind on the speed scenario (bsd, 20-minute copy): `open` went from 109 to N
+    /// instructions per connection, the release from 97 to N.
+    /// On the fast path: the 4-tuples held on counted ports (the pool's and the address's
+    /// taken count).
     one_taken: u32,
-    /// `no_free_port` is decided by `one_taken` alone: `fast`, and the stack's rule counts every
-    /// held port as unsuitable (no TIME_WAIT may be recycled).
+    /// `no_free_port` is decided by `one_taken` alone: on the fast path, under a rule that
+    /// counts every held port as unsuitable (no TIME_WAIT may be recycled).
     exhaust_by_count: bool,
 }
 
@@ -377,7 +377,6 @@ impl Stack {
             usable: cfg.range.len() - cfg.reserved.count_in(cfg.range),
             live: 0,
             time_wait: 0,
-            fast: false,
             one_taken: 0,
             exhaust_by_count: false,
             cfg,
@@ -385,10 +384,9 @@ impl Stack {
         .with_fast_path()
     }
 
-    /// Sets `fast` (and `exhaust_by_count`) from the 4-tuples' layout, before the first open.
+    /// Sets `exhaust_by_count` from the 4-tuples' layout, before the first open.
     fn with_fast_path(mut self) -> Stack {
-        self.fast = matches!(self.table, TupleTable::One { .. });
-        self.exhaust_by_count = self.fast && self.rule == Rule::Free;
+        self.exhaust_by_count = self.fast() && self.rule == Rule::Free;
         self
     }
 
@@ -499,9 +497,7 @@ impl Stack {
     /// `exclusive` marks a port taken by an explicit `bind()`.
     #[inline(always)]
     pub fn open(&mut self, flow: &Flow, port: u16, now: Nanos, exclusive: bool) -> Opened {
-        if self.fast & !exclusive
-            && let TupleTable::One { slots, known, span } = &mut self.table
-        {
+        if !exclusive && let TupleTable::One { slots, known, span } = &mut self.table {
             let mut opened = Opened::default();
             let slot = &mut slots[usize::from(port)];
             let was_held = match slot {
@@ -542,7 +538,7 @@ impl Stack {
                 let u = &mut self.ports[0][usize::from(port)];
                 debug_assert_eq!(u.holders, 0, "one pool: only this 4-tuple holds the port");
                 u.holders += 1;
-                self.one_taken += u32::from((u.flags & COUNTED) >> 1);
+                self.one_taken += u32::from(u.flags & COUNTED);
                 self.max_held += 1;
                 self.peak_held = self.peak_held.max(self.max_held);
             }
@@ -552,11 +548,21 @@ impl Stack {
         self.open_general(flow, port, now, exclusive)
     }
 
+    /// On the single-pool fast path (see `one_taken`).
+    #[inline(always)]
+    fn fast(&self) -> bool {
+        matches!(self.table, TupleTable::One { .. })
+    }
+
     /// Leaves the single-pool fast path for good (a `bind()`): writes out the counts it did
     /// not keep.
     #[cold]
     fn leave_fast(&mut self) {
-        self.fast = false;
+        if let TupleTable::One { slots, known, span } =
+            std::mem::replace(&mut self.table, TupleTable::Hashed(Default::default()))
+        {
+            self.table = TupleTable::Dense { slots: vec![slots], known, span };
+        }
         self.exhaust_by_count = false;
         self.held_per_dest[0] = self.max_held;
         self.taken.set(0, 0, self.max_held, self.one_taken);
@@ -565,7 +571,7 @@ impl Stack {
     /// [`Stack::open`] off the single-pool fast path.
     #[inline(never)]
     fn open_general(&mut self, flow: &Flow, port: u16, now: Nanos, exclusive: bool) -> Opened {
-        if self.fast {
+        if self.fast() {
             self.leave_fast();
         }
         let key = flow.key(port);
@@ -681,9 +687,7 @@ impl Stack {
     /// until this call.
     #[inline(always)]
     pub fn end_time_wait_unseen(&mut self, key: TupleKey, closed_at: Nanos) {
-        if self.fast
-            && let TupleTable::One { slots, .. } = &mut self.table
-        {
+        if let TupleTable::One { slots, .. } = &mut self.table {
             let port = key.port();
             let Some(e) = &mut slots[usize::from(port)] else {
                 debug_assert!(false, "released an unknown 4-tuple {key:?}");
@@ -750,7 +754,7 @@ impl Stack {
     fn release_fast(&mut self, port: u16) {
         let u = &mut self.ports[0][usize::from(port)];
         u.holders -= 1;
-        self.one_taken -= u32::from((u.flags & COUNTED) >> 1);
+        self.one_taken -= u32::from(u.flags & COUNTED);
         self.max_held -= 1;
     }
 
@@ -758,7 +762,7 @@ impl Stack {
     /// bind()).
     #[inline]
     fn release(&mut self, pool: usize, key: TupleKey, exclusive: bool) {
-        if self.fast {
+        if self.fast() {
             debug_assert!(!exclusive, "no bind() on the fast path");
             self.release_fast(key.port());
             return;
@@ -887,13 +891,13 @@ impl Stack {
     /// Counted ports held on local address `local`.
     #[inline]
     fn addr_taken(&self, local: u16) -> u32 {
-        if self.fast { self.one_taken } else { self.taken.on_addr(local) }
+        if self.fast() { self.one_taken } else { self.taken.on_addr(local) }
     }
 
     /// Held 4-tuples of `pool` on counted ports, if pools are tracked.
     #[inline]
     fn pool_taken(&self, pool: usize) -> Option<u32> {
-        if self.fast { Some(self.one_taken) } else { self.taken.in_pool(pool) }
+        if self.fast() { Some(self.one_taken) } else { self.taken.in_pool(pool) }
     }
 
     /// Known in O(1): no port of `range` is free for `bind()` on `local_index`
@@ -916,7 +920,7 @@ impl Stack {
     /// 4-tuples held in the pool (local address, destination), if pools are tracked.
     #[inline]
     pub fn held_in_pool(&self, local: u16, dest: u32) -> Option<u32> {
-        if self.fast {
+        if self.fast() {
             // One pool, one destination: its count is the largest.
             debug_assert_eq!((local, dest), (0, 0));
             return Some(self.max_held);
@@ -953,7 +957,7 @@ impl Stack {
     /// 4-tuples live or in TIME_WAIT toward destination `dest_index`.
     #[inline]
     pub fn held_toward(&self, dest_index: u32) -> u32 {
-        if self.fast {
+        if self.fast() {
             debug_assert_eq!(dest_index, 0);
             return self.max_held;
         }
