@@ -48,7 +48,6 @@ fn busiest_pool_held(stack: &Stack) -> u32 {
 /// The counts every attempt moves, from the start of the run.
 #[derive(Clone, Copy, Debug, Default)]
 struct Totals {
-    attempts: u64,
     established: u64,
     failed: u64,
     candidates: u64,
@@ -57,10 +56,14 @@ struct Totals {
 }
 
 impl Totals {
+    /// Every attempt is established or failed: one count fewer to move per attempt.
+    fn attempts(self) -> u64 {
+        self.established + self.failed
+    }
+
     /// What was counted between `earlier` and `self`.
     fn since(self, earlier: Totals) -> Totals {
         Totals {
-            attempts: self.attempts - earlier.attempts,
             established: self.established - earlier.established,
             failed: self.failed - earlier.failed,
             candidates: self.candidates - earlier.candidates,
@@ -261,15 +264,23 @@ impl Collector {
     }
 
     /// The pool (local address, destination) of the attempt just counted by [`Self::attempt`],
-    /// and what it holds after it (`None` when pools are not tracked).
+    /// and what it holds after it (`None` when pools are not tracked), asked only when needed.
     #[inline]
-    pub fn pool_attempt(&mut self, now: Nanos, local: u16, dest: u32, failed: bool, held: Option<u32>) {
+    pub fn pool_attempt(
+        &mut self,
+        now: Nanos,
+        local: u16,
+        dest: u32,
+        failed: bool,
+        held: impl FnOnce() -> Option<u32>,
+    ) {
         if self.one_pool {
             if failed {
-                self.one_pool_failed(now, held);
+                self.one_pool_failed(now, held());
             }
             return;
         }
+        let held = held();
         let i = usize::from(local) * self.destinations + dest as usize;
         let Some(p) = self.pools.get_mut(i) else { return };
         if failed {
@@ -295,7 +306,7 @@ impl Collector {
 
     /// Attempts of the whole run so far, warm-up included: the simulator's work.
     pub fn total_attempts(&self) -> u64 {
-        self.totals.attempts
+        self.totals.attempts()
     }
 
     /// When the next time-series row ends.
@@ -321,10 +332,10 @@ impl Collector {
         };
         self.samples.push(Sample {
             t_s: secs(self.next_sample),
-            attempts: b.attempts,
+            attempts: b.attempts(),
             established: b.established,
             failed: b.failed,
-            mean_candidates: if b.attempts == 0 { 0.0 } else { b.candidates as f64 / b.attempts as f64 },
+            mean_candidates: if b.attempts() == 0 { 0.0 } else { b.candidates as f64 / b.attempts() as f64 },
             collisions_local: b.collisions_local,
             collisions_remote: b.collisions_remote,
             live,
@@ -339,7 +350,6 @@ impl Collector {
     #[inline]
     pub fn attempt(&mut self, now: Nanos, candidates: u32, outcome: Outcome) {
         let t = &mut self.totals;
-        t.attempts += 1;
         t.candidates += u64::from(candidates);
         match outcome {
             Outcome::Established { port, opened, held_toward_dest } => {
@@ -402,7 +412,7 @@ impl Collector {
         let pools = if self.one_pool {
             let p = self.pools[0];
             one = vec![PoolCount {
-                attempted: after.attempts,
+                attempted: after.attempts(),
                 failed: after.failed,
                 first_failure: p.first_failure,
                 peak: p.peak.max(self.peak),
@@ -479,13 +489,13 @@ impl Collector {
             strategy: String::new(),
             settings: serde_json::Value::Null,
             connections: Connections {
-                attempted: after.attempts,
+                attempted: after.attempts(),
                 established: after.established,
                 failed: after.failed,
-                failed_fraction: if after.attempts == 0 {
+                failed_fraction: if after.attempts() == 0 {
                     0.0
                 } else {
-                    after.failed as f64 / after.attempts as f64
+                    after.failed as f64 / after.attempts() as f64
                 },
             },
             probes: Probes {
@@ -544,7 +554,7 @@ impl Collector {
             pools: self.pools_summary(after),
             warmup: Warmup {
                 duration_s: secs(self.warmup),
-                attempts: warmup.attempts,
+                attempts: warmup.attempts(),
                 failures: warmup.failed,
                 max_probes: self.warmup_max_probes,
                 held_more: self.warmup_max_probes > self.probes.max()
@@ -553,8 +563,8 @@ impl Collector {
             steady: super::steady::judge(&[], 0.0, 0.0, 0.0),
             run: RunInfo {
                 wall_s,
-                connections_per_s: if wall_s > 0.0 { self.totals.attempts as f64 / wall_s } else { 0.0 },
-                simulated_connections: self.totals.attempts,
+                connections_per_s: if wall_s > 0.0 { self.totals.attempts() as f64 / wall_s } else { 0.0 },
+                simulated_connections: self.totals.attempts(),
                 events: sim_events,
             },
         };
@@ -687,7 +697,7 @@ mod tests {
                 };
                 for c in [&mut derived, &mut tracked] {
                     c.attempt(now, candidates, outcome);
-                    c.pool_attempt(now, 0, 0, !ok, Some(held));
+                    c.pool_attempt(now, 0, 0, !ok, || Some(held));
                 }
             }
             let (a, _) = derived.finish(now + 1, 100, 1.0, 0);

@@ -463,13 +463,9 @@ pub(crate) fn run_paths(
                 break Outcome::Failed;
             };
             metrics.attempt(now, candidates, outcome);
-            metrics.pool_attempt(
-                now,
-                local,
-                a.dest,
-                outcome == Outcome::Failed,
-                stack.held_in_pool(local, a.dest),
-            );
+            metrics.pool_attempt(now, local, a.dest, outcome == Outcome::Failed, || {
+                stack.held_in_pool(local, a.dest)
+            });
             if opts.log_connections {
                 let (port, reused) = match outcome {
                     Outcome::Established { port, opened, .. } => {

@@ -300,6 +300,9 @@ pub struct Stack {
     /// On the fast path: the 4-tuples held on counted ports (the pool's and the address's
     /// taken count).
     one_taken: u32,
+    /// The table is a [`TupleTable::One`], as a flag of its own: a test of the enum's tag
+    /// (a niche value in another field) is twice the instructions, on every reader's path.
+    fast: bool,
     /// `no_free_port` is decided by `one_taken` alone: on the fast path, under a rule that
     /// counts every held port as unsuitable (no TIME_WAIT may be recycled).
     exhaust_by_count: bool,
@@ -378,6 +381,7 @@ impl Stack {
             live: 0,
             time_wait: 0,
             one_taken: 0,
+            fast: false,
             exhaust_by_count: false,
             cfg,
         }
@@ -386,7 +390,8 @@ impl Stack {
 
     /// Sets `exhaust_by_count` from the 4-tuples' layout, before the first open.
     fn with_fast_path(mut self) -> Stack {
-        self.exhaust_by_count = self.fast() && self.rule == Rule::Free;
+        self.fast = matches!(self.table, TupleTable::One { .. });
+        self.exhaust_by_count = self.fast && self.rule == Rule::Free;
         self
     }
 
@@ -551,7 +556,8 @@ impl Stack {
     /// On the single-pool fast path (see `one_taken`).
     #[inline(always)]
     fn fast(&self) -> bool {
-        matches!(self.table, TupleTable::One { .. })
+        debug_assert_eq!(self.fast, matches!(self.table, TupleTable::One { .. }));
+        self.fast
     }
 
     /// Leaves the single-pool fast path for good (a `bind()`): writes out the counts it did
@@ -563,6 +569,7 @@ impl Stack {
         {
             self.table = TupleTable::Dense { slots: vec![slots], known, span };
         }
+        self.fast = false;
         self.exhaust_by_count = false;
         self.held_per_dest[0] = self.max_held;
         self.taken.set(0, 0, self.max_held, self.one_taken);
