@@ -73,16 +73,20 @@ impl CountHistogram {
 /// [`CountHistogram`], the number of records is read from the buckets, not kept per record.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogHistogram {
-    counts: Vec<u64>,
+    /// A fixed array: the bucket index, masked to its size (a no-op, every bucket is below
+    /// it), needs no bounds check.
+    counts: Box<[u64; BUCKETS]>,
     min: u64,
 }
 
 const SUB_BITS: u32 = 6;
 const SUB: u64 = 1 << SUB_BITS;
+/// 64 sub-buckets for each of 64 powers of two: the largest `u64` falls in bucket 3,775.
+const BUCKETS: usize = (64 * SUB) as usize;
 
 impl Default for LogHistogram {
     fn default() -> Self {
-        LogHistogram { counts: vec![0; (64 * SUB) as usize], min: u64::MAX }
+        LogHistogram { counts: Box::new([0; BUCKETS]), min: u64::MAX }
     }
 }
 
@@ -110,8 +114,10 @@ impl LogHistogram {
 
     #[inline]
     pub fn record(&mut self, v: u64) {
-        self.counts[Self::bucket(v)] += 1;
-        self.min = self.min.min(v);
+        self.counts[Self::bucket(v) & (BUCKETS - 1)] += 1;
+        if v < self.min {
+            self.min = v;
+        }
     }
 
     pub fn count(&self) -> u64 {
@@ -170,6 +176,9 @@ mod tests {
             h.record(v);
         }
         assert_eq!(h.min(), Some(0));
+        // The mask on the bucket index is a no-op: the largest value's bucket is in the array.
+        assert_eq!(LogHistogram::bucket(u64::MAX), 3775);
+        assert_eq!(h.counts[3775], 1);
         let mut h = LogHistogram::default();
         for v in 1..=1000u64 {
             h.record(v * 1_000_000);

@@ -431,7 +431,6 @@ pub(crate) fn run_paths(
             let e = expiries[expiring].pop_front().expect("peeked");
             if one_event {
                 stack.end_time_wait_unseen(e.key, e.aux);
-                metrics.released();
             } else {
                 stack.expire_time_wait(TimeWaitTicket { key: e.key, generation: e.aux as u32 });
             }
@@ -455,7 +454,6 @@ pub(crate) fn run_paths(
                 expiries[class].push_back(Expiry { time: end(), seq: c.seq(), key: c.key, aux: now });
             } else if one_event {
                 stack.end_time_wait_unseen(c.key, now);
-                metrics.released();
             } else {
                 let closer = if c.client_closes() { Closer::Client } else { Closer::Server };
                 if let Some(ticket) = stack.close(c.key, now, closer, length) {
@@ -526,13 +524,9 @@ pub(crate) fn run_paths(
                 break Outcome::Failed;
             };
             metrics.attempt(now, candidates, outcome);
-            metrics.pool_attempt(
-                now,
-                local,
-                a.dest,
-                outcome == Outcome::Failed,
-                stack.held_in_pool(local, a.dest),
-            );
+            metrics.pool_attempt(now, local, a.dest, outcome == Outcome::Failed, || {
+                stack.held_in_pool(local, a.dest)
+            });
             if opts.log_connections {
                 let (port, reused) = match outcome {
                     Outcome::Established { port, opened, .. } => {

@@ -93,6 +93,16 @@ impl TakenPorts {
         }
     }
 
+    /// Sets the counts of `pool` (4-tuples held, on counted ports) and of local address
+    /// `local` (`taken` too: with one pool, each counted port has at most one holder), as
+    /// the stack's single-pool fast path leaves them to the general path.
+    pub(super) fn set(&mut self, pool: usize, local: u16, held: u32, taken: u32) {
+        if let Some(p) = self.per_pool.get_mut(pool) {
+            *p = PoolCount { held, taken };
+        }
+        self.per_addr[usize::from(local)] = taken;
+    }
+
     /// Held 4-tuples of `pool` on counted ports, if pools are tracked.
     #[inline]
     pub(super) fn in_pool(&self, pool: usize) -> Option<u32> {

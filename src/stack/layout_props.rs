@@ -70,6 +70,80 @@ fn answers(s: &Stack, flows: &[Flow], now: Nanos) -> Vec<String> {
     out
 }
 
+/// Applies `ops` to a dense and a hashed stack of `cfg` and compares every answer after every
+/// step. `bind_one_in`: an open binds when `pick % bind_one_in == 0` (and the op asks for it).
+/// Returns whether the dense stack was still on the single-pool fast path at the end.
+fn check_alike(cfg: StackConfig, ops: Vec<(u8, u16, u64)>, bind_one_in: u16) -> Result<bool, TestCaseError> {
+    let (addrs, dests) = (cfg.local_addrs, cfg.destinations);
+    let mut dense = Stack::new(cfg.clone()).with_tuple_layout(Some(true));
+    let mut hashed = Stack::new(cfg).with_tuple_layout(Some(false));
+    prop_assert!(dense.table.is_dense() && !hashed.table.is_dense());
+    prop_assert_eq!(dense.fast(), addrs * dests == 1);
+    prop_assert!(!hashed.fast());
+    let flows: Vec<Flow> =
+        (0..addrs as u16).flat_map(|a| (0..dests as u32).map(move |d| flow(a, d))).collect();
+    let mut live: Vec<TupleKey> = Vec::new();
+    let mut tickets: Vec<TimeWaitTicket> = Vec::new();
+    let mut now: Nanos = 0;
+    let mut bound = false;
+    for (op, pick, step) in ops {
+        now += step * S / 1000;
+        let f = flows[usize::from(pick) % flows.len()];
+        let port = 1000 + (pick >> 4) % 9;
+        match op {
+            0 | 1 => {
+                let bind = op == 1 && pick % bind_one_in == 0;
+                let ok = if bind {
+                    dense.is_free_for_bind(f.local_index, port)
+                } else {
+                    dense.is_suitable(&f, port, now) || (pick & 4 != 0 && !dense.tuple_in_use(&f, port))
+                };
+                if ok {
+                    prop_assert_eq!(dense.open(&f, port, now, bind), hashed.open(&f, port, now, bind));
+                    bound |= bind;
+                    live.retain(|&k| k != f.key(port));
+                    live.push(f.key(port));
+                }
+            }
+            2 | 3 if !live.is_empty() => {
+                let key = live.swap_remove(usize::from(pick) % live.len());
+                let closer = if op == 2 { Closer::Client } else { Closer::Server };
+                let tw = u64::from(pick % 3) * 20 * S;
+                let t = dense.close(key, now, closer, tw);
+                prop_assert_eq!(t, hashed.close(key, now, closer, tw));
+                tickets.extend(t);
+            }
+            4 if !tickets.is_empty() => {
+                let t = tickets.swap_remove(usize::from(pick) % tickets.len());
+                prop_assert_eq!(dense.expire_time_wait(t), hashed.expire_time_wait(t));
+            }
+            4 if !live.is_empty() => {
+                let key = live.swap_remove(usize::from(pick) % live.len());
+                dense.end_time_wait_unseen(key, now);
+                hashed.end_time_wait_unseen(key, now);
+            }
+            5 => {
+                let cutoff = now.saturating_sub(u64::from(pick % 4) * 10 * S);
+                prop_assert_eq!(dense.forget_closed(now, cutoff), hashed.forget_closed(now, cutoff));
+            }
+            _ => {}
+        }
+        // The fast path lasts exactly until the first bind().
+        prop_assert_eq!(dense.fast(), addrs * dests == 1 && !bound);
+        prop_assert_eq!(dense.take_peak_held(), hashed.take_peak_held());
+        prop_assert_eq!(answers(&dense, &flows, now), answers(&hashed, &flows, now));
+        // The cached bind bit matches the counters it caches.
+        for (a, table) in dense.ports.iter().enumerate() {
+            for p in PORTS {
+                let u = table[usize::from(p)];
+                let blocks = (dense.bind_port & u.bucket_bound) | (dense.bind_addr & (u.exclusive > 0));
+                prop_assert_eq!(u.flags & BIND_BLOCKS != 0, blocks, "address {} port {}", a, p);
+            }
+        }
+    }
+    Ok(dense.fast())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
@@ -83,68 +157,32 @@ proptest! {
         dests in 1usize..4,
         ops in proptest::collection::vec((0u8..6, any::<u16>(), 0u64..3_000), 1..120),
     ) {
-        let cfg = config(shape, addrs, dests);
-        let mut dense = Stack::new(cfg.clone()).with_tuple_layout(Some(true));
-        let mut hashed = Stack::new(cfg).with_tuple_layout(Some(false));
-        prop_assert!(dense.table.is_dense() && !hashed.table.is_dense());
-        let flows: Vec<Flow> =
-            (0..addrs as u16).flat_map(|a| (0..dests as u32).map(move |d| flow(a, d))).collect();
-        let mut live: Vec<TupleKey> = Vec::new();
-        let mut tickets: Vec<TimeWaitTicket> = Vec::new();
-        let mut now: Nanos = 0;
-        for (op, pick, step) in ops {
-            now += step * S / 1000;
-            let f = flows[usize::from(pick) % flows.len()];
-            let port = 1000 + (pick >> 4) % 9;
-            match op {
-                0 | 1 => {
-                    let bind = op == 1 && pick & 8 != 0;
-                    let ok = if bind {
-                        dense.is_free_for_bind(f.local_index, port)
-                    } else {
-                        dense.is_suitable(&f, port, now) || (pick & 4 != 0 && !dense.tuple_in_use(&f, port))
-                    };
-                    if ok {
-                        prop_assert_eq!(dense.open(&f, port, now, bind), hashed.open(&f, port, now, bind));
-                        live.retain(|&k| k != f.key(port));
-                        live.push(f.key(port));
-                    }
-                }
-                2 | 3 if !live.is_empty() => {
-                    let key = live.swap_remove(usize::from(pick) % live.len());
-                    let closer = if op == 2 { Closer::Client } else { Closer::Server };
-                    let tw = u64::from(pick % 3) * 20 * S;
-                    let t = dense.close(key, now, closer, tw);
-                    prop_assert_eq!(t, hashed.close(key, now, closer, tw));
-                    tickets.extend(t);
-                }
-                4 if !tickets.is_empty() => {
-                    let t = tickets.swap_remove(usize::from(pick) % tickets.len());
-                    prop_assert_eq!(dense.expire_time_wait(t), hashed.expire_time_wait(t));
-                }
-                4 if !live.is_empty() => {
-                    let key = live.swap_remove(usize::from(pick) % live.len());
-                    dense.end_time_wait_unseen(key, now);
-                    hashed.end_time_wait_unseen(key, now);
-                }
-                5 => {
-                    let cutoff = now.saturating_sub(u64::from(pick % 4) * 10 * S);
-                    prop_assert_eq!(dense.forget_closed(now, cutoff), hashed.forget_closed(now, cutoff));
-                }
-                _ => {}
-            }
-            prop_assert_eq!(dense.take_peak_held(), hashed.take_peak_held());
-            prop_assert_eq!(answers(&dense, &flows, now), answers(&hashed, &flows, now));
-            // The cached bind bit matches the counters it caches.
-            for (a, table) in dense.ports.iter().enumerate() {
-                for p in PORTS {
-                    let u = table[usize::from(p)];
-                    let blocks = (dense.bind_port & u.bucket_bound) | (dense.bind_addr & (u.exclusive > 0));
-                    prop_assert_eq!(u.flags & BIND_BLOCKS != 0, blocks, "address {} port {}", a, p);
-                }
-            }
-        }
+        check_alike(config(shape, addrs, dests), ops, 2)?;
     }
+
+    /// One pool: the dense stack runs the single-pool fast path (its own counts, no per-pool,
+    /// per-address or per-destination ones) until a rare bind() moves it to the general path;
+    /// the hashed stack is on the general path throughout. Every answer agrees, before the
+    /// switch and after it.
+    #[test]
+    fn the_single_pool_fast_path_answers_as_the_general_path(
+        shape in (0u8..3, 0u8..3, 0u8..3, 0u8..4, 0u8..2),
+        ops in proptest::collection::vec((0u8..6, any::<u16>(), 0u64..3_000), 1..300),
+    ) {
+        check_alike(config(shape, 1, 1), ops, 97)?;
+    }
+}
+
+#[test]
+fn the_fast_path_survives_a_run_without_bind_and_ends_at_the_first() {
+    // The run stays on the fast path with only connect()s; one bind() ends it for good.
+    let ops: Vec<(u8, u16, u64)> =
+        (0..200u16).map(|i| ((i % 5) as u8, i.wrapping_mul(40_503), 700)).collect();
+    let no_bind: Vec<_> = ops.iter().map(|&(op, pick, step)| (op, pick | 1, step)).collect();
+    assert!(check_alike(config((0, 0, 0, 0, 0), 1, 1), no_bind, 2).unwrap());
+    let mut with_bind = ops.clone();
+    with_bind.insert(100, (1, 0, 1));
+    assert!(!check_alike(config((0, 0, 0, 0, 0), 1, 1), with_bind, 2).unwrap());
 }
 
 #[test]

@@ -77,6 +77,15 @@ pub const MAX_DENSE_POOLS: usize = 16;
 /// forget the same 4-tuples, so forgetting behaves the same on either.
 #[derive(Clone)]
 pub(super) enum TupleTable {
+    /// Dense with a single pool (one local address, one destination: the speed scenario's
+    /// shape), its array held directly: a lookup is one index by port, with no pool to
+    /// multiply, no vector to bounds-check, and the stack's fast open and release
+    /// ([`super::Stack`]'s `fast`) reach it without the pool index.
+    One {
+        slots: Box<[Option<Entry>; 1 << 16]>,
+        known: usize,
+        span: (u16, u16),
+    },
     Dense {
         /// `None`: never seen (or forgotten). `Option<Entry>` is no larger than `Entry`: the
         /// state's spare values hold the `None`.
@@ -92,7 +101,9 @@ pub(super) enum TupleTable {
 impl TupleTable {
     /// Dense for `pools` pools, or hashed when `dense` is false.
     pub(super) fn new(pools: usize, dense: bool) -> TupleTable {
-        if dense {
+        if dense && pools == 1 {
+            TupleTable::One { slots: super::full_table(None), known: 0, span: (u16::MAX, 0) }
+        } else if dense {
             TupleTable::Dense { slots: vec![super::full_table(None); pools], known: 0, span: (u16::MAX, 0) }
         } else {
             TupleTable::Hashed(TupleMap::default())
@@ -100,13 +111,14 @@ impl TupleTable {
     }
 
     pub(super) fn is_dense(&self) -> bool {
-        matches!(self, TupleTable::Dense { .. })
+        matches!(self, TupleTable::Dense { .. } | TupleTable::One { .. })
     }
 
     /// The entry of `key`, which belongs to pool `pool` (the stack's `pool_index`).
     #[inline]
     pub(super) fn get(&self, pool: usize, key: TupleKey) -> Option<&Entry> {
         match self {
+            TupleTable::One { slots, .. } => slots[usize::from(key.port())].as_ref(),
             TupleTable::Dense { slots, .. } => slots[pool][usize::from(key.port())].as_ref(),
             TupleTable::Hashed(map) => map.get(&key),
         }
@@ -115,6 +127,7 @@ impl TupleTable {
     #[inline]
     pub(super) fn get_mut(&mut self, pool: usize, key: TupleKey) -> Option<&mut Entry> {
         match self {
+            TupleTable::One { slots, .. } => slots[usize::from(key.port())].as_mut(),
             TupleTable::Dense { slots, .. } => slots[pool][usize::from(key.port())].as_mut(),
             TupleTable::Hashed(map) => map.get_mut(&key),
         }
@@ -125,15 +138,11 @@ impl TupleTable {
     #[inline]
     pub(super) fn get_or_insert(&mut self, pool: usize, key: TupleKey, fresh: Entry) -> (&mut Entry, bool) {
         match self {
+            TupleTable::One { slots, known, span } => {
+                insert_in_slot(&mut slots[usize::from(key.port())], known, span, key.port(), fresh)
+            }
             TupleTable::Dense { slots, known, span } => {
-                let slot = &mut slots[pool][usize::from(key.port())];
-                let existed = slot.is_some();
-                if !existed {
-                    *known += 1;
-                    let port = key.port();
-                    *span = (span.0.min(port), span.1.max(port));
-                }
-                (slot.get_or_insert(fresh), existed)
+                insert_in_slot(&mut slots[pool][usize::from(key.port())], known, span, key.port(), fresh)
             }
             TupleTable::Hashed(map) => match map.entry(key) {
                 std::collections::hash_map::Entry::Occupied(slot) => (slot.into_mut(), true),
@@ -145,7 +154,7 @@ impl TupleTable {
     /// 4-tuples known.
     pub(super) fn len(&self) -> usize {
         match self {
-            TupleTable::Dense { known, .. } => *known,
+            TupleTable::Dense { known, .. } | TupleTable::One { known, .. } => *known,
             TupleTable::Hashed(map) => map.len(),
         }
     }
@@ -153,20 +162,48 @@ impl TupleTable {
     /// Forgets every entry `keep` rejects.
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
         match self {
+            TupleTable::One { slots, known, span } => forget_in(&mut slots[..], known, *span, &mut keep),
             TupleTable::Dense { slots, known, span } => {
-                if span.0 > span.1 {
-                    return;
-                }
                 for pool in slots.iter_mut() {
-                    for slot in &mut pool[usize::from(span.0)..=usize::from(span.1)] {
-                        if slot.as_ref().is_some_and(|e| !keep(e)) {
-                            *slot = None;
-                            *known -= 1;
-                        }
-                    }
+                    forget_in(&mut pool[..], known, *span, &mut keep);
                 }
             }
             TupleTable::Hashed(map) => map.retain(|_, e| keep(e)),
+        }
+    }
+}
+
+/// A dense slot's entry, inserting `fresh` (and counting it in `known` and `span`) if empty.
+#[inline]
+fn insert_in_slot<'a>(
+    slot: &'a mut Option<Entry>,
+    known: &mut usize,
+    span: &mut (u16, u16),
+    port: u16,
+    fresh: Entry,
+) -> (&'a mut Entry, bool) {
+    let existed = slot.is_some();
+    if !existed {
+        *known += 1;
+        *span = (span.0.min(port), span.1.max(port));
+    }
+    (slot.get_or_insert(fresh), existed)
+}
+
+/// Forgets the entries of one pool's slots, within `span`, that `keep` rejects.
+fn forget_in(
+    slots: &mut [Option<Entry>],
+    known: &mut usize,
+    span: (u16, u16),
+    keep: &mut impl FnMut(&Entry) -> bool,
+) {
+    if span.0 > span.1 {
+        return;
+    }
+    for slot in &mut slots[usize::from(span.0)..=usize::from(span.1)] {
+        if slot.as_ref().is_some_and(|e| !keep(e)) {
+            *slot = None;
+            *known -= 1;
         }
     }
 }
