@@ -190,7 +190,11 @@ pub struct Collector {
     longest_episode: Nanos,
     peak: u32,
     /// Per port: an array, so a `u16` index needs no bounds check.
-    port_usage: Box<[u64; 65536]>,
+    /// Connections per port, modulo 2^32: half the cache footprint of 64-bit counts, which
+    /// a strategy picking ports at random touches once a connection at a random place.
+    port_usage: Box<[u32; 65536]>,
+    /// The carries out of `port_usage` (a port used 2^32 times or more), per port.
+    port_usage_carries: std::collections::BTreeMap<u16, u64>,
     warmup_max_probes: u32,
     /// Per pool `local * destinations + dest`: attempted, failed, first failure, peak.
     pools: Vec<PoolCount>,
@@ -228,6 +232,7 @@ impl Collector {
             longest_episode: 0,
             peak: 0,
             port_usage: Box::new([0; 65536]),
+            port_usage_carries: std::collections::BTreeMap::new(),
             warmup_max_probes: 0,
             pools: Vec::new(),
             one_pool: false,
@@ -365,7 +370,7 @@ impl Collector {
                 }
                 self.probes.record(candidates);
                 self.peak = self.peak.max(held_toward_dest);
-                self.port_usage[usize::from(port)] += 1;
+                self.count_port_use(port);
                 self.forced_reuse += u64::from(opened.forced_reuse);
                 if let Some(closed) = opened.previous_close {
                     let gap = now.saturating_sub(closed);
@@ -465,6 +470,24 @@ impl Collector {
         }
     }
 
+    #[inline]
+    fn count_port_use(&mut self, port: u16) {
+        let c = &mut self.port_usage[usize::from(port)];
+        *c = c.wrapping_add(1);
+        if *c == 0 {
+            *self.port_usage_carries.entry(port).or_default() += 1;
+        }
+    }
+
+    /// Every port used at least once and how many times, in port order.
+    fn port_uses(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        (0..=u16::MAX).zip(self.port_usage.iter()).filter_map(|(p, &low)| {
+            let high = self.port_usage_carries.get(&p).copied().unwrap_or(0);
+            let uses = (high << 32) | u64::from(low);
+            (uses > 0).then_some((p, uses))
+        })
+    }
+
     /// The summary of the run, which ended at `end`. `usable_ports` is the range less its
     /// reserved ports: what an even spread would share the connections over.
     pub fn finish(
@@ -477,7 +500,8 @@ impl Collector {
         if let Some((start, failures)) = self.episode.take() {
             self.end_episode(start, failures, end.max(start), false);
         }
-        let used: Vec<u64> = self.port_usage.iter().copied().filter(|&c| c > 0).collect();
+        let per_port: Vec<(u16, u64)> = self.port_uses().collect();
+        let used: Vec<u64> = per_port.iter().map(|&(_, c)| c).collect();
         let total: u64 = used.iter().sum();
         let mean = total as f64 / f64::from(usable_ports.max(1));
         let max = used.iter().copied().max().unwrap_or(0);
@@ -543,13 +567,7 @@ impl Collector {
             port_usage: PortUsage {
                 distinct: used.len() as u32,
                 max_over_mean: if total == 0 { 0.0 } else { max as f64 / mean },
-                per_port: self
-                    .port_usage
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| **c > 0)
-                    .map(|(p, c)| (p as u16, *c))
-                    .collect(),
+                per_port,
             },
             pools: self.pools_summary(after),
             warmup: Warmup {
@@ -576,6 +594,17 @@ impl Collector {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_port_used_2_to_the_32_times_keeps_its_count() {
+        let mut c = Collector::new(0, 20, 1_000_000);
+        c.count_port_use(40_000);
+        c.port_usage[40_001] = u32::MAX - 1;
+        for _ in 0..3 {
+            c.count_port_use(40_001);
+        }
+        assert_eq!(c.port_uses().collect::<Vec<_>>(), vec![(40_000, 1), (40_001, (1u64 << 32) + 1)]);
+    }
 
     /// What the engine's loop does on the one-event path, for connections opened at `opens`
     /// (sorted) with `lifetimes`: rows end before any event at or after their boundary, closes
