@@ -11,6 +11,12 @@
 //! answers and bytes (`layout_props.rs`, and the engine's test over the shipped scenarios).
 //! Besides, memory grows with the local addresses (one 65,536-entry counter table each), never
 //! with destinations x range.
+//!
+//! A stack of one pool (one local address, one destination) keeps its array as a
+//! `TupleTable::One` and runs open and release on a fast path of its own until the first
+//! `bind()` (see `Stack::one_taken`); without tw_reuse it also checks a port by its holder count
+//! alone, as the only 4-tuple that can hold it is the flow's own (`layout_props.rs` compares
+//! both with the general path).
 
 mod flow;
 mod free_ports;
