@@ -37,8 +37,9 @@ fn flow(local: u16, dest: u32) -> Flow {
     }
 }
 
-/// Every answer a stack gives about `flows` at `now`, as one comparable value.
-fn answers(s: &Stack, flows: &[Flow], now: Nanos) -> Vec<String> {
+/// Every answer a stack gives about `flows` at `now`, as one comparable value (but
+/// `no_free_port` when `with_no_free` is false).
+fn answers(s: &Stack, flows: &[Flow], now: Nanos, with_no_free: bool) -> Vec<String> {
     let range = s.range();
     let mut out = vec![format!(
         "live {} tw {} max {} remembered {}",
@@ -50,7 +51,7 @@ fn answers(s: &Stack, flows: &[Flow], now: Nanos) -> Vec<String> {
     for f in flows {
         out.push(format!(
             "{f:?}: no_free {} no_free_bind {} pool {:?} toward {}",
-            s.no_free_port(f, range),
+            with_no_free && s.no_free_port(f, range),
             s.no_free_port_for_bind(f.local_index, range),
             s.held_in_pool(f.local_index, f.dest_index),
             s.held_toward(f.dest_index),
@@ -72,11 +73,22 @@ fn answers(s: &Stack, flows: &[Flow], now: Nanos) -> Vec<String> {
 
 /// Applies `ops` to a dense and a hashed stack of `cfg` and compares every answer after every
 /// step. `bind_one_in`: an open binds when `pick % bind_one_in == 0` (and the op asks for it).
+/// `tuple_rule`: the hashed stack checks ports by their 4-tuple (`Rule::Tuple`) even where one
+/// pool without tw_reuse lets [`Stack::new`] check by holder alone (`Rule::Free`); then
+/// `no_free_port` may know more on the dense stack, and must be right when it does.
 /// Returns whether the dense stack was still on the single-pool fast path at the end.
-fn check_alike(cfg: StackConfig, ops: Vec<(u8, u16, u64)>, bind_one_in: u16) -> Result<bool, TestCaseError> {
+fn check_alike(
+    cfg: StackConfig,
+    ops: Vec<(u8, u16, u64)>,
+    bind_one_in: u16,
+    tuple_rule: bool,
+) -> Result<bool, TestCaseError> {
     let (addrs, dests) = (cfg.local_addrs, cfg.destinations);
     let mut dense = Stack::new(cfg.clone()).with_tuple_layout(Some(true));
     let mut hashed = Stack::new(cfg).with_tuple_layout(Some(false));
+    if tuple_rule && hashed.cfg.scope == Scope::FourTuple {
+        (hashed.rule, hashed.free_only) = (Rule::Tuple, false);
+    }
     prop_assert!(dense.table.is_dense() && !hashed.table.is_dense());
     prop_assert_eq!(dense.fast(), addrs * dests == 1);
     prop_assert!(!hashed.fast());
@@ -131,7 +143,22 @@ fn check_alike(cfg: StackConfig, ops: Vec<(u8, u16, u64)>, bind_one_in: u16) -> 
         // The fast path lasts exactly until the first bind().
         prop_assert_eq!(dense.fast(), addrs * dests == 1 && !bound);
         prop_assert_eq!(dense.take_peak_held(), hashed.take_peak_held());
-        prop_assert_eq!(answers(&dense, &flows, now), answers(&hashed, &flows, now));
+        prop_assert_eq!(
+            answers(&dense, &flows, now, !tuple_rule),
+            answers(&hashed, &flows, now, !tuple_rule)
+        );
+        if tuple_rule {
+            let range = dense.range();
+            for f in &flows {
+                let (known, known_by_tuple) = (dense.no_free_port(f, range), hashed.no_free_port(f, range));
+                prop_assert!(known || !known_by_tuple, "{:?}: the 4-tuple rule knew more", f);
+                if known {
+                    prop_assert!(
+                        range.iter().all(|p| !dense.is_suitable(f, p, now) && !hashed.is_suitable(f, p, now))
+                    );
+                }
+            }
+        }
         // The cached bind bit matches the counters it caches.
         for (a, table) in dense.ports.iter().enumerate() {
             for p in PORTS {
@@ -157,19 +184,21 @@ proptest! {
         dests in 1usize..4,
         ops in proptest::collection::vec((0u8..6, any::<u16>(), 0u64..3_000), 1..120),
     ) {
-        check_alike(config(shape, addrs, dests), ops, 2)?;
+        check_alike(config(shape, addrs, dests), ops, 2, false)?;
     }
 
     /// One pool: the dense stack runs the single-pool fast path (its own counts, no per-pool,
     /// per-address or per-destination ones) until a rare bind() moves it to the general path;
-    /// the hashed stack is on the general path throughout. Every answer agrees, before the
-    /// switch and after it.
+    /// the hashed stack is on the general path throughout, and checks four-tuple scope by
+    /// the 4-tuple. Every answer agrees, before the switch and after it; where the holder
+    /// test lets `no_free_port` know that no port is free, none is.
     #[test]
     fn the_single_pool_fast_path_answers_as_the_general_path(
         shape in (0u8..3, 0u8..3, 0u8..3, 0u8..4, 0u8..2),
         ops in proptest::collection::vec((0u8..6, any::<u16>(), 0u64..3_000), 1..300),
+        tuple_rule in any::<bool>(),
     ) {
-        check_alike(config(shape, 1, 1), ops, 97)?;
+        check_alike(config(shape, 1, 1), ops, 97, tuple_rule)?;
     }
 }
 
@@ -179,10 +208,10 @@ fn the_fast_path_survives_a_run_without_bind_and_ends_at_the_first() {
     let ops: Vec<(u8, u16, u64)> =
         (0..200u16).map(|i| ((i % 5) as u8, i.wrapping_mul(40_503), 700)).collect();
     let no_bind: Vec<_> = ops.iter().map(|&(op, pick, step)| (op, pick | 1, step)).collect();
-    assert!(check_alike(config((0, 0, 0, 0, 0), 1, 1), no_bind, 2).unwrap());
+    assert!(check_alike(config((0, 0, 0, 0, 0), 1, 1), no_bind, 2, true).unwrap());
     let mut with_bind = ops.clone();
     with_bind.insert(100, (1, 0, 1));
-    assert!(!check_alike(config((0, 0, 0, 0, 0), 1, 1), with_bind, 2).unwrap());
+    assert!(!check_alike(config((0, 0, 0, 0, 0), 1, 1), with_bind, 2, true).unwrap());
 }
 
 #[test]
