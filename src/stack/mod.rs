@@ -262,9 +262,8 @@ pub const MAX_POOLS: usize = 1 << 16;
 pub struct Stack {
     cfg: StackConfig,
     rule: Rule,
-    /// The holder count alone answers `is_suitable`: `rule == Rule::Free`, or the 4-tuple rule
-    /// where it comes to the same (see [`Stack::new`]). A field of its own: tested first, it
-    /// stays one compare and branch (a test of `rule` itself merges into a jump table).
+    /// `rule == Rule::Free`, as a field of its own: tested first, it stays one compare and
+    /// branch (a test of `rule` itself merges into a jump table).
     free_only: bool,
     /// Under `Rule::Tuple`: a bound port blocks connect() through its bucket (Linux) or on its
     /// address (the RFC strategies' rule).
@@ -357,15 +356,7 @@ impl Stack {
         };
         Stack {
             rule,
-            // With one destination and no TIME_WAIT to recycle, the 4-tuple rule is the free
-            // rule: the one 4-tuple of an (address, port) is the port's only possible holder,
-            // and live or in TIME_WAIT it refuses the port. The count alone then answers, with
-            // no load from the 4-tuple table per candidate (a cache miss for the random
-            // strategies, whose table is 1.5 MiB).
-            free_only: rule == Rule::Free
-                || (rule == Rule::Tuple
-                    && cfg.destinations <= 1
-                    && !(cfg.tw_reuse != TwReuse::Off && cfg.timestamps)),
+            free_only: rule == Rule::Free,
             bind_port: cfg.bind_conflict == BindConflict::Port,
             bind_addr: cfg.bind_conflict == BindConflict::AddressPort,
             table: TupleTable::new(pools, pools <= MAX_DENSE_POOLS),
