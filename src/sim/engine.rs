@@ -373,9 +373,6 @@ pub(crate) fn run_paths(
                     }
                     events += 1;
                     stack.end_time_wait_unseen(key, closed_at);
-                    if let Some(next) = expiries[0].front() {
-                        stack.warm_release(next.key);
-                    }
                 }
                 arrival_next = true;
             }

@@ -733,23 +733,6 @@ impl Stack {
         self.release(pool, key, exclusive);
     }
 
-    /// Loads what releasing `key` will touch, a release ahead of it: a strategy that picks
-    /// ports at random leaves them scattered over its pool's 4-tuple slots and port counters
-    /// (about 0.9 cache misses a release on the speed scenario, by cachegrind with a 1 MiB
-    /// last level), and a load issued a whole connection earlier has landed by the time the
-    /// release needs it. Safe Rust has no prefetch instruction: a plain load whose value is
-    /// kept (`black_box`) does the same out of order.
-    #[inline]
-    pub fn warm_release(&self, key: TupleKey) {
-        let port = usize::from(key.port());
-        let slot = match &self.table {
-            TupleTable::One { slots, .. } => slots[port].is_some(),
-            _ => false,
-        };
-        let holders = self.ports.get(usize::from(key.local_index())).map_or(0, |p| p[port].holders);
-        std::hint::black_box((slot, holders));
-    }
-
     /// Ends a TIME_WAIT. A ticket whose TIME_WAIT was already recycled is ignored; returns
     /// whether this one ended.
     pub fn expire_time_wait(&mut self, ticket: TimeWaitTicket) -> bool {
