@@ -189,9 +189,9 @@ pub struct Collector {
     exhausted: Nanos,
     longest_episode: Nanos,
     peak: u32,
-    /// Per port: an array, so a `u16` index needs no bounds check.
     /// Connections per port, modulo 2^32: half the cache footprint of 64-bit counts, which
-    /// a strategy picking ports at random touches once a connection at a random place.
+    /// a strategy picking ports at random touches once a connection at a random place. An
+    /// array, so a `u16` index needs no bounds check.
     port_usage: Box<[u32; 65536]>,
     /// The carries out of `port_usage` (a port used 2^32 times or more), per port.
     port_usage_carries: std::collections::BTreeMap<u16, u64>,

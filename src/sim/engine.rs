@@ -386,27 +386,29 @@ pub(crate) fn run_paths(
             at = (a.time, *s);
             next = Source::Arrival;
         }
-        if arrival_next {
-            // Nothing else is due before it: no close is queued up to its time, no release.
-        } else if !drain
-            && let Some(c) = closes.peek()
-            && (c.time, c.seq()) < at
-        {
-            at = (c.time, c.seq());
-            next = Source::Close;
-        }
         let mut expiring = 0;
-        for (class, fifo) in expiries[..if arrival_next { 0 } else { classes }].iter().enumerate() {
-            if let Some(e) = fifo.front() {
-                let first = if one_event && next == Source::Arrival && e.time == at.0 {
-                    (e.aux, e.seq) < last_arrival
-                } else {
-                    (e.time, e.seq) < at
-                };
-                if first {
-                    at = (e.time, e.seq);
-                    next = Source::Expiry;
-                    expiring = class;
+        // With the arrival known to come next (no close queued up to its time, no release
+        // before it), neither the close queue nor the FIFOs need a look.
+        if !arrival_next {
+            if !drain
+                && let Some(c) = closes.peek()
+                && (c.time, c.seq()) < at
+            {
+                at = (c.time, c.seq());
+                next = Source::Close;
+            }
+            for (class, fifo) in expiries[..classes].iter().enumerate() {
+                if let Some(e) = fifo.front() {
+                    let first = if one_event && next == Source::Arrival && e.time == at.0 {
+                        (e.aux, e.seq) < last_arrival
+                    } else {
+                        (e.time, e.seq) < at
+                    };
+                    if first {
+                        at = (e.time, e.seq);
+                        next = Source::Expiry;
+                        expiring = class;
+                    }
                 }
             }
         }

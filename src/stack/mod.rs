@@ -515,33 +515,16 @@ impl Stack {
                 None => {
                     *known += 1;
                     *span = (span.0.min(port), span.1.max(port));
-                    *slot = Some(Entry {
-                        state: TupleState::Live,
-                        generation: 0,
-                        exclusive: false,
-                        closed_at: 0,
-                        remote_tw_until: 0,
-                    });
+                    *slot = Some(Entry::opened(false));
                     false
                 }
+                Some(e) if e.state == TupleState::Live => {
+                    debug_assert!(false, "opened a live 4-tuple on port {port}");
+                    return opened;
+                }
                 Some(e) => {
-                    opened.previous_close = Some(e.closed_at);
-                    let was_held = match e.state {
-                        TupleState::Closed => false,
-                        TupleState::TimeWait => {
-                            opened.recycled_time_wait = true;
-                            e.generation = e.generation.wrapping_add(1);
-                            self.time_wait -= 1;
-                            true
-                        }
-                        TupleState::Live => {
-                            debug_assert!(false, "opened a live 4-tuple on port {port}");
-                            return opened;
-                        }
-                    };
-                    opened.remote_collision = now < e.remote_tw_until;
-                    e.state = TupleState::Live;
-                    e.remote_tw_until = 0;
+                    let (was_held, _) = e.reopen(now, false, &mut opened);
+                    self.time_wait -= u64::from(was_held);
                     was_held
                 }
             };
@@ -590,30 +573,16 @@ impl Stack {
         let key = flow.key(port);
         let pool = self.pool_index(flow.local_index, flow.dest_index);
         let mut opened = Opened::default();
-        let fresh =
-            Entry { state: TupleState::Live, generation: 0, exclusive, closed_at: 0, remote_tw_until: 0 };
         // Only a recycled TIME_WAIT can still hold the port (and be exclusive): a closed entry
         // has released both.
-        let (was_held, was_exclusive) = match self.table.get_or_insert(pool, key, fresh) {
+        let (was_held, was_exclusive) = match self.table.get_or_insert(pool, key, Entry::opened(exclusive)) {
+            (e, true) if e.state == TupleState::Live => {
+                debug_assert!(false, "opened a live 4-tuple {key:?}");
+                return opened;
+            }
             (e, true) => {
-                opened.previous_close = Some(e.closed_at);
-                let before = match e.state {
-                    TupleState::Live => {
-                        debug_assert!(false, "opened a live 4-tuple {key:?}");
-                        return opened;
-                    }
-                    TupleState::TimeWait => {
-                        opened.recycled_time_wait = true;
-                        e.generation = e.generation.wrapping_add(1);
-                        self.time_wait -= 1;
-                        (true, e.exclusive)
-                    }
-                    TupleState::Closed => (false, false),
-                };
-                opened.remote_collision = now < e.remote_tw_until;
-                e.state = TupleState::Live;
-                e.remote_tw_until = 0;
-                e.exclusive = exclusive;
+                let before = e.reopen(now, exclusive, &mut opened);
+                self.time_wait -= u64::from(before.0);
                 before
             }
             (_, false) => (false, false),

@@ -32,6 +32,36 @@ pub struct Entry {
     pub remote_tw_until: Nanos,
 }
 
+impl Entry {
+    /// A 4-tuple seen for the first time, opened now.
+    #[inline(always)]
+    pub(super) fn opened(exclusive: bool) -> Entry {
+        Entry { state: TupleState::Live, generation: 0, exclusive, closed_at: 0, remote_tw_until: 0 }
+    }
+
+    /// Opens a new incarnation of a known 4-tuple that is not live: notes in `opened` what the
+    /// last one left (its close, the server's TIME_WAIT, a TIME_WAIT taken over). Returns
+    /// whether the last one still held the port (a TIME_WAIT) and whether it held it by
+    /// `bind()`.
+    #[inline(always)]
+    pub(super) fn reopen(&mut self, now: Nanos, exclusive: bool, opened: &mut super::Opened) -> (bool, bool) {
+        debug_assert!(self.state != TupleState::Live, "reopened a live 4-tuple");
+        opened.previous_close = Some(self.closed_at);
+        let before = if self.state == TupleState::TimeWait {
+            opened.recycled_time_wait = true;
+            self.generation = self.generation.wrapping_add(1);
+            (true, self.exclusive)
+        } else {
+            (false, false)
+        };
+        opened.remote_collision = now < self.remote_tw_until;
+        self.state = TupleState::Live;
+        self.remote_tw_until = 0;
+        self.exclusive = exclusive;
+        before
+    }
+}
+
 /// Hashes a packed 4-tuple with one 128-bit multiply folded to 64 bits: every input bit reaches
 /// both the low bits (the bucket) and the high bits (the control byte) of the hash, at the cost
 /// of a couple of cycles. Deterministic, so table behaviour never depends on the process.
