@@ -64,7 +64,13 @@ fn answers(s: &Stack, flows: &[Flow], now: Nanos, with_no_free: bool) -> Vec<Str
                 s.holders(f.local_index, p),
                 s.holders_on_host(p),
                 s.tuple_in_use(f, p),
-                s.entry(f.key(p)),
+                // A live 4-tuple's last close is not kept on the fast path (nothing reads it
+                // before the next close overwrites it).
+                s.entry(f.key(p)).map(|e| if e.state == TupleState::Live {
+                    Entry { closed_at: 0, ..e }
+                } else {
+                    e
+                }),
             ));
         }
     }
@@ -76,13 +82,15 @@ fn answers(s: &Stack, flows: &[Flow], now: Nanos, with_no_free: bool) -> Vec<Str
 /// `tuple_rule`: the hashed stack checks ports by their 4-tuple (`Rule::Tuple`) even where one
 /// pool without tw_reuse lets [`Stack::new`] check by holder alone (`Rule::Free`); then
 /// `no_free_port` may know more on the dense stack, and must be right when it does.
-/// Returns whether the dense stack was still on the single-pool fast path at the end.
+/// Returns whether the dense stack was still on the single-pool fast path at the end (it
+/// leaves at the first `bind()`) and whether its slots were still the fast path's 8-byte ones
+/// (until the first `bind()`, `close()` or ticketed expiry).
 fn check_alike(
     cfg: StackConfig,
     ops: Vec<(u8, u16, u64)>,
     bind_one_in: u16,
     tuple_rule: bool,
-) -> Result<bool, TestCaseError> {
+) -> Result<(bool, bool), TestCaseError> {
     let (addrs, dests) = (cfg.local_addrs, cfg.destinations);
     let mut dense = Stack::new(cfg.clone()).with_tuple_layout(Some(true));
     let mut hashed = Stack::new(cfg).with_tuple_layout(Some(false));
@@ -97,7 +105,7 @@ fn check_alike(
     let mut live: Vec<TupleKey> = Vec::new();
     let mut tickets: Vec<TimeWaitTicket> = Vec::new();
     let mut now: Nanos = 0;
-    let mut bound = false;
+    let (mut bound, mut slim) = (false, true);
     for (op, pick, step) in ops {
         now += step * S / 1000;
         let f = flows[usize::from(pick) % flows.len()];
@@ -113,6 +121,7 @@ fn check_alike(
                 if ok {
                     prop_assert_eq!(dense.open(&f, port, now, bind), hashed.open(&f, port, now, bind));
                     bound |= bind;
+                    slim &= !bind;
                     live.retain(|&k| k != f.key(port));
                     live.push(f.key(port));
                 }
@@ -122,12 +131,14 @@ fn check_alike(
                 let closer = if op == 2 { Closer::Client } else { Closer::Server };
                 let tw = u64::from(pick % 3) * 20 * S;
                 let t = dense.close(key, now, closer, tw);
+                slim = false;
                 prop_assert_eq!(t, hashed.close(key, now, closer, tw));
                 tickets.extend(t);
             }
             4 if !tickets.is_empty() => {
                 let t = tickets.swap_remove(usize::from(pick) % tickets.len());
                 prop_assert_eq!(dense.expire_time_wait(t), hashed.expire_time_wait(t));
+                slim = false;
             }
             4 if !live.is_empty() => {
                 let key = live.swap_remove(usize::from(pick) % live.len());
@@ -140,8 +151,10 @@ fn check_alike(
             }
             _ => {}
         }
-        // The fast path lasts exactly until the first bind().
+        // The fast path lasts exactly until the first bind(), its 8-byte slots until the first
+        // bind(), close() or ticketed expiry.
         prop_assert_eq!(dense.fast(), addrs * dests == 1 && !bound);
+        prop_assert_eq!(matches!(dense.table, TupleTable::One { .. }), addrs * dests == 1 && slim);
         prop_assert_eq!(dense.take_peak_held(), hashed.take_peak_held());
         prop_assert_eq!(
             answers(&dense, &flows, now, !tuple_rule),
@@ -168,7 +181,7 @@ fn check_alike(
             }
         }
     }
-    Ok(dense.fast())
+    Ok((dense.fast(), matches!(dense.table, TupleTable::One { .. })))
 }
 
 proptest! {
@@ -188,7 +201,8 @@ proptest! {
     }
 
     /// One pool: the dense stack runs the single-pool fast path (its own counts, no per-pool,
-    /// per-address or per-destination ones) until a rare bind() moves it to the general path;
+    /// per-address or per-destination ones; 8-byte slots until a close() or an expiry) until
+    /// a rare bind() moves it to the general path;
     /// the hashed stack is on the general path throughout, and checks four-tuple scope by
     /// the 4-tuple. Every answer agrees, before the switch and after it; where the holder
     /// test lets `no_free_port` know that no port is free, none is.
@@ -204,14 +218,27 @@ proptest! {
 
 #[test]
 fn the_fast_path_survives_a_run_without_bind_and_ends_at_the_first() {
-    // The run stays on the fast path with only connect()s; one bind() ends it for good.
+    // Only connect()s (op 0) and unseen releases (op 4 with no ticket, the one-event path's
+    // run): the fast path with 8-byte slots throughout.
+    let unseen: Vec<(u8, u16, u64)> =
+        (0..200u16).map(|i| (if i % 3 == 2 { 4 } else { 0 }, i.wrapping_mul(40_503) | 1, 700)).collect();
+    let config = || config((0, 0, 0, 0, 0), 1, 1);
+    assert_eq!(check_alike(config(), unseen.clone(), 2, true).unwrap(), (true, true));
+    // A close() by either side: full entries from then on, on the fast path still.
+    for close in [(2, 7, 1), (3, 7, 1)] {
+        let mut with = unseen.clone();
+        with.insert(100, close);
+        assert_eq!(check_alike(config(), with, 2, true).unwrap(), (true, false), "{close:?}");
+    }
+    // Every kind of op but bind(), then one bind() (first, while every port is free): the
+    // fast path ends for good.
     let ops: Vec<(u8, u16, u64)> =
         (0..200u16).map(|i| ((i % 5) as u8, i.wrapping_mul(40_503), 700)).collect();
     let no_bind: Vec<_> = ops.iter().map(|&(op, pick, step)| (op, pick | 1, step)).collect();
-    assert!(check_alike(config((0, 0, 0, 0, 0), 1, 1), no_bind, 2, true).unwrap());
-    let mut with_bind = ops.clone();
-    with_bind.insert(100, (1, 0, 1));
-    assert!(!check_alike(config((0, 0, 0, 0, 0), 1, 1), with_bind, 2, true).unwrap());
+    assert_eq!(check_alike(config(), no_bind, 2, true).unwrap(), (true, false));
+    let mut with_bind = ops;
+    with_bind.insert(0, (1, 0, 1));
+    assert_eq!(check_alike(config(), with_bind, 2, true).unwrap(), (false, false));
 }
 
 #[test]

@@ -12,11 +12,11 @@
 //! Besides, memory grows with the local addresses (one 65,536-entry counter table each), never
 //! with destinations x range.
 //!
-//! A stack of one pool (one local address, one destination) keeps its array as a
-//! `TupleTable::One` and runs open and release on a fast path of its own until the first
-//! `bind()` (see `Stack::one_taken`); without tw_reuse it also checks a port by its holder count
-//! alone, as the only 4-tuple that can hold it is the flow's own (`layout_props.rs` compares
-//! both with the general path).
+//! A stack of one pool (one local address, one destination) runs open and release on a fast
+//! path of its own until the first `bind()` (see `Stack::one_taken`), its 4-tuples in 8-byte
+//! slots (`TupleTable::One`) until the first `close()` or expiry. Without tw_reuse it also
+//! checks a port by one bit of a held-or-reserved bitmap, as the only 4-tuple that can hold it
+//! is the flow's own (`layout_props.rs` compares both with the general path).
 
 mod flow;
 mod free_ports;
@@ -33,7 +33,7 @@ pub use timer_wheel::{TimeWaitTimer, TimerWheel};
 
 use crate::time::Nanos;
 use free_ports::TakenPorts;
-use table::TupleTable;
+use table::{FastSlot, TupleTable};
 
 /// What must be unique for a connection to be allowed a port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -295,12 +295,15 @@ pub struct Stack {
     live: u64,
     time_wait: u64,
     /// The single-pool fast path (one local address, one destination, dense 4-tuples, and no
-    /// `bind()` yet in the run) holds while the 4-tuples are a [`TupleTable::One`]: open and
-    /// release touch the 4-tuple's slot, the port's counters and three counts of the stack's
-    /// own ([`Stack::max_held`], `one_taken`, `live`) and nothing else. The per-pool,
-    /// per-address and per-destination counts are then not kept: every reader derives them
-    /// from those while the path holds, and the first `bind()` writes them out and turns the
-    /// table into a one-pool `Dense` ([`Stack::leave_fast`]) for the general path to carry on.
+    /// `bind()` yet in the run): open and release touch the 4-tuple's slot, the port's bits in
+    /// `fast_bits` and `fast_blocked` and three counts of the stack's own ([`Stack::max_held`], `one_taken`,
+    /// `live`) and nothing else. The per-pool, per-address and per-destination counts and the
+    /// ports' holder counts are then not kept: every reader derives them from those while the
+    /// path holds, and the first `bind()` writes them out ([`Stack::leave_fast`]) for the
+    /// general path to carry on. The slots are a [`TupleTable::One`] of 8-byte
+    /// [`table::FastSlot`]s while the run has only `connect()`s and unseen releases (the
+    /// one-event path's runs, throughout); the first `close()` or expiry turns them into a
+    /// one-pool `Dense` of full entries, and the fast path carries on with those.
     /// Callgrind on the speed scenario (bsd, 20-minute copy): `open` went from 109 to 36
     /// instructions per connection, the unseen release from 97 to 19.
     /// On the fast path: the 4-tuples held on counted ports (the pool's and the address's
@@ -309,9 +312,34 @@ pub struct Stack {
     /// The table is a [`TupleTable::One`], as a flag of its own: a test of the enum's tag
     /// (a niche value in another field) is twice the instructions, on every reader's path.
     fast: bool,
-    /// `no_free_port` is decided by `one_taken` alone: on the fast path, under a rule that
-    /// counts every held port as unsuitable (no TIME_WAIT may be recycled).
+    /// On the fast path, under a rule that counts every held port as unsuitable (no TIME_WAIT
+    /// may be recycled): `no_free_port` is decided by `one_taken` alone, and a candidate by
+    /// its bit in `fast_blocked`.
     exhaust_by_count: bool,
+    /// On the fast path, per 64 ports: which are held, and which reserved. Held stands in
+    /// for the port's holder count (0 or 1 with one pool), which the fast path does not keep
+    /// in `ports`; [`Stack::leave_fast`] writes it out.
+    fast_bits: Box<[PortBits; 1024]>,
+    /// On the fast path, per 64 ports: held or reserved. Under `exhaust_by_count` (a held
+    /// port is unsuitable) a candidate is checked in one word of it: the range's part stays
+    /// in L1 (28,232 ports: 3.5 KiB), where the 8-byte counters (226 KiB) do not, and a
+    /// strategy picking at random missed them once a candidate (about three a connection at
+    /// the speed scenario's 64 % load).
+    fast_blocked: Box<[u64; 1024]>,
+}
+
+/// 64 ports' bits on the single-pool fast path (`Stack::fast_bits`).
+#[derive(Clone, Copy, Default)]
+struct PortBits {
+    held: u64,
+    reserved: u64,
+}
+
+impl PortBits {
+    #[inline(always)]
+    fn is(word: u64, port: u16) -> bool {
+        word >> (port & 63) & 1 == 1
+    }
 }
 
 /// One local address's ports.
@@ -389,6 +417,15 @@ impl Stack {
             one_taken: 0,
             fast: false,
             exhaust_by_count: false,
+            fast_bits: {
+                let mut bits = Box::new([PortBits::default(); 1024]);
+                for port in 0..=u16::MAX {
+                    bits[usize::from(port >> 6)].reserved |=
+                        u64::from(cfg.reserved.contains(port)) << (port & 63);
+                }
+                bits
+            },
+            fast_blocked: Box::new([0; 1024]),
             cfg,
         }
         .with_fast_path()
@@ -398,6 +435,9 @@ impl Stack {
     fn with_fast_path(mut self) -> Stack {
         self.fast = matches!(self.table, TupleTable::One { .. });
         self.exhaust_by_count = self.fast && self.rule == Rule::Free;
+        for (blocked, bits) in self.fast_blocked.iter_mut().zip(self.fast_bits.iter()) {
+            *blocked = bits.reserved;
+        }
         self
     }
 
@@ -428,13 +468,21 @@ impl Stack {
     /// 4-tuple lookup needs made it 18 instructions a candidate (bsd, speed scenario).
     #[inline(always)]
     pub fn is_suitable(&self, flow: &Flow, port: u16, now: Nanos) -> bool {
+        // The fast path's local-port test: held or reserved is unsuitable.
+        if self.exhaust_by_count {
+            return !PortBits::is(self.fast_blocked[usize::from(port >> 6)], port);
+        }
+        // Here on the fast path only under `Rule::Tuple` (one pool, tw_reuse): the flags are
+        // right (reserved is fixed, and no bind() has set `BIND_BLOCKS`), the holder count is
+        // not kept and `is_suitable_by_rule` reads the bit.
         let use_ = self.port_use(flow.local_index, port);
         // Reserved, or kept off by the bind rule: one test of the word just loaded.
         if use_.flags & (RESERVED | BIND_BLOCKS) != 0 {
             return false;
         }
         // The local-port profiles' test first and alone: a multi-way match here compiles to an
-        // indirect jump per candidate, which cost their exhaustion scans 15 %.
+        // indirect jump per candidate, which cost their exhaustion scans 15 %. (Off the fast
+        // path: on it, `exhaust_by_count` answered above.)
         if self.free_only {
             return use_.holders == 0;
         }
@@ -443,7 +491,10 @@ impl Stack {
 
     /// [`Stack::is_suitable`] past the reserved, bind and `Rule::Free` tests.
     #[inline(never)]
-    fn is_suitable_by_rule(&self, flow: &Flow, port: u16, now: Nanos, use_: PortUse) -> bool {
+    fn is_suitable_by_rule(&self, flow: &Flow, port: u16, now: Nanos, mut use_: PortUse) -> bool {
+        if self.fast() {
+            use_.holders = self.holders(flow.local_index, port);
+        }
         if self.rule == Rule::Tuple {
             if use_.holders == 0 {
                 return true;
@@ -454,7 +505,7 @@ impl Stack {
                 Some(e) => match e.state {
                     TupleState::Closed => true,
                     TupleState::Live => false,
-                    TupleState::TimeWait => self.may_recycle(flow, e, now),
+                    TupleState::TimeWait => self.may_recycle(flow, &e, now),
                 },
             };
         }
@@ -474,7 +525,7 @@ impl Stack {
         }
         match self.cfg.scope {
             Scope::HostWide => self.holders_on_host(port) == 0,
-            _ => self.port_use(local_index, port).holders == 0,
+            _ => self.holders(local_index, port) == 0,
         }
     }
 
@@ -508,55 +559,78 @@ impl Stack {
     /// `exclusive` marks a port taken by an explicit `bind()`.
     #[inline(always)]
     pub fn open(&mut self, flow: &Flow, port: u16, now: Nanos, exclusive: bool) -> Opened {
-        if !exclusive && let TupleTable::One { slots, known, span } = &mut self.table {
-            let mut opened = Opened::default();
+        if exclusive || !self.fast {
+            return self.open_general(flow, port, now, exclusive);
+        }
+        let mut opened = Opened::default();
+        let was_held = if let TupleTable::One { slots, known, span } = &mut self.table {
+            // Live or closed, never in TIME_WAIT (see `FastSlot`): the port is free.
             let slot = &mut slots[usize::from(port)];
-            let was_held = match slot {
-                None => {
+            opened.previous_close = match *slot {
+                FastSlot::NEVER => {
                     *known += 1;
                     *span = (span.0.min(port), span.1.max(port));
-                    *slot = Some(Entry::opened(false));
-                    false
+                    None
                 }
-                Some(e) if e.state == TupleState::Live => {
+                FastSlot::LIVE => {
                     debug_assert!(false, "opened a live 4-tuple on port {port}");
                     return opened;
                 }
-                Some(e) => {
+                closed => closed.closed_at(),
+            };
+            *slot = FastSlot::LIVE;
+            false
+        } else {
+            // After a close() or an expiry the one pool's 4-tuples are full entries (a
+            // TIME_WAIT, the server's, a recycled one); the counts stay the fast path's.
+            match self.table.get_or_insert(0, flow.key(port), Entry::opened(false)) {
+                (e, true) if e.state == TupleState::Live => {
+                    debug_assert!(false, "opened a live 4-tuple on port {port}");
+                    return opened;
+                }
+                (e, true) => {
                     let (was_held, _) = e.reopen(now, false, &mut opened);
                     self.time_wait -= u64::from(was_held);
                     was_held
                 }
-            };
-            if !was_held {
-                let u = &mut self.ports[0][usize::from(port)];
-                debug_assert_eq!(u.holders, 0, "one pool: only this 4-tuple holds the port");
-                u.holders += 1;
-                self.one_taken += u32::from(u.flags & COUNTED);
-                self.max_held += 1;
-                self.peak_held = self.peak_held.max(self.max_held);
+                (_, false) => false,
             }
-            self.live += 1;
-            return opened;
+        };
+        if !was_held {
+            let bits = &mut self.fast_bits[usize::from(port >> 6)];
+            debug_assert!(!PortBits::is(bits.held, port), "one pool: only this 4-tuple holds the port");
+            bits.held |= 1 << (port & 63);
+            let reserved = bits.reserved;
+            self.fast_blocked[usize::from(port >> 6)] |= 1 << (port & 63);
+            self.one_taken += u32::from(self.counted(reserved, port));
+            self.max_held += 1;
+            self.peak_held = self.peak_held.max(self.max_held);
         }
-        self.open_general(flow, port, now, exclusive)
+        self.live += 1;
+        opened
+    }
+
+    /// On the fast path: does `port` (its 64-port word of reserved bits `reserved`) count as
+    /// taken when held (in the range and not reserved, as `COUNTED` says off the fast path)?
+    #[inline(always)]
+    fn counted(&self, reserved: u64, port: u16) -> bool {
+        reserved >> (port & 63) & 1 == 0 && self.cfg.range.contains(port)
     }
 
     /// On the single-pool fast path (see `one_taken`).
     #[inline(always)]
     fn fast(&self) -> bool {
-        debug_assert_eq!(self.fast, matches!(self.table, TupleTable::One { .. }));
+        debug_assert!(!self.fast || self.table.is_dense());
         self.fast
     }
 
-    /// Leaves the single-pool fast path for good (a `bind()`): writes out the counts it did
-    /// not keep.
+    /// Leaves the single-pool fast path for good (a `bind()`): writes out the entries and the
+    /// counts it did not keep.
     #[cold]
     fn leave_fast(&mut self) {
-        if let TupleTable::One { slots, known, span } =
-            std::mem::replace(&mut self.table, TupleTable::Hashed(Default::default()))
-        {
-            self.table = TupleTable::Dense { slots: vec![slots], known, span };
+        self.table = std::mem::replace(&mut self.table, TupleTable::Hashed(Default::default())).general();
+        for (port, u) in (0..=u16::MAX).zip(self.ports[0].iter_mut()) {
+            u.holders = u32::from(PortBits::is(self.fast_bits[usize::from(port >> 6)].held, port));
         }
         self.fast = false;
         self.exhaust_by_count = false;
@@ -671,14 +745,12 @@ impl Stack {
     pub fn end_time_wait_unseen(&mut self, key: TupleKey, closed_at: Nanos) {
         if let TupleTable::One { slots, .. } = &mut self.table {
             let port = key.port();
-            let Some(e) = &mut slots[usize::from(port)] else {
-                debug_assert!(false, "released an unknown 4-tuple {key:?}");
+            let slot = &mut slots[usize::from(port)];
+            if *slot != FastSlot::LIVE {
+                debug_assert!(false, "released a 4-tuple that is not live: {key:?}");
                 return;
-            };
-            debug_assert!(e.state == TupleState::Live, "released a 4-tuple that is not live: {key:?}");
-            debug_assert!(!e.exclusive, "no bind() on the fast path");
-            e.closed_at = closed_at;
-            e.state = TupleState::Closed;
+            }
+            *slot = FastSlot::closed(closed_at);
             self.live -= 1;
             self.release_fast(port);
             return;
@@ -734,9 +806,12 @@ impl Stack {
     /// destination's 4-tuple go (no bind() in the run: nothing else to undo).
     #[inline]
     fn release_fast(&mut self, port: u16) {
-        let u = &mut self.ports[0][usize::from(port)];
-        u.holders -= 1;
-        self.one_taken -= u32::from(u.flags & COUNTED);
+        let bits = &mut self.fast_bits[usize::from(port >> 6)];
+        debug_assert!(PortBits::is(bits.held, port), "released a port not held");
+        bits.held &= !(1 << (port & 63));
+        let (held, reserved) = (bits.held, bits.reserved);
+        self.fast_blocked[usize::from(port >> 6)] = held | reserved;
+        self.one_taken -= u32::from(self.counted(reserved, port));
         self.max_held -= 1;
     }
 
@@ -922,7 +997,7 @@ impl Stack {
     }
 
     /// The state of a 4-tuple, if the stack has ever seen it.
-    pub fn entry(&self, key: TupleKey) -> Option<&Entry> {
+    pub fn entry(&self, key: TupleKey) -> Option<Entry> {
         self.table.get(self.key_pool(key), key)
     }
 
@@ -948,6 +1023,9 @@ impl Stack {
 
     /// How many 4-tuples (live or TIME_WAIT) hold local `port` on local address `local_index`.
     pub fn holders(&self, local_index: u16, port: u16) -> u32 {
+        if self.fast() {
+            return u32::from(PortBits::is(self.fast_bits[usize::from(port >> 6)].held, port));
+        }
         self.port_use(local_index, port).holders
     }
 
@@ -955,7 +1033,7 @@ impl Stack {
     pub fn holders_on_host(&self, port: u16) -> u32 {
         match self.buckets.get(usize::from(port)) {
             Some(b) => b.holders,
-            None => (0..self.cfg.local_addrs.max(1)).map(|a| self.port_use(a as u16, port).holders).sum(),
+            None => (0..self.cfg.local_addrs.max(1)).map(|a| self.holders(a as u16, port)).sum(),
         }
     }
 
