@@ -26,7 +26,9 @@ pub struct Entry {
     pub generation: u32,
     /// The connection holds its port exclusively (it was taken by an explicit `bind()`).
     pub exclusive: bool,
-    /// When the last incarnation closed (entered TIME_WAIT, or was closed by the server).
+    /// When the last incarnation closed (entered TIME_WAIT, or was closed by the server). While
+    /// the 4-tuple is live again the single-pool fast path does not keep it (0): nothing reads
+    /// it before the next close writes it.
     pub closed_at: Nanos,
     /// Until when the server holds this 4-tuple in TIME_WAIT (0 when it never did).
     pub remote_tw_until: Nanos,
@@ -105,11 +107,12 @@ impl FastSlot {
     pub(super) const LIVE: FastSlot = FastSlot(u64::MAX);
 
     /// Closed at `at`: stored as `at + 1`, leaving 0 and `u64::MAX` to the other two states.
-    /// A release is before the run's end, so `at + 1 < u64::MAX`.
+    /// A release is before the run's end, far below `u64::MAX - 2`; past it the time is kept
+    /// as that rather than wrap into another state.
     #[inline(always)]
     pub(super) fn closed(at: Nanos) -> FastSlot {
         debug_assert!(at < u64::MAX - 1, "a release at the end of time");
-        FastSlot(at + 1)
+        FastSlot(at.min(u64::MAX - 2) + 1)
     }
 
     /// When it closed, if it is closed.
