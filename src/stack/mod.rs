@@ -197,11 +197,11 @@ struct PortUse {
     flags: u8,
 }
 
-/// `PortUse::flags`: the port is one a scan of the range could find suitable (in the range, not
-/// reserved): only those count as taken. The low bit, so the fast path's count adds it as is.
-const COUNTED: u8 = 1;
 /// `PortUse::flags`: the port is reserved.
-const RESERVED: u8 = 2;
+const RESERVED: u8 = 1;
+/// `PortUse::flags`: the port is one a scan of the range could find suitable (in the range, not
+/// reserved): only those count as taken.
+const COUNTED: u8 = 2;
 /// `PortUse::flags`: the stack's bind rule keeps `connect()` off the port on this address (a
 /// `bind()` in its bucket under Linux's rule, or an exclusive holder under the address-port
 /// rule), kept by [`PortUse::refresh`] whenever `exclusive` or `bucket_bound` changes. It
@@ -296,11 +296,11 @@ pub struct Stack {
     time_wait: u64,
     /// The single-pool fast path (one local address, one destination, dense 4-tuples, and no
     /// `bind()` yet in the run): open and release touch the 4-tuple's slot, the port's bits in
-    /// `fast_bits` and `fast_blocked` and three counts of the stack's own ([`Stack::max_held`], `one_taken`,
-    /// `live`) and nothing else. The per-pool, per-address and per-destination counts and the
-    /// ports' holder counts are then not kept: every reader derives them from those while the
-    /// path holds, and the first `bind()` writes them out ([`Stack::leave_fast`]) for the
-    /// general path to carry on. The slots are a [`TupleTable::One`] of 8-byte
+    /// `fast_bits` and `fast_blocked` and three counts of the stack's own
+    /// ([`Stack::max_held`], `one_taken`, `live`) and nothing else. The per-pool, per-address
+    /// and per-destination counts and the ports' holder counts are then not kept: every reader
+    /// derives them from those while the path holds, and the first `bind()` writes them out
+    /// ([`Stack::leave_fast`]) for the general path to carry on. The slots are a [`TupleTable::One`] of 8-byte
     /// [`table::FastSlot`]s while the run has only `connect()`s and unseen releases (the
     /// one-event path's runs, throughout); the first `close()` or expiry turns them into a
     /// one-pool `Dense` of full entries, and the fast path carries on with those.
